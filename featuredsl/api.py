@@ -1,0 +1,172 @@
+"""The public API (SPEC section 6): ``compile``, ``compile_file`` and :class:`Spec`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from featuredsl import data as data_io
+from featuredsl import ir
+from featuredsl.backends.polars_backend import PolarsLowering, dtype_of
+from featuredsl.backends.row_backend import build_evaluator
+from featuredsl.checker import check
+from featuredsl.errors import Diagnostic, FeatureDSLError, InputError, NotFittedError, SpecError
+from featuredsl.syntax.parser import parse
+
+
+class Spec:
+    """A compiled `.feat` spec: typed, checked, ready for both backends.
+
+    Build one with :func:`compile` or :func:`compile_file`. ``features`` are the output names in
+    declaration order, ``inputs`` the declared input schema, ``warnings`` the non-fatal
+    diagnostics. A spec that declares statistics must be fitted before it can transform.
+    """
+
+    def __init__(self, source: str, file: str, program: ir.Program,
+                 diagnostics: list[Diagnostic], stats: Mapping[str, object] | None = None):
+        self.source = source
+        self.file = file
+        self.program = program
+        self.diagnostics = diagnostics
+        self._stats: dict[str, object] | None = dict(stats) if stats is not None else (
+            {} if not program.stats else None)
+        self._lock = threading.Lock()
+        self._evaluator: Callable[[dict], dict] | None = None
+        self._exprs: list[pl.Expr] | None = None
+
+    # ------------------------------------------------------------------ description
+    @property
+    def features(self) -> list[str]:
+        """Output feature names, in declaration order."""
+        return [f.name for f in self.program.features]
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """The declared input schema: name -> type string (``"float?"``)."""
+        return {n: str(t) for n, t in self.program.inputs.items()}
+
+    @property
+    def output_types(self) -> dict[str, str]:
+        """Feature name -> type string."""
+        return {f.name: str(f.expr.type) for f in self.program.features}
+
+    @property
+    def statistics(self) -> list[str]:
+        """Names of the statistics the spec needs fitted (inline ones by their source text)."""
+        return list(self.program.stats)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._stats is not None
+
+    def __repr__(self) -> str:
+        return f"<featuredsl.Spec {self.file} features={self.features}>"
+
+    def _fitted_stats(self) -> dict[str, object]:
+        if self._stats is None:
+            raise NotFittedError(self.program.stats)
+        return self._stats
+
+    # ------------------------------------------------------------------ batch
+    def feature_exprs(self) -> list[pl.Expr]:
+        """One Polars expression per feature (over columns already widened by ``transform``)."""
+        stats = self._fitted_stats()
+        if self._exprs is None:
+            exprs = PolarsLowering(self.program, stats).feature_exprs()
+            typed = [e.cast(dtype_of(f.expr.type)) if f.expr.type.kind != "null" else e
+                     for e, f in zip(exprs, self.program.features, strict=True)]
+            self._exprs = typed
+        return self._exprs
+
+    def _select(self, prepared: pl.LazyFrame, keep: list[str]) -> pl.LazyFrame:
+        clash = set(keep) & set(self.features)
+        if clash:
+            name = sorted(clash)[0]
+            raise InputError(f"keep column `{name}` has the same name as a feature", field=name)
+        kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep)]
+        return prepared.select(kept + self.feature_exprs())
+
+    def transform_lazy(self, data: object, keep: Iterable[str] | None = None) -> pl.LazyFrame:
+        """The features as a LazyFrame: nothing is read or computed until you collect.
+
+        Column types are checked now; value-level checks (a null in a non-nullable column) need
+        the data, so here such a row just gives nulls; ``transform`` reports it as an error.
+        """
+        keep = list(keep or [])
+        self.feature_exprs()
+        lf = data_io.to_lazy(data)
+        return self._select(data_io.prepare(lf, self.program.inputs, keep), keep)
+
+    def transform(self, data: object, keep: Iterable[str] | None = None) -> pl.DataFrame:
+        """Compute the features of a whole dataset: kept columns, then features, in order.
+
+        ``data`` is a polars DataFrame or LazyFrame, a pyarrow Table, a pandas DataFrame, or a
+        path to a Parquet, CSV, Arrow IPC or NDJSON file. Inputs are validated and widened to
+        the declared types first; bad data raises ``InputError`` naming column and row.
+        """
+        keep = list(keep or [])
+        self.feature_exprs()
+        in_memory = isinstance(data, pl.DataFrame | pl.LazyFrame) or not isinstance(
+            data, str | Path)
+        lf = data_io.to_lazy(data)
+        prepared_lf = data_io.prepare(lf, self.program.inputs, keep)
+        engine = "in-memory" if in_memory else "streaming"
+        try:
+            prepared = prepared_lf.collect(engine=engine)
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"cannot read the data: {_first_line(exc)}") from None
+        needs_check = [n for n, t in self.program.inputs.items()
+                       if prepared.get_column(n).null_count()]
+        if needs_check:
+            raw = lf.select(needs_check).collect(engine=engine)
+            data_io.validate(raw, prepared.select(needs_check),
+                             {n: self.program.inputs[n] for n in needs_check})
+        return self._select(prepared.lazy(), keep).collect(engine="in-memory")
+
+    # ------------------------------------------------------------------ row
+    def row_evaluator(self) -> Callable[[dict], dict]:
+        """The serving function: one dict in, the feature dict out; built once, thread-safe.
+
+        Its generated Python source is ``evaluator.source``.
+        """
+        if self._evaluator is None:
+            stats = self._fitted_stats()
+            with self._lock:
+                if self._evaluator is None:
+                    self._evaluator = build_evaluator(self.program, stats)
+        return self._evaluator
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0]
+
+
+def compile(source: str, file: str = "<spec>") -> Spec:
+    """Compile `.feat` source text. Raises ``SpecError`` with every diagnostic if invalid."""
+    if not isinstance(source, str):
+        raise FeatureDSLError(f"compile() takes the spec's text, got {type(source).__name__}")
+    module, syntax = parse(source, file)
+    program, checked = check(module, source, file)
+    diagnostics = sorted(syntax + checked, key=lambda d: (d.line, d.column))
+    if any(d.severity == "error" for d in diagnostics):
+        raise SpecError(diagnostics, source)
+    return Spec(source, file, program, diagnostics)
+
+
+def compile_file(path: str | Path) -> Spec:
+    """Compile a `.feat` file; diagnostics carry its path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FeatureDSLError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FeatureDSLError(f"{p}: cannot read: {exc}") from None
+    return compile(text, str(p))

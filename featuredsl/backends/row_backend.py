@@ -1,0 +1,277 @@
+"""The row backend: generate one straight-line Python function per spec, compile it once.
+
+The generated function takes a dict and returns the feature dict. It reads and checks each
+input once (fast path inline, conversions in :mod:`row_input`), then computes every value into
+a local, in dependency order, with ``is None`` checks only where the checker says a value can be
+null. ``if``/``case``/``??`` evaluate lazily as nested blocks; equal subexpressions are computed
+once per block.
+
+Safety: no text of the `.feat` file becomes code. Locals are generated (``v3``), field names
+and string literals appear only as ``repr()`` string literals, and every other constant (sets,
+dicts, tuples, non-finite floats, helper functions) is bound in the function's globals under a
+generated name. The source is kept on the function (``evaluate.source``) for inspection and is
+deterministic for a given spec and fitted statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from featuredsl import ir
+from featuredsl.backends import row_input
+from featuredsl.types import Type
+
+_I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
+_FAST_TYPE = {"int": "int", "float": "float", "string": "str", "bool": "bool"}
+
+
+class RowCodegen:
+    """Builds the source and globals of the evaluator; also the ``g`` given to lowerings."""
+
+    def __init__(self, program: ir.Program, stats: Mapping[str, object]) -> None:
+        self.program = program
+        self.stats = stats
+        self.globals: dict[str, object] = {}
+        self._ref_names: dict[object, str] = {}
+        self._counter = 0
+        self.lines: list[str] = []
+        self.indent = 1
+        self.memo: dict[tuple, str] = {}
+        self.values: dict[str, str] = {}
+
+    # ------------------------------------------------------------------- lowering services
+    def ref(self, obj: object, hint: str = "k") -> str:
+        """Bind ``obj`` in the generated module's globals and return its (generated) name."""
+        try:
+            key: object = ("h", type(obj), obj)
+            hash(key)
+        except TypeError:
+            key = ("id", id(obj))
+        name = self._ref_names.get(key)
+        if name is None:
+            safe = "".join(c for c in hint if c.isalnum() or c == "_")[:20] or "k"
+            name = f"_{safe}_{len(self._ref_names)}"
+            self._ref_names[key] = name
+            self.globals[name] = obj
+        return name
+
+    def lit(self, value: object) -> str:
+        """A Python expression for a constant."""
+        if value is None or isinstance(value, bool | int | str):
+            return repr(value)
+        if isinstance(value, float):
+            return repr(value) if math.isfinite(value) else self.ref(value, "inf")
+        return self.ref(value, "const")
+
+    # ------------------------------------------------------------------- emitting
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+    def tmp(self) -> str:
+        self._counter += 1
+        return f"v{self._counter}"
+
+    # ------------------------------------------------------------------- program
+    def build(self) -> tuple[str, dict[str, object]]:
+        self.lines.append("def evaluate(row):")
+        self.emit("if type(row) is not dict:")
+        self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
+        self.emit("get = row.get")
+        for name, t in self.program.inputs.items():
+            self._input(name, t)
+        needed = self._needed()
+        for name in self.program.order:
+            if name in needed:
+                self.values[name] = self.expr(self.program.values[name])
+        items = []
+        for f in self.program.features:
+            code = self.values[f.name]
+            conv = row_input.output_converter(f.expr.type)
+            if conv is not None:
+                code = f"{self.ref(conv, 'out')}({code})"
+            items.append(f"{f.name!r}: {code}")
+        self.emit("return {" + ", ".join(items) + "}")
+        return "\n".join(self.lines) + "\n", self.globals
+
+    def _needed(self) -> set[str]:
+        needed: set[str] = set()
+        stack = [f.name for f in self.program.features]
+        while stack:
+            name = stack.pop()
+            if name in needed:
+                continue
+            needed.add(name)
+            for node in ir.walk(self.program.values[name]):
+                if isinstance(node, ir.LetRef):
+                    stack.append(node.name)
+        return needed
+
+    def _input(self, name: str, t: Type) -> None:
+        local = self.tmp()
+        self.values["$in:" + name] = local
+        conv = self.ref(row_input.converter(t), f"in_{t.kind}")
+        args = f"{local}, {name!r}, {t.nullable}"
+        self.emit(f"{local} = get({name!r})")
+        fast = _FAST_TYPE.get(t.kind)
+        if fast is None:
+            self.emit(f"{local} = {conv}({args})")
+            return
+        cond = f"type({local}) is not {fast}"
+        if t.kind == "int":
+            cond += f" or not {_I64.format(local)}"
+        self.emit(f"if {cond}:")
+        self.emit(f"    {local} = {conv}({args})")
+        if t.kind == "float":
+            self.emit(f"elif {local} != {local}:")
+            self.emit(f"    {local} = {conv}({args})")
+
+    # ------------------------------------------------------------------- expressions
+    def expr(self, e: ir.Expr) -> str:
+        """Emit statements computing ``e``; return an atom (a local or a literal) holding it."""
+        if isinstance(e, ir.Const):
+            return self.lit(e.value)
+        if isinstance(e, ir.Input):
+            return self.values["$in:" + e.name]
+        if isinstance(e, ir.LetRef):
+            return self.values[e.name]
+        if isinstance(e, ir.StatRef):
+            return self.lit(self.stats[e.name])
+        key = e.key()
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
+        out = getattr(self, "_" + type(e).__name__)(e)
+        self.memo[key] = out
+        return out
+
+    def _block(self, e: ir.Expr, target: str) -> None:
+        """Emit ``e`` into an indented block assigning ``target``; block-local sharing only."""
+        saved = dict(self.memo)
+        self.indent += 1
+        self.emit(f"{target} = {self.expr(e)}")
+        self.indent -= 1
+        self.memo = saved
+
+    def _Call(self, e: ir.Call) -> str:
+        ov = e.overload
+        args: list[object] = []
+        nullable: list[str] = []
+        for i, a in enumerate(e.args):
+            if min(i, len(ov.params) - 1) in ov.const:
+                args.append(a.value if isinstance(a, ir.Const) else self.stats[a.name])  # type: ignore[attr-defined]
+            else:
+                atom = self.expr(a)
+                args.append(atom)
+                if a.type.nullable and atom != "None":
+                    nullable.append(atom)
+        out = self.tmp()
+        if any(a == "None" for i, a in enumerate(args) if min(i, len(ov.params) - 1)
+               not in ov.const):
+            self.emit(f"{out} = None")
+            return out
+        code = ov.row(self, *args)
+        checks = []
+        if ov.row_nan:
+            checks.append(f"if {out} != {out}: {out} = None")
+        if ov.int_overflow:
+            checks.append(f"if {out} is not None and not {_I64.format(out)}: {out} = None")
+        if nullable:
+            self.emit(f"if {' or '.join(f'{n} is None' for n in dict.fromkeys(nullable))}:")
+            self.emit(f"    {out} = None")
+            self.emit("else:")
+            self.indent += 1
+        self.emit(f"{out} = {code}")
+        for c in checks:
+            self.emit(c)
+        if nullable:
+            self.indent -= 1
+        return out
+
+    def _Cast(self, e: ir.Cast) -> str:
+        a = self.expr(e.arg)
+        out = self.tmp()
+        if e.arg.type.nullable:
+            self.emit(f"{out} = None if {a} is None else float({a})")
+        else:
+            self.emit(f"{out} = float({a})")
+        return out
+
+    def _If(self, e: ir.If) -> str:
+        c = self.expr(e.cond)
+        out = self.tmp()
+        self.emit(f"if {c}:")
+        self._block(e.then, out)
+        self.emit("else:")
+        self._block(e.otherwise, out)
+        return out
+
+    def _Logic(self, e: ir.Logic) -> str:
+        a, b = self.expr(e.left), self.expr(e.right)
+        out = self.tmp()
+        if not e.left.type.nullable and not e.right.type.nullable:
+            self.emit(f"{out} = {a} {e.op} {b}")
+        elif e.op == "and":
+            self.emit(f"{out} = False if ({a} is False or {b} is False) else "
+                      f"(None if ({a} is None or {b} is None) else True)")
+        else:
+            self.emit(f"{out} = True if ({a} is True or {b} is True) else "
+                      f"(None if ({a} is None or {b} is None) else False)")
+        return out
+
+    def _Coalesce(self, e: ir.Coalesce) -> str:
+        out = self.tmp()
+        first = self.expr(e.args[0])
+        self.emit(f"{out} = {first}")
+        depth = 0
+        for a in e.args[1:]:
+            self.emit(f"if {out} is None:")
+            self.indent += 1
+            depth += 1
+            saved = dict(self.memo)
+            self.emit(f"{out} = {self.expr(a)}")
+            self.memo = saved
+        self.indent -= depth
+        return out
+
+    def _IsNull(self, e: ir.IsNull) -> str:
+        a = self.expr(e.arg)
+        out = self.tmp()
+        self.emit(f"{out} = {a} is {'not ' if e.negated else ''}None")
+        return out
+
+
+def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callable[[dict], dict]:
+    """Generate, compile and return the evaluator; its source is ``evaluator.source``."""
+    gen = RowCodegen(program, stats)
+    source, globs = gen.build()
+    namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
+    code = compile(source, "<featuredsl row evaluator>", "exec")
+    exec(code, namespace)
+    fn = namespace["evaluate"]
+    fn.source = source  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
+
+
+def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Expr) -> object:
+    """The value of a row-independent expression, computed by the row backend's own code.
+
+    The batch backend folds such expressions with this, so constant arithmetic follows the
+    reference (row) semantics exactly.
+    """
+    gen = RowCodegen(program, stats)
+    gen.lines.append("def evaluate():")
+    lets: list[str] = []
+    stack = [e]
+    while stack:
+        for node in ir.walk(stack.pop()):
+            if isinstance(node, ir.LetRef) and node.name not in lets:
+                lets.append(node.name)
+                stack.append(program.values[node.name])
+    for name in program.order:
+        if name in lets:
+            gen.values[name] = gen.expr(program.values[name])
+    gen.emit(f"return {gen.expr(e)}")
+    namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
+    exec(compile("\n".join(gen.lines) + "\n", "<featuredsl constant>", "exec"), namespace)
+    return namespace["evaluate"]()  # type: ignore[operator]

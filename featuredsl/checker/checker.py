@@ -1,0 +1,598 @@
+"""The checker: names, types, nullability, overload choice and the dependency graph.
+
+It turns a parsed :class:`~featuredsl.syntax.ast.Module` into the typed IR
+(:class:`~featuredsl.ir.Program`), collecting *every* diagnostic instead of stopping at the
+first. An expression that fails to check becomes ``None`` and poisons only its parents, so one
+mistake gives one error, not a cascade.
+"""
+
+from __future__ import annotations
+
+import re
+
+from featuredsl import ir
+from featuredsl.checker.graph import find_cycle, topological_order
+from featuredsl.errors import Diagnostic, Span, did_you_mean
+from featuredsl.functions.registry import Function, Overload, all_functions, lookup
+from featuredsl.syntax import ast
+from featuredsl.types import (
+    BOOL,
+    DURATION,
+    FLOAT,
+    INT,
+    NULL,
+    SCALAR_KINDS,
+    STRING,
+    Type,
+    accepts,
+    list_of,
+    unify,
+)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+_OPERATORS = {
+    "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
+    "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge",
+}
+_TYPE_HINTS = {
+    "integer": "int", "int64": "int", "long": "int", "double": "float", "float64": "float",
+    "str": "string", "text": "string", "boolean": "bool", "datetime": "timestamp",
+    "time": "timestamp", "timedelta": "duration", "array": "list[T]",
+}
+
+
+def _ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Checker:
+    def __init__(self, module: ast.Module, source: str, file: str) -> None:
+        self.module = module
+        self.source_lines = source.split("\n")
+        self.file = file
+        self.diags: list[Diagnostic] = []
+        self.program = ir.Program()
+        self.decls: dict[str, ast.Decl] = {}
+        self.types: dict[str, Type] = {}  # checked type of every named value and stat
+        self.used: set[str] = set()
+        self._inline: dict[str, str] = {}  # structural key of an inline aggregate -> stat name
+
+    # ----------------------------------------------------------------------------- helpers
+    def error(self, code: str, msg: str, span: Span, hint: str | None = None) -> None:
+        self.diags.append(Diagnostic.at(code, msg, span, hint, self.file))
+
+    def text(self, span: Span) -> str:
+        lines = self.source_lines[span.line - 1 : span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][span.column - 1 : span.end_column - 1]
+        lines[0] = lines[0][span.column - 1 :]
+        lines[-1] = lines[-1][: span.end_column - 1]
+        return "\n".join(lines)
+
+    def resolve_type(self, t: ast.TypeExpr) -> Type | None:
+        if t.name == "list":
+            if t.elem is None:
+                self.error("E105", "`list` needs an element type", t.span, "write `list[string]`")
+                return None
+            elem = self.resolve_type(t.elem)
+            return None if elem is None else list_of(elem, t.nullable)
+        if t.name in SCALAR_KINDS and t.elem is None:
+            return Type(t.name, t.nullable)
+        hint = (f"did you mean `{_TYPE_HINTS[t.name]}`?" if t.name in _TYPE_HINTS
+                else did_you_mean(t.name, [*SCALAR_KINDS, "list"]))
+        self.error("E105", f"unknown type `{t.name}`", t.span,
+                   hint or "types are " + ", ".join(SCALAR_KINDS) + ", list[T]")
+        return None
+
+    # ----------------------------------------------------------------------------- program
+    def run(self) -> ir.Program:
+        self._check_inputs()
+        self._collect_decls()
+        deps = {name: self._refs(d.expr) for name, d in self.decls.items()}
+        cycle = find_cycle(deps)
+        if cycle is not None:
+            d = self.decls[cycle[0]]
+            self.error("E104", "dependency cycle: " + " -> ".join(f"`{n}`" for n in cycle),
+                       d.name_span, "a value cannot depend on itself; break the cycle")
+            return self.program
+        for name in topological_order(deps):
+            self._check_decl(self.decls[name])
+        self._warn_unused()
+        self.program.features = [
+            ir.Feature(d.name, self.program.values[d.name], d.doc)
+            for d in self.module.decls
+            if d.kind == "feature" and d.name in self.program.values
+            and self.decls.get(d.name) is d
+        ]
+        if not any(d.kind == "feature" for d in self.module.decls) and not self.diags:
+            self.error("E106", "the spec declares no features", Span(1, 1, 1, 1),
+                       "add one: feature name = expression")
+        return self.program
+
+    def _check_inputs(self) -> None:
+        blocks = self.module.inputs
+        if not blocks:
+            self.error("E101", "the spec has no `input { ... }` block", Span(1, 1, 1, 1),
+                       "declare the raw row: input { amount: float? }")
+            return
+        for extra in blocks[1:]:
+            self.error("E102", "only one `input` block is allowed", extra.span,
+                       f"merge it into the block at line {blocks[0].span.line}")
+        seen: dict[str, ast.InputField] = {}
+        for f in blocks[0].fields:
+            if f.name in seen:
+                self.error("E103", f"input `{f.name}` is declared twice", f.span,
+                           f"first declared at line {seen[f.name].span.line}")
+                continue
+            seen[f.name] = f
+            t = self.resolve_type(f.type)
+            if t is not None:
+                self.program.inputs[f.name] = t
+                self.types[f.name] = t
+        self._input_fields = seen
+
+    def _collect_decls(self) -> None:
+        inputs = getattr(self, "_input_fields", {})
+        for d in self.module.decls:
+            first = self.decls.get(d.name)
+            if first is not None or d.name in inputs:
+                where = first.name_span.line if first else inputs[d.name].span.line
+                self.error("E103", f"`{d.name}` is already declared", d.name_span,
+                           f"first declared at line {where}; names are shared by inputs, "
+                           "stats, lets and features")
+                continue
+            self.decls[d.name] = d
+
+    def _refs(self, node: ast.Node) -> set[str]:
+        """Names of declarations (not inputs) an expression refers to."""
+        out: set[str] = set()
+        stack: list[ast.Node] = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Ref):
+                if n.name in self.decls:
+                    out.add(n.name)
+            else:
+                stack.extend(_ast_children(n))
+        return out
+
+    def _check_decl(self, d: ast.Decl) -> None:
+        if d.kind == "stat":
+            node = d.expr
+            fn = lookup(node.name) if isinstance(node, ast.Call) else None
+            if fn is None or fn.kind != "aggregate":
+                aggs = ", ".join(f.name for f in all_functions() if f.kind == "aggregate")
+                self.error("E209", f"`stat {d.name}` must be an aggregate", node.span,
+                           f"aggregates are {aggs}; use `let` for a row-level value")
+                return
+            agg = self._aggregate(node, fn)  # type: ignore[arg-type]
+            if agg is not None:
+                self.program.stats[d.name] = ir.Stat(d.name, agg, _ws(self.text(node.span)),
+                                                     d.doc)
+                self.types[d.name] = agg.type
+            return
+        e = self.expr(d.expr)
+        if e is None:
+            return
+        if d.type is not None:
+            declared = self.resolve_type(d.type)
+            if declared is None:
+                return
+            e = self._conform(e, declared, d)
+            if e is None:
+                return
+        elif e.type.kind == "null" or (e.type.kind == "list" and e.type.elem
+                                        and e.type.elem.kind == "null"):
+            self.error("E205", f"cannot infer the type of `{d.name}`", d.expr.span,
+                       f"annotate it: {d.kind} {d.name}: int? = ..." if d.kind == "feature"
+                       else "give the value a type, e.g. with a typed literal")
+            return
+        self.program.values[d.name] = e
+        self.program.order.append(d.name)
+        self.types[d.name] = e.type
+
+    def _conform(self, e: ir.Expr, declared: Type, d: ast.Decl) -> ir.Expr | None:
+        assert d.type is not None
+        if e.type.kind == "null":
+            return ir.Const(declared.with_nullable(True), None)
+        fit = accepts(declared, e.type)
+        if fit is None:
+            self.error("E206", f"`{d.name}` is declared `{declared}` but its value is "
+                       f"`{e.type}`", d.type.span)
+            return None
+        if e.type.nullable and not declared.nullable:
+            self.error("E206", f"`{d.name}` is declared `{declared}` but may be null",
+                       d.type.span,
+                       f"declare `{declared}?`, or give a default with `?? value`")
+            return None
+        if fit == "promote":
+            e = _promote(e)
+        return e
+
+    def _warn_unused(self) -> None:
+        for name, f in getattr(self, "_input_fields", {}).items():
+            if name not in self.used:
+                self.error("W001", f"input `{name}` is never used", f.span,
+                           "remove it, or use it in a feature")
+        for name, d in self.decls.items():
+            if d.kind in ("let", "stat") and name not in self.used:
+                code = "W002" if d.kind == "let" else "W003"
+                self.error(code, f"{d.kind} `{name}` is never used", d.name_span)
+
+    # ----------------------------------------------------------------------------- expressions
+    def expr(self, node: ast.Node) -> ir.Expr | None:
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node)
+
+    def _Literal(self, n: ast.Literal) -> ir.Expr | None:
+        if n.kind == "int":
+            if not INT64_MIN <= n.value <= INT64_MAX:  # type: ignore[operator]
+                self.error("E004", "integer literal is out of the int64 range", n.span,
+                           "write it as a float, e.g. 1e19")
+                return None
+            return ir.Const(INT, n.value)
+        return ir.Const({"float": FLOAT, "string": STRING, "bool": BOOL, "null": NULL,
+                         "duration": DURATION}[n.kind], n.value)
+
+    def _ListLit(self, n: ast.ListLit) -> ir.Expr | None:
+        items = [self.expr(i) for i in n.items]
+        if any(i is None for i in items):
+            return None
+        elem: Type = NULL
+        for node, item in zip(n.items, items, strict=True):
+            assert item is not None
+            if not isinstance(item, ir.Const):
+                self.error("E207", "list elements must be constants", node.span,
+                           "lists are written with literal values, e.g. [1, 2, 3]")
+                return None
+            if item.value is None:
+                self.error("E208", "a list cannot contain `null`", node.span)
+                return None
+            u = unify(elem, item.type)
+            if u is None:
+                self.error("E205", f"list mixes `{elem}` and `{item.type}`", node.span)
+                return None
+            elem = u
+        values = tuple(float(i.value) if elem.kind == "float" else i.value  # type: ignore
+                       for i in items if i is not None)
+        return ir.Const(list_of(elem.with_nullable(False)), values)
+
+    def _Ref(self, n: ast.Ref) -> ir.Expr | None:
+        self.used.add(n.name)
+        if n.name in self.program.inputs:
+            return ir.Input(self.program.inputs[n.name], n.name)
+        if n.name in self.program.stats:
+            return ir.StatRef(self.types[n.name], n.name)
+        if n.name in self.types:
+            return ir.LetRef(self.types[n.name], n.name)
+        if n.name in self.decls or n.name in getattr(self, "_input_fields", {}):
+            return None  # declared but failed to check: already reported
+        fn = lookup(n.name)
+        hint = (f"`{n.name}` is a function: call it, e.g. {n.name}(x)" if fn
+                else did_you_mean(n.name, [*self.decls, *self.program.inputs]))
+        self.error("E201", f"unknown name `{n.name}`", n.span, hint)
+        return None
+
+    def _Unary(self, n: ast.Unary) -> ir.Expr | None:
+        arg = self.expr(n.operand)
+        return None if arg is None else self.call_fn(lookup(n.op), [arg], [n.operand], n.span)
+
+    def _Binary(self, n: ast.Binary) -> ir.Expr | None:
+        left, right = self.expr(n.left), self.expr(n.right)
+        if left is None or right is None:
+            return None
+        if n.op in ("and", "or"):
+            for side, node in ((left, n.left), (right, n.right)):
+                if side.type.kind not in ("bool", "null"):
+                    self.error("E205", f"`{n.op}` needs bool operands, got `{side.type}`",
+                               node.span, "compare it first, e.g. `x > 0`")
+                    return None
+            nullable = left.type.nullable or right.type.nullable
+            return ir.Logic(BOOL.with_nullable(nullable), n.op, left, right)
+        if n.op == "??":
+            return self._coalesce([left, right], [n.left, n.right], n.span)
+        return self.call_fn(lookup(_OPERATORS[n.op]), [left, right], [n.left, n.right],
+                            n.op_span, symbol=n.op)
+
+    def _In(self, n: ast.In) -> ir.Expr | None:
+        arg, coll = self.expr(n.operand), self.expr(n.collection)
+        if arg is None or coll is None:
+            return None
+        res = self.call_fn(lookup("is_in"), [arg, coll], [n.operand, n.collection], n.span,
+                           symbol="in")
+        if res is None or not n.negated:
+            return res
+        return self.call_fn(lookup("not"), [res], [n], n.span)
+
+    def _IsNull(self, n: ast.IsNull) -> ir.Expr | None:
+        arg = self.expr(n.operand)
+        return None if arg is None else ir.IsNull(BOOL, arg, n.negated)
+
+    def _cond(self, node: ast.Node) -> ir.Expr | None:
+        c = self.expr(node)
+        if c is not None and c.type.kind not in ("bool", "null"):
+            self.error("E205", f"a condition must be bool, got `{c.type}`", node.span,
+                       "compare it, e.g. `x > 0` or `x is not null`")
+            return None
+        return c
+
+    def _branches(self, a: ir.Expr, b: ir.Expr, span: Span) -> tuple[ir.Expr, ir.Expr] | None:
+        t = unify(a.type, b.type)
+        if t is None:
+            self.error("E205", f"branches have different types: `{a.type}` and `{b.type}`",
+                       span, "both branches must have the same type (int and float mix)")
+            return None
+        return _coerce(a, t), _coerce(b, t)
+
+    def _If(self, n: ast.If) -> ir.Expr | None:
+        c, a, b = self._cond(n.cond), self.expr(n.then), self.expr(n.otherwise)
+        if c is None or a is None or b is None:
+            return None
+        br = self._branches(a, b, n.span)
+        if br is None:
+            return None
+        return ir.If(unify(a.type, b.type), c, *br)  # type: ignore[arg-type]
+
+    def _Case(self, n: ast.Case) -> ir.Expr | None:
+        whens = [(self._cond(c), self.expr(v)) for c, v in n.whens]
+        otherwise = self.expr(n.otherwise) if n.otherwise is not None else ir.Const(NULL, None)
+        if otherwise is None or any(c is None or v is None for c, v in whens):
+            return None
+        t: Type | None = otherwise.type
+        for _, v in whens:
+            t = unify(t, v.type) if t is not None else None  # type: ignore[union-attr]
+        if t is None:
+            kinds = ", ".join(sorted({str(v.type) for _, v in whens} | {str(otherwise.type)}))
+            self.error("E205", f"`case` branches have different types: {kinds}", n.span)
+            return None
+        result = _coerce(otherwise, t)
+        for c, v in reversed(whens):
+            result = ir.If(t, c, _coerce(v, t), result)  # type: ignore[arg-type]
+        return result
+
+    def _coalesce(self, args: list[ir.Expr], nodes: list[ast.Node], span: Span) -> ir.Expr | None:
+        t: Type | None = args[0].type
+        for a in args[1:]:
+            t = unify(t, a.type) if t is not None else None
+        if t is None:
+            kinds = ", ".join(f"`{a.type}`" for a in args)
+            self.error("E205", f"`??` / coalesce arguments have different types: {kinds}", span)
+            return None
+        nullable = all(a.type.nullable for a in args)
+        t = t.with_nullable(nullable)
+        return ir.Coalesce(t, tuple(_coerce(a, t) for a in args))
+
+    def _Call(self, n: ast.Call) -> ir.Expr | None:
+        fn = lookup(n.name)
+        if fn is None:
+            if n.name == "coalesce":
+                args = [self.expr(a) for a in n.args]
+                if any(a is None for a in args) or not args:
+                    return None
+                return self._coalesce(args, list(n.args), n.span)  # type: ignore[arg-type]
+            names = [f.name for f in all_functions() if f.kind != "operator"]
+            self.error("E202", f"unknown function `{n.name}`", n.name_span,
+                       did_you_mean(n.name, [*names, "coalesce"]))
+            for a in n.args:
+                self.expr(a)
+            return None
+        if fn.kind == "operator":
+            self.error("E202", f"`{n.name}` is an operator: write `{fn.symbol}`", n.name_span)
+            return None
+        if fn.kind == "aggregate":
+            return self._inline_aggregate(n, fn)
+        bound = self._bind(n, fn)
+        if bound is None:
+            return None
+        args, nodes = bound
+        return self.call_fn(fn, args, nodes, n.span)
+
+    def _bind(self, n: ast.Call, fn: Function) -> tuple[list[ir.Expr], list[ast.Node]] | None:
+        """Match positional and keyword arguments to parameters; fill in defaults."""
+        variadic = any(o.variadic for o in fn.overloads)
+        slots: dict[str, ast.Node] = {}
+        extra: list[ast.Node] = []
+        for i, a in enumerate(n.args):
+            if i < len(fn.params):
+                slots[fn.params[i]] = a
+            elif variadic:
+                extra.append(a)
+            else:
+                self.error("E204", f"`{fn.name}` takes at most {len(fn.params)} argument"
+                           f"{'s' if len(fn.params) != 1 else ''}", a.span,
+                           _signatures(fn))
+                return None
+        for k in n.kwargs:
+            if k.name not in fn.params:
+                self.error("E204", f"`{fn.name}` has no parameter `{k.name}`", k.span,
+                           did_you_mean(k.name, fn.params) or _signatures(fn))
+                return None
+            if k.name in slots:
+                self.error("E204", f"argument `{k.name}` given twice", k.span)
+                return None
+            slots[k.name] = k.value
+        args: list[ir.Expr | None] = []
+        nodes: list[ast.Node] = []
+        for p in fn.params:
+            if p in slots:
+                args.append(self.expr(slots[p]))
+                nodes.append(slots[p])
+            elif p in fn.defaults:
+                args.append(_const_of(fn.defaults[p]))
+                nodes.append(n)
+            else:
+                self.error("E204", f"`{fn.name}` is missing argument `{p}`", n.span,
+                           _signatures(fn))
+                return None
+        for a in extra:
+            args.append(self.expr(a))
+            nodes.append(a)
+        if any(a is None for a in args):
+            return None
+        return args, nodes  # type: ignore[return-value]
+
+    def call_fn(self, fn: Function | None, args: list[ir.Expr], nodes: list[ast.Node],
+                span: Span, symbol: str | None = None) -> ir.Expr | None:
+        assert fn is not None
+        choice = _resolve(fn, [a.type for a in args])
+        if choice is None:
+            shown = symbol or fn.name
+            types = ", ".join(str(a.type) for a in args)
+            msg = (f"no `{shown}` for `{types}`" if symbol
+                   else f"no overload of `{fn.name}` takes ({types})")
+            self.error("E203", msg, span, _signatures(fn))
+            return None
+        ov = choice
+        final: list[ir.Expr] = []
+        for i, (a, node) in enumerate(zip(args, nodes, strict=True)):
+            p = ov.params[min(i, len(ov.params) - 1)]
+            if accepts(p, a.type) == "promote":
+                a = _promote(a)
+            if min(i, len(ov.params) - 1) in ov.const and not isinstance(
+                a, ir.Const | ir.StatRef
+            ):
+                self.error("E207", f"argument {i + 1} of `{symbol or fn.name}` must be a "
+                           "constant", node.span, "write a literal here, or a fitted `stat`")
+                return None
+            final.append(a)
+        base = [a.type.base for a in final]
+        result = ov.result_type(base)
+        if fn.null_policy == "propagate":
+            nullable = ov.may_be_null or any(a.type.nullable for a in final)
+            result = result.with_nullable(nullable or result.nullable)
+        return ir.Call(result, fn, ov, tuple(final))
+
+    # ----------------------------------------------------------------------------- aggregates
+    def _aggregate(self, n: ast.Call, fn: Function) -> ir.Aggregate | None:
+        for a in n.args:
+            if isinstance(a, ast.Call) and (inner := lookup(a.name)) and inner.kind == "aggregate":
+                self.error("E209", f"aggregate `{a.name}` directly inside aggregate `{fn.name}`",
+                           a.span, f"an aggregate needs a row-level argument, e.g. "
+                           f"{fn.name}(x - {a.name}(x))")
+                return None
+        bound = self._bind(n, fn)
+        if bound is None:
+            return None
+        args, nodes = bound
+        row_level = any(isinstance(x, ir.Input | ir.LetRef) for x in ir.walk(args[0]))
+        if not row_level:
+            self.error("E209", f"the argument of `{fn.name}` does not depend on the row",
+                       nodes[0].span, "aggregate an input or an expression of inputs")
+            return None
+        call = self.call_fn(fn, args, nodes, n.span)
+        if call is None:
+            return None
+        assert isinstance(call, ir.Call)
+        return ir.Aggregate(call.type, call.function, call.overload, call.args)
+
+    def _inline_aggregate(self, n: ast.Call, fn: Function) -> ir.Expr | None:
+        agg = self._aggregate(n, fn)
+        if agg is None:
+            return None
+        key = repr(agg.key())
+        name = self._inline.get(key)
+        if name is None:
+            name = _ws(self.text(n.span))
+            base, k = name, 2
+            while name in self.program.stats or name in self.decls:
+                name, k = f"{base}#{k}", k + 1
+            self._inline[key] = name
+            self.program.stats[name] = ir.Stat(name, agg, _ws(self.text(n.span)), inline=True)
+            self.types[name] = agg.type
+        self.used.add(name)
+        return ir.StatRef(agg.type, name)
+
+
+# --------------------------------------------------------------------------------- utilities
+
+
+def _ast_children(n: ast.Node) -> list[ast.Node]:
+    if isinstance(n, ast.Call):
+        return [*n.args, *(k.value for k in n.kwargs)]
+    if isinstance(n, ast.Unary):
+        return [n.operand]
+    if isinstance(n, ast.Binary):
+        return [n.left, n.right]
+    if isinstance(n, ast.In):
+        return [n.operand, n.collection]
+    if isinstance(n, ast.IsNull):
+        return [n.operand]
+    if isinstance(n, ast.If):
+        return [n.cond, n.then, n.otherwise]
+    if isinstance(n, ast.Case):
+        out = [x for w in n.whens for x in w]
+        return out + ([n.otherwise] if n.otherwise is not None else [])
+    if isinstance(n, ast.ListLit):
+        return list(n.items)
+    return []
+
+
+def _resolve(fn: Function, types: list[Type]) -> Overload | None:
+    """The overload needing the fewest promotions; ties go to the first declared."""
+    best: tuple[int, Overload] | None = None
+    for ov in fn.overloads:
+        n = len(ov.params)
+        if len(types) != n and not (ov.variadic and len(types) >= n):
+            continue
+        cost = 0
+        for i, t in enumerate(types):
+            fit = accepts(ov.params[min(i, n - 1)], t)
+            if fit is None:
+                break
+            cost += fit == "promote"
+        else:
+            if best is None or cost < best[0]:
+                best = (cost, ov)
+    return None if best is None else best[1]
+
+
+def _signatures(fn: Function) -> str:
+    sigs = "; ".join(o.signature(fn.symbol or fn.name) for o in fn.overloads[:6])
+    more = f" (+{len(fn.overloads) - 6} more)" if len(fn.overloads) > 6 else ""
+    return f"`{fn.symbol or fn.name}` accepts: {sigs}{more}"
+
+
+def _promote(e: ir.Expr) -> ir.Expr:
+    """int -> float (lists element-wise). Constants fold."""
+    if e.type.kind == "list":
+        assert isinstance(e, ir.Const | ir.StatRef)
+        if isinstance(e, ir.Const):
+            return ir.Const(list_of(FLOAT, e.type.nullable),
+                            tuple(float(v) for v in e.value))  # type: ignore[union-attr]
+        return e
+    t = FLOAT.with_nullable(e.type.nullable)
+    if isinstance(e, ir.Const):
+        return ir.Const(t, None if e.value is None else float(e.value))  # type: ignore
+    return ir.Cast(t, e)
+
+
+def _coerce(e: ir.Expr, t: Type) -> ir.Expr:
+    """Bring a branch to the unified type ``t`` (promotion, or a typed null)."""
+    if e.type.kind == "null":
+        return ir.Const(t.with_nullable(True), None)
+    if e.type.kind == "int" and t.kind == "float":
+        return _promote(e)
+    return e
+
+
+def _const_of(value: object) -> ir.Const:
+    if isinstance(value, bool):
+        return ir.Const(BOOL, value)
+    if isinstance(value, int):
+        return ir.Const(INT, value)
+    if isinstance(value, float):
+        return ir.Const(FLOAT, value)
+    if isinstance(value, str):
+        return ir.Const(STRING, value)
+    return ir.Const(NULL, None)
+
+
+def check(module: ast.Module, source: str, file: str = "<spec>") -> tuple[ir.Program,
+                                                                           list[Diagnostic]]:
+    """Check a parsed module. Returns the program and all diagnostics (errors and warnings)."""
+    checker = Checker(module, source, file)
+    program = checker.run()
+    return program, checker.diags

@@ -1,0 +1,177 @@
+"""Errors and diagnostics: every message a user sees is built here.
+
+``FeatureDSLError`` is the base of everything featuredsl raises on purpose. ``SpecError`` carries
+the full list of :class:`Diagnostic` of a `.feat` file and renders them like a compiler::
+
+    error[E201]: unknown name `amout`
+      --> transactions.feat:12:25
+       |
+    12 | feature x = log1p(amout)
+       |                   ^^^^^
+       = hint: did you mean `amount`?
+
+The catalogue of diagnostic codes lives in :data:`CODES` and is documented in
+``docs/diagnostics.md`` (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+#: Every diagnostic code with its one-line title. Errors are ``E``, warnings ``W``.
+CODES: dict[str, str] = {
+    "E001": "syntax error",
+    "E002": "invalid literal",
+    "E003": "invalid string escape",
+    "E004": "integer literal out of the int64 range",
+    "E101": "missing `input` block",
+    "E102": "more than one `input` block",
+    "E103": "duplicate declaration",
+    "E104": "dependency cycle",
+    "E105": "unknown type",
+    "E106": "no features declared",
+    "E201": "unknown name",
+    "E202": "unknown function",
+    "E203": "no matching overload",
+    "E204": "wrong arguments",
+    "E205": "type mismatch",
+    "E206": "declared type does not match",
+    "E207": "argument must be a constant",
+    "E208": "invalid constant argument",
+    "E209": "misplaced aggregate",
+    "E210": "expression too deeply nested",
+    "W001": "unused input",
+    "W002": "unused let",
+    "W003": "unused statistic",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A source range: 1-based line and column of the first and one past the last character."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding about a `.feat` file: an error or a warning at a place, with an optional hint."""
+
+    code: str
+    message: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    hint: str | None = None
+    severity: str = "error"
+    file: str = "<spec>"
+
+    @classmethod
+    def at(
+        cls, code: str, message: str, span: Span, hint: str | None = None, file: str = "<spec>"
+    ) -> Diagnostic:
+        severity = "warning" if code.startswith("W") else "error"
+        return cls(
+            code, message, span.line, span.column, span.end_line, span.end_column,
+            hint, severity, file,
+        )
+
+    def render(self, source: str | None = None) -> str:
+        """Render as ``severity[code]: message``, the location, the source line and a caret."""
+        head = f"{self.severity}[{self.code}]: {self.message}"
+        loc = f"{self.file}:{self.line}:{self.column}"
+        lines = [head, f"  --> {loc}"]
+        src_lines = source.splitlines() if source is not None else []
+        if 1 <= self.line <= len(src_lines):
+            text = src_lines[self.line - 1].expandtabs(1)
+            gutter = " " * len(str(self.line))
+            width = (
+                max(1, self.end_column - self.column) if self.end_line == self.line
+                else max(1, len(text) - self.column + 1)
+            )
+            lines.append(f"{gutter} |")
+            lines.append(f"{self.line} | {text}")
+            lines.append(f"{gutter} | {' ' * (self.column - 1)}{'^' * width}")
+        if self.hint:
+            lines.append(f"  = hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form, for ``--format json`` and tools."""
+        return {
+            "code": self.code, "severity": self.severity, "message": self.message,
+            "file": self.file, "line": self.line, "column": self.column,
+            "end_line": self.end_line, "end_column": self.end_column, "hint": self.hint,
+        }
+
+
+class FeatureDSLError(Exception):
+    """Base class of every error featuredsl raises on purpose."""
+
+
+class SpecError(FeatureDSLError):
+    """A `.feat` spec is invalid. ``.diagnostics`` lists every error (and warning) found."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], source: str | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        self.source = source
+        super().__init__(self._render())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def _render(self) -> str:
+        errors = self.errors
+        body = "\n\n".join(d.render(self.source) for d in errors)
+        n = len(errors)
+        return f"{body}\n\n{n} error{'s' if n != 1 else ''} in spec"
+
+
+class InputError(FeatureDSLError):
+    """Bad data: names the column or field, the row and the expected type."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, row: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.field = field
+        self.row = row
+        self.expected = expected
+        super().__init__(message)
+
+
+class ArtifactError(FeatureDSLError):
+    """An artifact cannot be loaded: unreadable, tampered or incompatible."""
+
+
+class NotFittedError(FeatureDSLError):
+    """The spec uses statistics that have not been fitted yet."""
+
+    def __init__(self, stats: Iterable[str]) -> None:
+        self.stats = sorted(stats)
+        names = ", ".join(f"`{s}`" for s in self.stats)
+        super().__init__(
+            f"the spec uses fitted statistics ({names}) that are not fitted yet: "
+            "call `spec.fit(training_data)` first, or load a fitted artifact"
+        )
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' hint for a misspelt name, or ``None``."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def describe_value(value: object) -> str:
+    """A short description of a data value for error messages (type and a clipped repr)."""
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"

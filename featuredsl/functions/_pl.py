@@ -1,0 +1,71 @@
+"""Polars building blocks shared by registry lowerings.
+
+Each helper exists because the obvious Polars spelling disagrees with the written semantics
+(SPEC section 4, ../shared/SKEW-TRAPS.md); the docstring says how.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def no_nan(e: pl.Expr) -> pl.Expr:
+    """NaN -> null: no featuredsl expression ever yields NaN (SPEC 4.4)."""
+    return e.fill_nan(None)
+
+
+def per_row(scalar: pl.Expr, anchor: pl.Expr) -> pl.Expr:
+    """A scalar float operand turned into a real per-row column with the same values.
+
+    Polars' float kernels special-case an operand that repeats one value (a literal, a
+    ``.first()``, even a broadcast column): ``x / c`` becomes ``x * (1/c)`` (1 ulp off in a
+    third of rows), ``x // c`` becomes ``floor(x * (1/c))``, ``x + 0.0`` keeps ``-0.0``,
+    ``x.pow(3)`` becomes ``x*x*x``. Adding ``0.0`` per row (``anchor.is_null()`` is false
+    wherever the result is not null anyway) defeats that at about 1 ms per million rows.
+    """
+    return anchor.is_null().cast(pl.Float64) + scalar
+
+
+def add_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """int64 ``a + b``, null on overflow (Polars wraps): the sign test on the wrapped sum."""
+    r = a + b
+    return pl.when((a.xor(r)).and_(b.xor(r)) >= 0).then(r)
+
+
+def sub_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """int64 ``a - b``, null on overflow."""
+    r = a - b
+    return pl.when((a.xor(b)).and_(a.xor(r)) >= 0).then(r)
+
+
+def mul_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """int64 ``a * b``, null on overflow: the wrapped product divided back must give ``b``."""
+    r = a * b
+    exact = (a == 0) | ((r // a == b) & ~((a == -1) & (b == INT64_MIN)))
+    return pl.when(exact).then(r)
+
+
+def py_float_binop(np_fn, a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Python's float ``%`` / ``//`` via numpy (bit-identical to CPython's fmod-based
+    algorithm; Polars computes ``a - b*floor(a/b)`` instead). Vectorized, batch by batch."""
+    import numpy as np
+
+    def kernel(s: list[pl.Series]) -> pl.Series:
+        x = s[0].cast(pl.Float64).to_numpy()
+        y = s[1].cast(pl.Float64).to_numpy()
+        with np.errstate(all="ignore"):
+            out = np_fn(x, y)
+        return pl.Series(out, dtype=pl.Float64)
+
+    return pl.map_batches([a, b], kernel, return_dtype=pl.Float64, is_elementwise=True)
+
+
+def null_if_any_null(result: pl.Expr, args: list[pl.Expr]) -> pl.Expr:
+    """``result`` where no argument is null, else null (for ops Polars makes null-skipping)."""
+    cond = args[0].is_null()
+    for a in args[1:]:
+        cond = cond | a.is_null()
+    return pl.when(cond).then(None).otherwise(result)

@@ -1,0 +1,100 @@
+"""Lookups against constant lists: bucketize and index_of.
+
+The list is a literal or a fitted statistic (``quantiles``, ``vocab``), known when the backends
+are built: the row backend binds a tuple or a dict once, the Polars backend a when/then chain or
+a mapping.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import polars as pl
+
+from featuredsl.functions.operators import _canon
+from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.types import BOOL, FLOAT, INT, STRING, Type, list_of
+
+#: Up to this many edges, bucketize is a when/then chain (fastest); above, a sorted search.
+_CHAIN_MAX = 16
+
+
+def _check_edges(consts: Sequence[object]) -> str | None:
+    edges = consts[1]
+    if not isinstance(edges, tuple):
+        return None
+    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):  # type: ignore[operator]
+        return "bucketize edges must be strictly increasing"
+    return None
+
+
+def _bucketize_polars(x: pl.Expr, edges: tuple) -> pl.Expr:
+    if not edges:
+        return pl.when(x.is_not_null()).then(pl.lit(0, pl.Int64))
+    if len(edges) <= _CHAIN_MAX:
+        chain = pl.when(x < edges[0]).then(pl.lit(0, pl.Int64))
+        for i, e in enumerate(edges[1:], start=1):
+            chain = chain.when(x < e).then(pl.lit(i, pl.Int64))
+        return chain.when(x.is_not_null()).then(pl.lit(len(edges), pl.Int64))
+    series = pl.Series(list(edges))
+    return pl.lit(series).search_sorted(x, side="right").cast(pl.Int64)
+
+
+def _bucketize_row(g, x: str, edges: tuple) -> str:
+    return f"{g.ref(bisect.bisect_right, 'bisect_right')}({g.ref(edges, 'edges')}, {x})"
+
+
+register(
+    "bucketize",
+    "The number of `edges` that are <= x: bucket 0 below the first edge, an edge belongs to the "
+    "bucket above it. `edges` is a constant, strictly increasing list (or a fitted "
+    "`quantiles`).",
+    ("x", "edges"),
+    [Overload(f"bucketize_{t.kind}", (t, list_of(t)), INT, _bucketize_polars, _bucketize_row,
+              const=frozenset({1}), check_const=_check_edges) for t in (INT, FLOAT)],
+    [Example("bucketize(x, [10, 50, 100])", {"x": 10}, 1),
+     Example("bucketize(x, [10, 50, 100])", {"x": 9.99}, 0),
+     Example("bucketize(x, [10, 50, 100])", {"x": 1e9}, 3),
+     Example("bucketize(x, [10, 50, 100])", {"x": None}, None, {"x": "float?"})],
+    category="lookup",
+)
+
+
+def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
+    mapping: dict[object, int] = {}
+    for i, v in enumerate(values):
+        mapping.setdefault(_canon(v), i)
+    if not mapping:
+        return pl.lit(None, pl.Int64)
+    keys = pl.Series(list(mapping.keys()))
+    idx = pl.Series(list(mapping.values()), dtype=pl.Int64)
+    return x.replace_strict(keys, idx, default=None, return_dtype=pl.Int64)
+
+
+def _index_map(values: tuple) -> dict[object, int]:
+    mapping: dict[object, int] = {}
+    for i, v in enumerate(values):
+        mapping.setdefault(_canon(v), i)
+    return mapping
+
+
+def _index_of_overload(t: Type) -> Overload:
+    return Overload(
+        f"index_of_{t.kind}", (t, list_of(t)), INT, _index_of_polars,
+        lambda g, x, values: f"{g.ref(_index_map(values), 'index')}.get({x})",
+        const=frozenset({1}), may_be_null=True,
+    )
+
+
+register(
+    "index_of",
+    "The 0-based position of x in a constant list or fitted vocabulary (its first "
+    "occurrence), or null if absent: `index_of(c, vocab) ?? -1`.",
+    ("x", "values"),
+    [_index_of_overload(t) for t in (STRING, INT, FLOAT, BOOL)],
+    [Example('index_of(c, ["a", "b", "c"])', {"c": "c"}, 2),
+     Example('index_of(c, ["a", "b"])', {"c": "z"}, None),
+     Example('index_of(c, ["a", "b"]) ?? -1', {"c": "z"}, -1)],
+    category="lookup",
+)

@@ -1,0 +1,201 @@
+"""Operators as registry functions: arithmetic, comparison, ``not``, ``in``.
+
+int arithmetic is exact int64 (a result outside int64 is null); float arithmetic is IEEE
+float64, where a NaN result becomes null; ``/`` is true division; ``//`` and ``%`` follow
+Python (floor, remainder with the divisor's sign); a zero divisor gives null (SPEC 4.5-4.8).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from featuredsl.functions import _pl
+from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
+
+I, F = (INT, INT), (FLOAT, FLOAT)
+
+
+def _float_op(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[..., pl.Expr]:
+    return lambda a, b: _pl.no_nan(op(a, b))
+
+
+def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py: str,
+           examples: list[Example]) -> None:
+    register(
+        name, doc, ("a", "b"),
+        [
+            Overload(f"{name}_int", I, INT, int_op, lambda g, a, b: f"{a} {py} {b}",
+                     int_overflow=True, may_be_null=True),
+            Overload(f"{name}_float", F, FLOAT, _float_op(op), lambda g, a, b: f"{a} {py} {b}",
+                     row_nan=True, may_be_null=True, per_row_scalars=True),
+        ],
+        examples, kind="operator", symbol=symbol, category="operators",
+    )
+
+
+_arith("add", "+", "Addition. int overflow gives null; `inf + -inf` gives null.", operator.add,
+       _pl.add_int, "+", [Example("a + b", {"a": 2, "b": 3}, 5),
+             Example("a + b", {"a": 2**63 - 1, "b": 1}, None),
+             Example("a + b", {"a": float("inf"), "b": float("-inf")}, None)])
+_arith("sub", "-", "Subtraction. int overflow gives null.", operator.sub, _pl.sub_int, "-",
+       [Example("a - b", {"a": 2, "b": 3.5}, -1.5),
+        Example("a - b", {"a": -(2**63), "b": 1}, None)])
+_arith("mul", "*", "Multiplication. int overflow gives null; `0 * inf` gives null.",
+       operator.mul, _pl.mul_int, "*",
+       [Example("a * b", {"a": 50000, "b": 50000}, 2500000000),
+        Example("a * b", {"a": 2**62, "b": 2}, None),
+        Example("a * b", {"a": 0.0, "b": float("inf")}, None)])
+
+
+def _div_polars(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return _pl.no_nan(pl.when(b != 0).then(a / b))
+
+
+register(
+    "div",
+    "True division, always float (ints are promoted). `x / 0` is null; `inf / inf` is null.",
+    ("a", "b"),
+    [Overload("div_float", F, FLOAT, _div_polars,
+              lambda g, a, b: f"({a} / {b} if {b} else None)", row_nan=True, may_be_null=True,
+              per_row_scalars=True)],
+    [Example("a / b", {"a": 1, "b": 4}, 0.25), Example("a / b", {"a": 1.0, "b": 0.0}, None),
+     Example("a / b", {"a": 1.0, "b": 3.0}, 1 / 3)],
+    kind="operator", symbol="/", category="operators",
+)
+
+
+def _floordiv_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    # i64::MIN // -1 overflows; Polars' floor division already gives null for a zero divisor.
+    return pl.when((b != -1) | (a != _pl.INT64_MIN)).then(a // b)
+
+
+def _floordiv_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop(np.floor_divide, a, b)))
+
+
+def _mod_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return pl.when(b != -1).then(a % b).when(b == -1).then(pl.lit(0, pl.Int64))
+
+
+def _mod_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop(np.remainder, a, b)))
+
+
+register(
+    "floordiv",
+    "Floor division (Python's `//`): rounds toward negative infinity. `x // 0` is null.",
+    ("a", "b"),
+    [Overload("floordiv_int", I, INT, _floordiv_int,
+              lambda g, a, b: f"({a} // {b} if {b} else None)", int_overflow=True,
+              may_be_null=True),
+     Overload("floordiv_float", F, FLOAT, _floordiv_float,
+              lambda g, a, b: f"({a} // {b} if {b} else None)", row_nan=True,
+              may_be_null=True, per_row_scalars=True)],
+    [Example("a // b", {"a": -7, "b": 2}, -4), Example("a // b", {"a": 7, "b": 0}, None),
+     Example("a // b", {"a": -7.5, "b": 2.0}, -4.0),
+     Example("a // b", {"a": -(2**63), "b": -1}, None)],
+    kind="operator", symbol="//", category="operators",
+)
+register(
+    "mod",
+    "Remainder with the sign of the divisor (Python's `%`). `x % 0` is null.",
+    ("a", "b"),
+    [Overload("mod_int", I, INT, _mod_int, lambda g, a, b: f"({a} % {b} if {b} else None)",
+              may_be_null=True),
+     Overload("mod_float", F, FLOAT, _mod_float,
+              lambda g, a, b: f"({a} % {b} if {b} else None)", row_nan=True, may_be_null=True,
+              per_row_scalars=True)],
+    [Example("a % b", {"a": -7, "b": 3}, 2), Example("a % b", {"a": 7, "b": -3}, -2),
+     Example("a % b", {"a": 7, "b": 0}, None), Example("a % b", {"a": -7.5, "b": 2.0}, 0.5)],
+    kind="operator", symbol="%", category="operators",
+)
+
+
+def _neg_int(a: pl.Expr) -> pl.Expr:
+    return pl.when(a != _pl.INT64_MIN).then(-a)
+
+
+register(
+    "neg", "Unary minus. `-(-9223372036854775808)` overflows and gives null.", ("a",),
+    [Overload("neg_int", (INT,), INT, _neg_int, lambda g, a: f"-{a}", int_overflow=True,
+              may_be_null=True),
+     Overload("neg_float", (FLOAT,), FLOAT, lambda a: -a, lambda g, a: f"-{a}")],
+    [Example("-a", {"a": 5}, -5), Example("-a", {"a": -(2**63)}, None)],
+    kind="operator", symbol="-", category="operators",
+)
+
+# ------------------------------------------------------------------------------ comparisons
+
+_ORDERED = (INT, FLOAT, STRING, BOOL, TIMESTAMP, DATE, DURATION)
+
+
+def _compare(name: str, symbol: str, op: Callable, py: str) -> None:
+    register(
+        name,
+        f"`a {symbol} b`. ints compared with floats are converted to float first; strings "
+        "compare by code point.",
+        ("a", "b"),
+        [Overload(f"{name}_{t.kind}", (t, t), BOOL, op,
+                  lambda g, a, b, py=py: f"{a} {py} {b}") for t in _ORDERED],
+        [Example(f"a {symbol} b", {"a": 1, "b": 2}, op(1, 2)),
+         Example(f"a {symbol} b", {"a": "b", "b": "ab"}, op("b", "ab")),
+         Example(f"a {symbol} b", {"a": None, "b": 1.0}, None, {"a": "float?"})],
+        kind="operator", symbol=symbol, category="operators",
+    )
+
+
+_compare("eq", "==", operator.eq, "==")
+_compare("ne", "!=", operator.ne, "!=")
+_compare("lt", "<", operator.lt, "<")
+_compare("le", "<=", operator.le, "<=")
+_compare("gt", ">", operator.gt, ">")
+_compare("ge", ">=", operator.ge, ">=")
+
+register(
+    "not", "Logical negation; `not null` is null.", ("a",),
+    [Overload("not_bool", (BOOL,), BOOL, lambda a: ~a, lambda g, a: f"not {a}")],
+    [Example("not a", {"a": True}, False),
+     Example("not a", {"a": None}, None, {"a": "bool?"})],
+    kind="operator", symbol="not", category="operators",
+)
+
+
+def _is_in_row(g, a: str, values: str) -> str:
+    return f"{a} in {values}"
+
+
+def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
+    return a.is_in(pl.Series(list(values))) if values else a.is_null() & False
+
+
+_IN_KINDS = (INT, FLOAT, STRING, BOOL)
+
+
+def _is_in_overload(t: Type) -> Overload:
+    return Overload(
+        f"is_in_{t.kind}", (t, list_of(t)), BOOL, _is_in_polars,
+        lambda g, a, values: f"{a} in {g.ref(frozenset(_canon(v) for v in values), 'set')}",
+        const=frozenset({1}),
+    )
+
+
+def _canon(v: object) -> object:
+    """-0.0 and 0.0 are one value for lookups."""
+    return 0.0 if isinstance(v, float) and v == 0.0 else v
+
+
+register(
+    "is_in",
+    "`x in [v, ...]`: membership in a constant list or a fitted vocabulary; null if x is null.",
+    ("x", "values"),
+    [_is_in_overload(t) for t in _IN_KINDS],
+    [Example('x in ["a", "b"]', {"x": "b"}, True), Example("x in [1, 2]", {"x": 3}, False),
+     Example("x not in [1, 2]", {"x": 3}, True),
+     Example("x in [1, 2]", {"x": None}, None, {"x": "int?"})],
+    kind="operator", symbol="in", category="operators",
+)

@@ -1,0 +1,164 @@
+"""The function registry: one entry per function, both lowerings side by side.
+
+A :class:`Function` holds the name, the doc, the parameter names and defaults, the typed
+:class:`Overload` list, the null policy and worked examples. Each overload holds the Polars
+lowering and the row lowering of that signature. The checker picks the overload; both backends
+dispatch on that choice. Adding a function is one :func:`register` call plus its tests (the
+completeness test runs every example through both backends).
+
+Null policy ``"propagate"`` (the default) means: if any argument is null the result is null, and
+the *backends* apply that rule around the lowering, so a lowering only ever sees non-null
+values. Functions that handle nulls themselves say ``"aware"``.
+
+Lowerings:
+
+* ``polars(*args) -> pl.Expr``: args are ``pl.Expr`` for ordinary parameters and plain Python
+  values for constant parameters (``const`` in the overload).
+* ``row(g, *args) -> str``: returns a Python *expression* (source text) computing the result
+  from the argument code strings (simple local names or literals). ``g`` is the code generator:
+  ``g.ref(obj)`` binds a helper or constant and returns its name. The expression may evaluate to
+  ``None`` for a domain error. ``row_nan=True`` asks the code generator to turn a NaN result into
+  ``None``; ``int_overflow=True`` to turn an int result outside int64 into ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from featuredsl.types import Type
+
+
+class RowGen(Protocol):
+    """What a row lowering may ask of the code generator."""
+
+    def ref(self, obj: object, hint: str = "k") -> str:
+        """Bind a helper function or a constant in the generated module; return its name."""
+        ...
+
+    def lit(self, value: object) -> str:
+        """A Python literal expression for a constant value."""
+        ...
+
+
+@dataclass(frozen=True)
+class Overload:
+    """One typed signature of a function, with both lowerings.
+
+    ``params`` are parameter kinds (``Type`` without nullability; kind ``any`` matches every
+    type). With ``variadic`` the last parameter repeats (at least once). ``const`` lists the
+    indices of parameters that must be constants at compile time (literals or fitted stats);
+    their lowerings receive the Python value.
+    """
+
+    id: str
+    params: tuple[Type, ...]
+    result: Type | Callable[[Sequence[Type]], Type]
+    polars: Callable[..., Any]
+    row: Callable[..., str]
+    may_be_null: bool = False
+    row_nan: bool = False
+    int_overflow: bool = False
+    const: frozenset[int] = frozenset()
+    variadic: bool = False
+    #: False when the Polars lowering does not itself give null for a null argument (when/then
+    #: chains, horizontal folds); the backend then adds the null check.
+    polars_nulls: bool = True
+    #: Float arguments that are the same on every row (literals, statistics) are turned into
+    #: per-row columns before the Polars lowering sees them (see ``_pl.per_row``).
+    per_row_scalars: bool = False
+    #: Validates constant arguments at compile time: returns an error message or None.
+    check_const: Callable[[Sequence[object]], str | None] | None = None
+
+    def result_type(self, args: Sequence[Type]) -> Type:
+        r = self.result(args) if callable(self.result) else self.result
+        return r
+
+    def signature(self, name: str) -> str:
+        ps = [str(p) for p in self.params]
+        if self.variadic:
+            ps[-1] += ", ..."
+        res = self.result if isinstance(self.result, Type) else "..."
+        return f"{name}({', '.join(ps)}) -> {res}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: ``expr`` over one row gives ``expected`` in both backends.
+
+    ``row`` maps input names to values; ``types`` gives their declared types where the value
+    alone does not say (``None``, or a nullable type).
+    """
+
+    expr: str
+    row: dict[str, object]
+    expected: object
+    types: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A registry entry."""
+
+    name: str
+    doc: str
+    params: tuple[str, ...]
+    overloads: tuple[Overload, ...]
+    examples: tuple[Example, ...]
+    defaults: dict[str, object] = field(default_factory=dict)
+    null_policy: str = "propagate"
+    kind: str = "scalar"  # "scalar", "operator" or "aggregate"
+    category: str = "misc"
+    null_doc: str = "null if any argument is null"
+    symbol: str | None = None  # the operator spelling, for operators
+
+
+REGISTRY: dict[str, Function] = {}
+
+
+def register(
+    name: str,
+    doc: str,
+    params: Sequence[str],
+    overloads: Sequence[Overload],
+    examples: Sequence[Example],
+    **kw: Any,
+) -> Function:
+    """Add a function to the registry (names are unique)."""
+    if name in REGISTRY:
+        raise ValueError(f"function {name!r} registered twice")
+    fn = Function(name, doc.strip(), tuple(params), tuple(overloads), tuple(examples), **kw)
+    REGISTRY[name] = fn
+    return fn
+
+
+def lookup(name: str) -> Function | None:
+    """The registry entry of a function, or ``None``."""
+    _load_all()
+    return REGISTRY.get(name)
+
+
+def all_functions() -> list[Function]:
+    """Every registered function, sorted by category then name."""
+    _load_all()
+    return sorted(REGISTRY.values(), key=lambda f: (f.category, f.name))
+
+
+_loaded = False
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        # Importing the modules registers their functions.
+        from featuredsl.functions import (  # noqa: F401
+            aggregates,
+            convert,
+            lookups,
+            mathfns,
+            operators,
+            strings,
+            temporal,
+        )

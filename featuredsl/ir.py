@@ -1,0 +1,204 @@
+"""The typed intermediate representation both backends lower from.
+
+The checker produces it; it is immutable, every node carries its :class:`Type` (nullability
+included), and every function call names the registry overload the checker chose, so backends
+never re-derive types or overloads. Operators are ordinary registry functions (``add``, ``eq``,
+...); only the forms that are not null-propagating or that evaluate lazily have their own node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from featuredsl.types import Type
+
+if TYPE_CHECKING:
+    from featuredsl.functions.registry import Function, Overload
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Expr:
+    type: Type
+
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def key(self) -> tuple:
+        """A structural key: equal keys compute equal values (used for sharing work)."""
+        return (type(self).__name__, self.type, *(c.key() for c in self.children()))
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Const(Expr):
+    """A constant: a literal (ints, floats, strings, bools, None, durations in µs, tuples)."""
+
+    value: object
+
+    def key(self) -> tuple:
+        # repr distinguishes -0.0 from 0.0 and 1 from 1.0 and True.
+        return ("Const", self.type, repr(self.value))
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Input(Expr):
+    name: str
+
+    def key(self) -> tuple:
+        return ("Input", self.name)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class LetRef(Expr):
+    """A reference to a ``let`` (or to another feature) by name; backends compute it once."""
+
+    name: str
+
+    def key(self) -> tuple:
+        return ("LetRef", self.name)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class StatRef(Expr):
+    """A fitted statistic, inlined as a constant once fitted."""
+
+    name: str
+
+    def key(self) -> tuple:
+        return ("StatRef", self.name)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Call(Expr):
+    """A call of a registry function with the overload the checker chose.
+
+    ``args`` are the argument expressions in parameter order (defaults filled in).
+    """
+
+    function: Function
+    overload: Overload
+    args: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def key(self) -> tuple:
+        return ("Call", self.overload.id, *(a.key() for a in self.args))
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Cast(Expr):
+    """An implicit promotion inserted by the checker (today: int to float)."""
+
+    arg: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class If(Expr):
+    """``if c then a else b``: the else branch is taken when ``c`` is false *or null*."""
+
+    cond: Expr
+    then: Expr
+    otherwise: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.cond, self.then, self.otherwise)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Logic(Expr):
+    """Kleene ``and`` / ``or`` (``op`` is ``"and"`` or ``"or"``)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+    def key(self) -> tuple:
+        return ("Logic", self.op, self.left.key(), self.right.key())
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Coalesce(Expr):
+    """The first non-null argument (``??`` and ``coalesce``)."""
+
+    args: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class IsNull(Expr):
+    """``x is null`` (``negated``: ``x is not null``); never null itself."""
+
+    arg: Expr
+    negated: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def key(self) -> tuple:
+        return ("IsNull", self.negated, self.arg.key())
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Aggregate(Expr):
+    """An aggregate over the training data (the body of a ``stat``): fitted, never per row."""
+
+    function: Function
+    overload: Overload
+    args: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def key(self) -> tuple:
+        return ("Aggregate", self.overload.id, *(a.key() for a in self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    expr: Expr
+    doc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """A fitted statistic: its aggregate, and the display text it came from."""
+
+    name: str
+    expr: Aggregate
+    source: str
+    doc: str | None = None
+    inline: bool = False
+
+
+@dataclass(slots=True)
+class Program:
+    """A checked spec: inputs, statistics, lets and features, all typed."""
+
+    inputs: dict[str, Type] = field(default_factory=dict)
+    stats: dict[str, Stat] = field(default_factory=dict)
+    #: Every named value (``let`` and ``feature``) by name; other values refer to them by
+    #: :class:`LetRef`.
+    values: dict[str, Expr] = field(default_factory=dict)
+    #: The outputs, in declaration order.
+    features: list[Feature] = field(default_factory=list)
+    #: Named values in dependency order (dependencies first).
+    order: list[str] = field(default_factory=list)
+
+
+def walk(expr: Expr):
+    """Every node of an expression tree, parents before children (non-recursive)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children()))
