@@ -457,7 +457,18 @@ class Checker:
                 self.error("E207", f"argument {i + 1} of `{symbol or fn.name}` must be a "
                            "constant", node.span, "write a literal here, or a fitted `stat`")
                 return None
+            if isinstance(a, ir.Const) and min(i, len(ov.params) - 1) in ov.const \
+                    and a.value is None:
+                self.error("E208", f"argument {i + 1} of `{symbol or fn.name}` cannot be null",
+                           node.span)
+                return None
             final.append(a)
+        if ov.check_const is not None:
+            consts = [a.value if isinstance(a, ir.Const) else None for a in final]
+            problem = ov.check_const(consts)
+            if problem is not None:
+                self.error("E208", problem, span)
+                return None
         base = [a.type.base for a in final]
         result = ov.result_type(base)
         if fn.null_policy == "propagate":

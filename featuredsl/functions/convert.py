@@ -79,7 +79,8 @@ register(
      Overload("to_int_bool", (BOOL,), INT, lambda x: x.cast(pl.Int64), lambda g, x: f"int({x})")],
     [Example("to_int(x)", {"x": -2.9}, -2), Example("to_int(x)", {"x": 1e19}, None),
      Example("to_int(x)", {"x": " 12"}, None), Example("to_int(x)", {"x": "+12"}, 12),
-     Example("to_int(x)", {"x": True}, 1)],
+     Example("to_int(x)", {"x": True}, 1), Example("to_int(x)", {"x": 7}, 7),
+     Example("to_int(x)", {"x": "9223372036854775808"}, None)],
     category="convert",
 )
 register(
@@ -97,7 +98,8 @@ register(
               lambda g, x: f"float({x})")],
     [Example("to_float(x)", {"x": "1.5e3"}, 1500.0), Example("to_float(x)", {"x": "nan"}, None),
      Example("to_float(x)", {"x": "1_000"}, None), Example("to_float(x)", {"x": 3}, 3.0),
-     Example("to_float(x)", {"x": "-Infinity"}, float("-inf"))],
+     Example("to_float(x)", {"x": "-Infinity"}, float("-inf")),
+     Example("to_float(x)", {"x": True}, 1.0), Example("to_float(x)", {"x": ".5"}, 0.5)],
     category="convert",
 )
 register(
@@ -116,6 +118,7 @@ register(
     [Example("to_string(x)", {"x": 1e-7}, "1e-7"), Example("to_string(x)", {"x": 1e-5},
                                                            "0.00001"),
      Example("to_string(x)", {"x": 1e16}, "1e+16"), Example("to_string(x)", {"x": 2.5}, "2.5"),
-     Example("to_string(x)", {"x": False}, "false"), Example("to_string(x)", {"x": -7}, "-7")],
+     Example("to_string(x)", {"x": False}, "false"), Example("to_string(x)", {"x": -7}, "-7"),
+     Example("to_string(x)", {"x": "é"}, "é"), Example("to_string(x)", {"x": -0.0}, "-0.0")],
     category="convert",
 )

@@ -38,7 +38,9 @@ def _bucketize_polars(x: pl.Expr, edges: tuple) -> pl.Expr:
             chain = chain.when(x < e).then(pl.lit(i, pl.Int64))
         return chain.when(x.is_not_null()).then(pl.lit(len(edges), pl.Int64))
     series = pl.Series(list(edges))
-    return pl.lit(series).search_sorted(x, side="right").cast(pl.Int64)
+    # search_sorted maps null to 0: keep nulls null.
+    return pl.when(x.is_not_null()).then(
+        pl.lit(series).search_sorted(x, side="right").cast(pl.Int64))
 
 
 def _bucketize_row(g, x: str, edges: tuple) -> str:
@@ -95,6 +97,9 @@ register(
     [_index_of_overload(t) for t in (STRING, INT, FLOAT, BOOL)],
     [Example('index_of(c, ["a", "b", "c"])', {"c": "c"}, 2),
      Example('index_of(c, ["a", "b"])', {"c": "z"}, None),
-     Example('index_of(c, ["a", "b"]) ?? -1', {"c": "z"}, -1)],
+     Example('index_of(c, ["a", "b"]) ?? -1', {"c": "z"}, -1),
+     Example("index_of(c, [5, 7, 5])", {"c": 5}, 0),
+     Example("index_of(c, [0.5, 0.0])", {"c": -0.0}, 1),
+     Example("index_of(c, [true, false])", {"c": False}, 1)],
     category="lookup",
 )

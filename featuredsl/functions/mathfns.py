@@ -78,7 +78,8 @@ register(
     [Overload("ceil_int", (INT,), INT, lambda x: x, lambda g, x: x),
      Overload("ceil_float", (FLOAT,), FLOAT, lambda x: x.ceil(),
               lambda g, x: f"{g.ref(ceil_row, 'ceil')}({x})")],
-    [Example("ceil(x)", {"x": -2.5}, -2.0), Example("ceil(x)", {"x": 2.1}, 3.0)],
+    [Example("ceil(x)", {"x": -2.5}, -2.0), Example("ceil(x)", {"x": 2.1}, 3.0),
+     Example("ceil(x)", {"x": -7}, -7)],
     category="math",
 )
 
@@ -118,14 +119,16 @@ register(
     """Round to `n` decimal places (default 0), half to even, defined as
 `round_half_even(x * 10**n) / 10**n` in float64 (for n < 0: `round_half_even(x / 10**-n) *
 10**-n`). Values with |x| >= 2**52 are already integral and returned unchanged. This is the
-same in both backends; it differs from Python's `round(x, n)` on near-ties such as
-`round(2.675, 2)` (2.67 here, since 2.675*100 is 267.49999999999997) and `round(0.35, 1)` (0.4
-here, since 0.35*10 is exactly 3.5 and rounds to even 4). ints are promoted to float.""",
+same in both backends and matches the decimal intuition on values like `round(2.675, 2)` =
+2.68 and `round(0.35, 1)` = 0.4 (the scaled products are exactly 267.5 and 3.5, which round to
+even), where Python's `round(x, n)` gives 2.67 and 0.3 (it rounds the exact binary value,
+slightly below the tie). ints are promoted to float.""",
     ("x", "n"),
     [Overload("round_float", (FLOAT, INT), FLOAT, _round_polars,
               lambda g, x, n: f"{g.ref(round_half_even, 'round')}({x}, {n})",
               const=frozenset({1}))],
-    [Example("round(x, 2)", {"x": 2.675}, 2.67), Example("round(x, 1)", {"x": 0.35}, 0.4),
+    [Example("round(x, 2)", {"x": 2.675}, 2.68), Example("round(x, 1)", {"x": 0.35}, 0.4),
+     Example("round(x, 1)", {"x": 12.35}, 12.4), Example("round(x, 1)", {"x": -0.04}, -0.0),
      Example("round(x)", {"x": 2.5}, 2.0), Example("round(x)", {"x": 3.5}, 4.0),
      Example("round(x, -2)", {"x": 1250.0}, 1200.0)],
     defaults={"n": 0}, category="math",
@@ -182,23 +185,35 @@ _log_fn("log", "Natural logarithm; null for x <= 0.", lambda x: x.log(), math.lo
 _log_fn("log1p", "log(1 + x), accurate near 0; null for x <= -1.", lambda x: x.log1p(),
         math.log1p, -1.0,
         [Example("log1p(x)", {"x": 0.0}, 0.0), Example("log1p(x)", {"x": -1.0}, None)])
-def log2_row(x: float) -> float:
-    """``ln(x) / ln(2)``: the formula Polars uses (not libm's log2, which can differ by 1 ulp)."""
-    return math.log(x) / _LN2
-
-
-def log10_row(x: float) -> float:
-    """``ln(x) / ln(10)``, as Polars computes it."""
-    return math.log(x) / _LN10
+def _exact_log_row(base: float, ln_base: float):  # noqa: ANN202
+    def log_base(x: float) -> float:
+        r = math.log(x) / ln_base
+        k = round(r, 0)
+        return k if math.pow(base, k) == x else r
+    return log_base
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
-_log_fn("log2", "Base-2 logarithm, computed as ln(x)/ln(2); null for x <= 0.",
-        lambda x: x.log(2.0), log2_row, 0.0,
-        [Example("log2(x)", {"x": 8.0}, 3.0), Example("log2(x)", {"x": -1.0}, None)])
-_log_fn("log10", "Base-10 logarithm, computed as ln(x)/ln(10); null for x <= 0.",
-        lambda x: x.log(10.0), log10_row, 0.0,
-        [Example("log10(x)", {"x": 1000.0}, 3.0), Example("log10(x)", {"x": 0}, None)])
+log2_row = _exact_log_row(2.0, _LN2)
+log10_row = _exact_log_row(10.0, _LN10)
+
+
+def _exact_log_polars(base: float):  # noqa: ANN202
+    def lower(x: pl.Expr) -> pl.Expr:
+        r = x.log(base)
+        k = r.round(0, mode="half_to_even")
+        return pl.when(_pl.per_row(pl.lit(base), x).pow(k) == x).then(k).otherwise(r)
+    return lower
+
+
+_LOG_BASE_DOC = """Base-{b} logarithm; null for x <= 0. Computed as ln(x)/ln({b}), except that an
+exact power of {b} gives its exact exponent (log{b}(1000) is 3.0, not 2.9999999999999996)."""
+_log_fn("log2", _LOG_BASE_DOC.format(b=2), _exact_log_polars(2.0), log2_row, 0.0,
+        [Example("log2(x)", {"x": 8.0}, 3.0), Example("log2(x)", {"x": -1.0}, None),
+         Example("log2(x)", {"x": 0.125}, -3.0)])
+_log_fn("log10", _LOG_BASE_DOC.format(b=10), _exact_log_polars(10.0), log10_row, 0.0,
+        [Example("log10(x)", {"x": 1000.0}, 3.0), Example("log10(x)", {"x": 0}, None),
+         Example("log10(x)", {"x": 1e-5}, -5.0)])
 
 
 def pow_row(x: float, y: float) -> float | None:

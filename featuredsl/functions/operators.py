@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from datetime import timedelta as _td
 
 import numpy as np
 import polars as pl
@@ -125,7 +126,8 @@ register(
     [Overload("neg_int", (INT,), INT, _neg_int, lambda g, a: f"-{a}", int_overflow=True,
               may_be_null=True),
      Overload("neg_float", (FLOAT,), FLOAT, lambda a: -a, lambda g, a: f"-{a}")],
-    [Example("-a", {"a": 5}, -5), Example("-a", {"a": -(2**63)}, None)],
+    [Example("-a", {"a": 5}, -5), Example("-a", {"a": -(2**63)}, None),
+     Example("-a", {"a": 0.0}, -0.0), Example("-a", {"a": float("-inf")}, float("inf"))],
     kind="operator", symbol="-", category="operators",
 )
 
@@ -143,7 +145,14 @@ def _compare(name: str, symbol: str, op: Callable, py: str) -> None:
         [Overload(f"{name}_{t.kind}", (t, t), BOOL, op,
                   lambda g, a, b, py=py: f"{a} {py} {b}") for t in _ORDERED],
         [Example(f"a {symbol} b", {"a": 1, "b": 2}, op(1, 2)),
+         Example(f"a {symbol} b", {"a": 2.5, "b": 2}, op(2.5, 2)),
          Example(f"a {symbol} b", {"a": "b", "b": "ab"}, op("b", "ab")),
+         Example(f"a {symbol} b", {"a": True, "b": False}, op(True, False)),
+         Example(f"a {symbol} b", {"a": "2024-01-01T00:00:00Z", "b": "2023-12-31T23:00:00-02:00"},
+                 op(0, 1), {"a": "timestamp", "b": "timestamp"}),
+         Example(f"a {symbol} b", {"a": "2024-02-29", "b": "2024-02-29"}, op(0, 0),
+                 {"a": "date", "b": "date"}),
+         Example(f"a {symbol} b", {"a": _td(seconds=-1), "b": _td(0)}, op(-1, 0)),
          Example(f"a {symbol} b", {"a": None, "b": 1.0}, None, {"a": "float?"})],
         kind="operator", symbol=symbol, category="operators",
     )
@@ -170,7 +179,7 @@ def _is_in_row(g, a: str, values: str) -> str:
 
 
 def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
-    return a.is_in(pl.Series(list(values))) if values else a.is_null() & False
+    return a.is_in(list(values)) if values else pl.when(a.is_not_null()).then(pl.lit(False))
 
 
 _IN_KINDS = (INT, FLOAT, STRING, BOOL)
@@ -195,6 +204,8 @@ register(
     ("x", "values"),
     [_is_in_overload(t) for t in _IN_KINDS],
     [Example('x in ["a", "b"]', {"x": "b"}, True), Example("x in [1, 2]", {"x": 3}, False),
+     Example("x in [0.5, 0.0]", {"x": -0.0}, True), Example("x in [true]", {"x": False}, False),
+     Example("x in [1, 2.5]", {"x": 1}, True),
      Example("x not in [1, 2]", {"x": 3}, True),
      Example("x in [1, 2]", {"x": None}, None, {"x": "int?"})],
     kind="operator", symbol="in", category="operators",

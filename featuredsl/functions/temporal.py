@@ -54,10 +54,13 @@ def _field(name: str, doc: str, polars_fn, row_ts, row_date, ex: object, old: ob
     if row_date is not None:
         overloads.append(Overload(f"{name}_date", (DATE,), INT,
                                   lambda t: polars_fn(t).cast(pl.Int64), row_date))
+    examples = [Example(f"{name}(ts)", _TS_EX, ex, {"ts": "timestamp"}),
+                Example(f"{name}(ts)", _OLD_EX, old, {"ts": "timestamp"})]
+    if row_date is not None:
+        examples += [Example(f"{name}(d)", {"d": "2024-01-07"}, ex, {"d": "date"}),
+                     Example(f"{name}(d)", {"d": "1969-12-31"}, old, {"d": "date"})]
     register(
-        name, doc, ("ts",), overloads,
-        [Example(f"{name}(ts)", _TS_EX, ex, {"ts": "timestamp"}),
-         Example(f"{name}(ts)", _OLD_EX, old, {"ts": "timestamp"})],
+        name, doc, ("ts",), overloads, examples,
         category="time",
     )
 
