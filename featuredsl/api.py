@@ -10,7 +10,7 @@ import polars as pl
 
 from featuredsl import data as data_io
 from featuredsl import ir
-from featuredsl.backends.polars_backend import PolarsLowering, dtype_of
+from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering, dtype_of
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.checker import check
 from featuredsl.errors import Diagnostic, FeatureDSLError, InputError, NotFittedError, SpecError
@@ -35,7 +35,7 @@ class Spec:
             {} if not program.stats else None)
         self._lock = threading.Lock()
         self._evaluator: Callable[[dict], dict] | None = None
-        self._exprs: list[pl.Expr] | None = None
+        self._plan: BatchPlan | None = None
 
     # ------------------------------------------------------------------ description
     @property
@@ -75,59 +75,82 @@ class Spec:
         return self._stats
 
     # ------------------------------------------------------------------ batch
-    def feature_exprs(self) -> list[pl.Expr]:
-        """One Polars expression per feature (over columns already widened by ``transform``)."""
+    def batch_plan(self) -> BatchPlan:
+        """The Polars lowering: temporary-column stages (for deeply nested features, usually
+        none) and one expression per feature, over columns already widened by ``transform``."""
         stats = self._fitted_stats()
-        if self._exprs is None:
-            exprs = PolarsLowering(self.program, stats).feature_exprs()
-            typed = [e.cast(dtype_of(f.expr.type)) if f.expr.type.kind != "null" else e
-                     for e, f in zip(exprs, self.program.features, strict=True)]
-            self._exprs = typed
-        return self._exprs
+        if self._plan is None:
+            plan = PolarsLowering(self.program, stats).plan()
+            plan.features = [
+                e.cast(dtype_of(f.expr.type)) if f.expr.type.kind != "null" else e
+                for e, f in zip(plan.features, self.program.features, strict=True)]
+            self._plan = plan
+        return self._plan
+
+    def feature_exprs(self) -> list[pl.Expr]:
+        """One Polars expression per feature (when ``batch_plan().stages`` is empty, these are
+        all you need to add featuredsl's features to a hand-written ``select``)."""
+        return self.batch_plan().features
+
+    def _keep_list(self, keep: Iterable[str] | str | None) -> list[str]:
+        """``keep=`` as a checked list: names, no duplicates, none equal to a feature."""
+        if keep is None:
+            return []
+        names = [keep] if isinstance(keep, str) else list(keep)
+        seen: set[str] = set()
+        features = set(self.features)
+        for k in names:
+            if not isinstance(k, str):
+                raise InputError(f"keep= takes column names, got {type(k).__name__} {k!r}")
+            if k in seen:
+                raise InputError(f"keep column `{k}` is listed twice", field=k)
+            if k in features:
+                raise InputError(f"keep column `{k}` has the same name as a feature: the output "
+                                 "would hold two columns of that name", field=k)
+            seen.add(k)
+        return names
 
     def _select(self, prepared: pl.LazyFrame, keep: list[str]) -> pl.LazyFrame:
-        clash = set(keep) & set(self.features)
-        if clash:
-            name = sorted(clash)[0]
-            raise InputError(f"keep column `{name}` has the same name as a feature", field=name)
         kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep)]
-        return prepared.select(kept + self.feature_exprs())
+        return self.batch_plan().apply(prepared, kept)
 
-    def transform_lazy(self, data: object, keep: Iterable[str] | None = None) -> pl.LazyFrame:
+    def transform_lazy(self, data: object, keep: Iterable[str] | str | None = None
+                       ) -> pl.LazyFrame:
         """The features as a LazyFrame: nothing is read or computed until you collect.
 
-        Column types are checked now; value-level checks (a null in a non-nullable column) need
-        the data, so here such a row just gives nulls; ``transform`` reports it as an error.
+        Columns and dtypes are checked now (``InputError``). Value-level checks need the data,
+        so they are left to ``transform``: collecting the result does not raise for a null in
+        a non-nullable column or an unconvertible value; such a value computes as a null.
         """
-        keep = list(keep or [])
+        keep = self._keep_list(keep)
         self.feature_exprs()
-        lf = data_io.to_lazy(data)
-        return self._select(data_io.prepare(lf, self.program.inputs, keep), keep)
+        src = data_io.open_source(data, self.program.inputs)
+        return self._select(data_io.prepare(src.lf, self.program.inputs, keep, text=src.text),
+                            keep)
 
-    def transform(self, data: object, keep: Iterable[str] | None = None) -> pl.DataFrame:
+    def transform(self, data: object, keep: Iterable[str] | str | None = None) -> pl.DataFrame:
         """Compute the features of a whole dataset: kept columns, then features, in order.
 
         ``data`` is a polars DataFrame or LazyFrame, a pyarrow Table, a pandas DataFrame, or a
-        path to a Parquet, CSV, Arrow IPC or NDJSON file. Inputs are validated and widened to
-        the declared types first; bad data raises ``InputError`` naming column and row.
+        path to a Parquet, CSV, Arrow IPC or NDJSON file (see :mod:`featuredsl.data`). Kept
+        columns come out untouched; features have their declared dtypes. Inputs are validated
+        and widened to the declared types first: bad data raises ``InputError`` naming the
+        column, the first bad row (0-based) and the expected type. Files and LazyFrames are
+        read with the streaming engine.
         """
-        keep = list(keep or [])
+        keep = self._keep_list(keep)
         self.feature_exprs()
-        in_memory = isinstance(data, pl.DataFrame | pl.LazyFrame) or not isinstance(
-            data, str | Path)
-        lf = data_io.to_lazy(data)
-        prepared_lf = data_io.prepare(lf, self.program.inputs, keep)
-        engine = "in-memory" if in_memory else "streaming"
+        inputs = self.program.inputs
+        src = data_io.open_source(data, inputs)
+        prepared_lf = data_io.prepare(src.lf, inputs, keep, text=src.text, checks=True)
+        engine = "streaming" if src.path is not None or isinstance(data, pl.LazyFrame) \
+            else "in-memory"
         try:
             prepared = prepared_lf.collect(engine=engine)
-        except pl.exceptions.PolarsError as exc:
-            raise InputError(f"cannot read the data: {_first_line(exc)}") from None
-        needs_check = [n for n, t in self.program.inputs.items()
-                       if prepared.get_column(n).null_count()]
-        if needs_check:
-            raw = lf.select(needs_check).collect(engine=engine)
-            data_io.validate(raw, prepared.select(needs_check),
-                             {n: self.program.inputs[n] for n in needs_check})
+        except data_io.READ_ERRORS as exc:
+            where = f"{src.path}: " if src.path is not None else ""
+            raise InputError(f"{where}cannot read the data: {_first_line(exc)}") from None
+        prepared = data_io.check(prepared, src.lf, inputs)
         return self._select(prepared.lazy(), keep).collect(engine="in-memory")
 
     # ------------------------------------------------------------------ row
@@ -154,6 +177,10 @@ def compile(source: str, file: str = "<spec>") -> Spec:
         raise FeatureDSLError(f"compile() takes the spec's text, got {type(source).__name__}")
     module, syntax = parse(source, file)
     program, checked = check(module, source, file)
+    if any(d.severity == "error" for d in syntax):
+        # A declaration that failed to parse may be the missing feature, or use the "unused"
+        # names: those findings would be noise.
+        checked = [d for d in checked if d.code != "E106" and d.severity != "warning"]
     diagnostics = sorted(syntax + checked, key=lambda d: (d.line, d.column))
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics, source)

@@ -1,161 +1,397 @@
 """Batch data in: read any supported source, validate it, widen it to the declared types.
 
-Sources: a polars DataFrame or LazyFrame, a pyarrow Table, a pandas DataFrame, or a path to a
-Parquet, CSV, Arrow IPC or NDJSON file (by extension). Every declared input column is checked
-(present, of a compatible dtype) and cast to its canonical dtype first (SPEC 4.13), so narrow
-types can never wrap and batch computes exactly what the row backend computes:
+Sources
+-------
+A polars DataFrame or LazyFrame, a pyarrow Table or RecordBatch, a pandas DataFrame, or a path
+(``str`` or ``Path``) to a file, by extension: ``.parquet``/``.pq``, ``.csv``/``.tsv``,
+``.arrow``/``.ipc``/``.feather`` (Arrow IPC), ``.ndjson``/``.jsonl``. An unknown extension, a
+missing file or an unreadable one is an ``InputError``. Conversions on the way in:
+
+- pyarrow: timestamp columns with a fixed-offset zone (``"+05:30"``), which Polars cannot hold,
+  are converted to UTC first (same instants); ``timestamp[s]`` arrives as ms; dictionary
+  strings arrive as Categorical, ``large_string`` as String.
+- pandas: tz-aware columns are converted to UTC first (same instants, any zone); float NaN,
+  ``None``/NaN in object columns, ``pd.NA`` and ``NaT`` become null.
+- CSV: the declared input columns are read as text and parsed by the rules below (so a column
+  that is empty in the first rows, or a late ``1.5`` in an int column, is handled and reported
+  per row); other columns (``keep=``) keep the types Polars infers. An empty field is null, a
+  quoted empty field ``""`` is the empty string.
+
+Widening (SPEC 4.13)
+--------------------
+Every declared input column is checked (present, of a compatible dtype) and cast to its
+canonical dtype before any computation, so narrow types never wrap and the batch backend sees
+exactly the values the row backend sees (:mod:`featuredsl.backends.row_input` lists the
+equivalent Python values). A column of dtype ``Null`` (all null, e.g. ``pl.DataFrame([row])``
+with a ``None``) is a null column of the declared type.
 
 =========  ====================================================================================
-int        Int8..Int64, UInt8..UInt64 (UInt64 above the int64 maximum is an error)
-float      Float32, Float64, every integer type; NaN becomes null
-string     String, Categorical, Enum (large strings arrive as String)
-bool       Boolean
-timestamp  Datetime of any unit and zone (naive = UTC; zoned: converted to UTC; ns floors to
-           µs), Date (midnight UTC), ISO-8601 strings
-date       Date, ISO-8601 strings
-duration   Duration of any unit
-list[T]    List of a compatible element type
+int        Int8..Int128, UInt8..UInt128 (a value outside int64 is an error naming the row);
+           CSV text: optional sign and ASCII digits
+float      Float32 (widened exactly), Float64, every integer type (rounded to nearest, as
+           Python's ``float(int)``); NaN becomes null. CSV text: decimal or exponent notation,
+           ``inf``, ``-inf``, ``NaN`` (null)
+string     String (also pyarrow ``large_string``/``string_view``), Categorical, Enum
+bool       Boolean; CSV text: ``true``/``false`` in any case
+timestamp  Datetime of any unit; naive = UTC, zoned: converted to UTC; ns floors to µs. Date
+           (midnight UTC). Strings in exactly the forms the row backend accepts
+           (:data:`~featuredsl.backends.row_input.TIMESTAMP_PATTERN`)::
+
+               YYYY-MM-DD                                   midnight UTC
+               YYYY-MM-DD(T| )HH:MM[:SS[.f{1,9}]][offset]    offset: Z, +HH:MM, +HHMM, +HH, -..
+
+           e.g. ``2024-01-07T23:59:59Z``, ``2024-01-07 23:59:59``,
+           ``2024-01-07T23:59:59.123456+05:30``, ``2024-01-07``. No offset means UTC; digits
+           beyond µs floor; years 1..9999 (after applying the offset). Each string is parsed on
+           its own (no format is inferred from the first row), so forms can mix in a column.
+date       Date; ``YYYY-MM-DD`` strings
+duration   Duration of any unit (ns floors to µs)
+list[T]    List or Array of a dtype accepted for ``T``, element by element
 =========  ====================================================================================
 
-``validate`` (used by the eager ``transform``) also finds nulls in non-nullable columns and
-values that do not convert, and reports the first bad row.
+Anything else (a String column for an int input, Float64 for int, Int for bool, Datetime for
+date, Decimal, Binary, ...) is an ``InputError`` naming the column, its dtype and the expected
+type: no implicit conversion (SPEC 3).
+
+Validation
+----------
+The eager ``transform`` also checks values: a null (or NaN) in a non-nullable column, a null
+element in a list whose elements are not nullable, and a value that does not convert (an
+unparsable string, an unsigned value above the int64 maximum) raise ``InputError`` with
+``.field`` (the column), ``.row`` (0-based row number in the data, the first bad one) and
+``.expected`` (the declared type). ``transform_lazy`` checks dtypes only: it cannot raise
+while Polars collects, so there a bad value computes as a null.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
 from featuredsl.backends.polars_backend import dtype_of
-from featuredsl.errors import InputError
+from featuredsl.backends.row_input import (
+    DATE_PATTERN,
+    TIMESTAMP_FORMS,
+    TIMESTAMP_PATTERN,
+    TS_MAX_US,
+    TS_MIN_US,
+)
+from featuredsl.errors import InputError, describe_value
 from featuredsl.types import Type
 
 _READERS = {
     ".parquet": pl.scan_parquet, ".pq": pl.scan_parquet,
-    ".csv": pl.scan_csv, ".tsv": lambda p: pl.scan_csv(p, separator="\t"),
+    ".csv": pl.scan_csv, ".tsv": lambda p, **kw: pl.scan_csv(p, separator="\t", **kw),
     ".arrow": pl.scan_ipc, ".ipc": pl.scan_ipc, ".feather": pl.scan_ipc,
     ".ndjson": pl.scan_ndjson, ".jsonl": pl.scan_ndjson,
 }
-_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+_TEXT_FORMATS = (".csv", ".tsv")
+_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.Int128,
+         pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64, pl.UInt128)
+_MAY_OVERFLOW = (pl.UInt64, pl.Int128, pl.UInt128)
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException)
+_FAIL = "__fd_fail_{}"
+_NULL = "__fd_null_{}"
 
 
-def to_lazy(data: object, fmt: str | None = None) -> pl.LazyFrame:
-    """Any supported data source as a LazyFrame (nothing is read yet for files)."""
+class Source(NamedTuple):
+    """A data source opened lazily.
+
+    ``text``: the declared inputs were read as text (CSV) and numbers/bools are parsed from
+    strings. ``path``: the file, if the data is one (the eager transform then streams it).
+    """
+
+    lf: pl.LazyFrame
+    text: bool = False
+    path: Path | None = None
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def open_source(data: object, inputs: dict[str, Type] | None = None,
+                fmt: str | None = None) -> Source:
+    """Any supported data source as a :class:`Source` (nothing is read yet for files).
+
+    With ``inputs``, a CSV file's declared input columns are read as text (``Source.text``),
+    to be parsed by :func:`widen`, rather than by Polars' schema inference.
+    """
     if isinstance(data, pl.LazyFrame):
-        return data
+        return Source(data)
     if isinstance(data, pl.DataFrame):
-        return data.lazy()
+        return Source(data.lazy())
     if isinstance(data, str | Path):
         path = Path(data)
-        suffix = ("." + fmt.lstrip(".")) if fmt else path.suffix.lower()
+        suffix = ("." + fmt.lower().lstrip(".")) if fmt else path.suffix.lower()
         reader = _READERS.get(suffix)
         if reader is None:
             known = ", ".join(sorted(_READERS))
-            raise InputError(f"{path}: unknown data format `{suffix or '(none)'}`; "
-                             f"use one of {known}")
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        return reader(str(path))
+            raise InputError(f"{path}: unknown data format `{suffix or '(no extension)'}`; "
+                             f"use a file ending in one of {known}")
+        if not path.is_file():
+            what = "is a directory, not a file" if path.is_dir() else "no such file"
+            raise InputError(f"{path}: {what}")
+        text = suffix in _TEXT_FORMATS and inputs is not None
+        try:
+            if text:
+                assert inputs is not None
+                lf = reader(str(path), schema_overrides={n: pl.String for n in inputs})
+            else:
+                lf = reader(str(path))
+            lf.collect_schema()  # reads only the header / metadata: a corrupt file fails here
+        except READ_ERRORS as exc:
+            raise InputError(f"{path}: cannot read: {_first_line(exc)}") from None
+        return Source(lf, text, path)
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
-        return _from_arrow(data).lazy()
-    if module == "pandas":
-        try:
-            return pl.from_pandas(data, nan_to_null=True).lazy()  # type: ignore[arg-type]
-        except Exception as exc:  # pyarrow/polars conversion errors name the column
-            raise InputError(f"cannot read the pandas DataFrame: {exc}") from None
+        return Source(_from_arrow(data).lazy())
+    if module == "pandas" and type(data).__name__ == "DataFrame":
+        return Source(_from_pandas(data).lazy())
     raise InputError(f"cannot read data of type {type(data).__name__}: pass a polars, pyarrow "
                      "or pandas frame, or a path to a Parquet, CSV, Arrow IPC or NDJSON file")
+
+
+def to_lazy(data: object, fmt: str | None = None) -> pl.LazyFrame:
+    """Any supported data source as a LazyFrame, with Polars' own type inference for CSV."""
+    return open_source(data, None, fmt).lf
 
 
 def _from_arrow(table: object) -> pl.DataFrame:
     import pyarrow as pa
 
-    assert isinstance(table, pa.Table | pa.RecordBatch)
+    if not isinstance(table, pa.Table | pa.RecordBatch):
+        raise InputError(f"cannot read a pyarrow {type(table).__name__}: pass a pyarrow Table "
+                         "or RecordBatch")
     # Polars rejects fixed-offset zones such as "+05:30": convert those columns to UTC first.
-    cols = []
-    for field, col in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_timestamp(field.type) and field.type.tz not in (None, "UTC"):
-            col = col.cast(pa.timestamp(field.type.unit, "UTC"))
-        cols.append(col)
-    fixed = pa.table(cols, names=table.schema.names)
-    out = pl.from_arrow(fixed)
+    try:
+        cols = []
+        for field, col in zip(table.schema, table.columns, strict=True):
+            if pa.types.is_timestamp(field.type) and field.type.tz not in (None, "UTC"):
+                col = col.cast(pa.timestamp(field.type.unit, "UTC"))
+            cols.append(col)
+        out = pl.from_arrow(pa.table(cols, names=table.schema.names))
+    except (*READ_ERRORS, pa.ArrowException, ValueError, TypeError) as exc:
+        raise InputError(f"cannot read the pyarrow table: {_first_line(exc)}") from None
     assert isinstance(out, pl.DataFrame)
     return out
 
 
-def _describe(dtype: pl.DataType) -> str:
-    return str(dtype)
+def _from_pandas(df: object) -> pl.DataFrame:
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    try:
+        aware = [i for i, dtype in enumerate(df.dtypes)
+                 if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) != "UTC"]
+        if aware:  # Polars rejects fixed-offset zones: the same instants in UTC
+            df = df.copy(deep=False)
+            for i in aware:
+                df.isetitem(i, df.iloc[:, i].dt.tz_convert("UTC"))
+        out = pl.from_pandas(df, nan_to_null=True)
+    except Exception as exc:  # pandas and pyarrow raise many types; all mean bad data
+        raise InputError(f"cannot read the pandas DataFrame: {_first_line(exc)}") from None
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
-def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None) -> pl.Expr:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.split("\n")[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------------ widening
+
+
+def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
+          text: bool = False) -> pl.Expr:
     """The expression casting a column of ``dtype`` to the canonical dtype of ``t``.
 
-    Raises ``InputError`` when the dtype cannot hold values of ``t``.
+    ``text``: the column was read from CSV, so String may hold numbers and bools. Raises
+    ``InputError`` when the dtype cannot hold values of ``t``. A value that does not convert
+    becomes null (``transform`` reports it, see :func:`check`).
     """
     c = pl.col(name) if col is None else col
     k = t.kind
-    bad = InputError(f"column `{name}`: expected {t.base}, got dtype {_describe(dtype)}",
-                     field=name, expected=str(t))
     if dtype == pl.Null:
-        return pl.lit(None, dtype_of(t)).alias(name) if col is None else c.cast(dtype_of(t))
+        return pl.lit(None, dtype_of(t)) if col is None else c.cast(dtype_of(t))
+    if dtype == dtype_of(t) and not _has_float(dtype):
+        return c
+    string = isinstance(dtype, pl.String)
     if k == "int":
         if isinstance(dtype, _INTS):
-            return c if dtype == pl.Int64 else c.cast(pl.Int64, strict=False)
-        raise bad
-    if k == "float":
+            return c.cast(pl.Int64, strict=False)  # out of range -> null -> reported
+        if string and text:
+            return c.str.to_integer(base=10, strict=False)
+    elif k == "float":
         if isinstance(dtype, pl.Float32 | pl.Float64):
-            c = c if dtype == pl.Float64 else c.cast(pl.Float64)
-            return c.fill_nan(None)
+            return (c if dtype == pl.Float64 else c.cast(pl.Float64)).fill_nan(None)
         if isinstance(dtype, _INTS):
             return c.cast(pl.Float64)
-        raise bad
-    if k == "string":
-        if isinstance(dtype, pl.String):
-            return c
+        if string and text:
+            return c.cast(pl.Float64, strict=False).fill_nan(None)
+    elif k == "string":
         if isinstance(dtype, pl.Categorical | pl.Enum):
             return c.cast(pl.String)
-        raise bad
-    if k == "bool":
-        if isinstance(dtype, pl.Boolean):
-            return c
-        raise bad
-    if k == "timestamp":
+    elif k == "bool":
+        if string and text:
+            return c.str.to_lowercase().replace_strict(
+                {"true": True, "false": False}, default=None, return_dtype=pl.Boolean)
+    elif k == "timestamp":
         if isinstance(dtype, pl.Datetime):
             if dtype.time_zone is None:
                 c = c.dt.replace_time_zone("UTC")
             elif dtype.time_zone != "UTC":
                 c = c.dt.convert_time_zone("UTC")
-            return c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")
+            return c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")  # ns: floor
         if isinstance(dtype, pl.Date):
             return c.cast(pl.Datetime("us", "UTC"))
-        if isinstance(dtype, pl.String):
-            return c.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-        raise bad
-    if k == "date":
-        if isinstance(dtype, pl.Date):
-            return c
-        if isinstance(dtype, pl.String):
-            return c.str.to_date(strict=False)
-        raise bad
-    if k == "duration":
+        if string:
+            return parse_timestamp_expr(c)
+    elif k == "date":
+        if string:
+            return parse_date_expr(c)
+    elif k == "duration":
         if isinstance(dtype, pl.Duration):
-            return c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")
-        raise bad
-    if k == "list":
+            return c.dt.cast_time_unit("us")
+    elif k == "list":
         assert t.elem is not None
         if isinstance(dtype, pl.List | pl.Array):
-            inner = widen(name, t.elem, dtype.inner, pl.element())  # type: ignore[arg-type]
-            return c.list.eval(inner) if isinstance(dtype, pl.List) else (
-                c.cast(pl.List(dtype.inner)).list.eval(inner))  # type: ignore[arg-type]
-        raise bad
-    raise bad  # pragma: no cover
+            inner_dtype = dtype.inner
+            assert inner_dtype is not None
+            inner = widen(name, t.elem, inner_dtype, pl.element(), text)
+            if isinstance(dtype, pl.Array):
+                c = c.cast(pl.List(inner_dtype))
+            return c.list.eval(inner)
+    raise InputError(_dtype_message(name, t, dtype, text), field=name, expected=str(t))
 
 
-def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str]) -> pl.LazyFrame:
-    """Select ``keep`` columns untouched plus every input widened to its canonical dtype."""
-    schema = lf.collect_schema()
+def _dtype_message(name: str, t: Type, dtype: pl.DataType, text: bool) -> str:
+    msg = f"column `{name}`: expected {t.base}, got dtype {dtype}"
+    if isinstance(dtype, pl.String) and t.kind in ("int", "float", "bool") and not text:
+        msg += " (strings are not converted to numbers or bools; cast the column first)"
+    elif isinstance(dtype, pl.Boolean) and t.kind in ("int", "float"):
+        msg += " (a bool is not a number)"
+    elif isinstance(dtype, pl.Float32 | pl.Float64) and t.kind == "int":
+        msg += " (floats are not converted to int; declare it float or cast the column)"
+    return msg
+
+
+def _has_float(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.List | pl.Array):
+        return _has_float(dtype.inner)  # type: ignore[arg-type]
+    return isinstance(dtype, pl.Float32 | pl.Float64)
+
+
+def _group(g: pl.Expr, i: int) -> pl.Expr:
+    return g.struct.field(str(i))
+
+
+def _civil(y: pl.Expr, mo: pl.Expr, d: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(valid, days since the epoch) of a year, month, day, checked like ``datetime.date``."""
+    first = pl.date(y.clip(1, 9999), mo.clip(1, 12), 1)
+    valid = ((y >= 1) & (y <= 9999) & (mo >= 1) & (mo <= 12) & (d >= 1)
+             & (d <= first.dt.days_in_month()))
+    return valid, first.cast(pl.Int64) + d - 1
+
+
+def parse_timestamp_expr(c: pl.Expr) -> pl.Expr:
+    """ISO-8601 strings (the row backend's grammar) to ``Datetime("us", "UTC")``; else null.
+
+    Pure integer arithmetic on the regex groups: the same checks as the row backend's
+    ``datetime(...)`` construction, nothing inferred from other rows.
+    """
+    g = c.str.extract_groups("^" + TIMESTAMP_PATTERN + "$")
+
+    def num(i: int, default: int | None = None) -> pl.Expr:
+        e = _group(g, i).cast(pl.Int64)
+        return e if default is None else e.fill_null(default)
+
+    y, mo, d = num(1), num(2), num(3)
+    hh, mi, ss = num(4, 0), num(5, 0), num(6, 0)
+    frac_us = _group(g, 7).str.pad_end(9, "0").cast(pl.Int64).fill_null(0) // 1000
+    oh, om = num(10, 0), num(11, 0)
+    sign = pl.when(_group(g, 9) == "-").then(-1).otherwise(1)
+    valid, days = _civil(y, mo, d)
+    us = (days * 86_400_000_000 + hh * 3_600_000_000 + mi * 60_000_000 + ss * 1_000_000
+          + frac_us - sign * (oh * 3_600_000_000 + om * 60_000_000))
+    valid = (valid & (hh <= 23) & (mi <= 59) & (ss <= 59) & (oh <= 23) & (om <= 59)
+             & (us >= TS_MIN_US) & (us <= TS_MAX_US))
+    return pl.when(valid).then(us).otherwise(None).cast(pl.Datetime("us", "UTC"))
+
+
+def parse_date_expr(c: pl.Expr) -> pl.Expr:
+    """``YYYY-MM-DD`` strings to Date; anything else null."""
+    g = c.str.extract_groups("^" + DATE_PATTERN + "$")
+    y, mo, d = (_group(g, i).cast(pl.Int64) for i in (1, 2, 3))
+    valid, days = _civil(y, mo, d)
+    return pl.when(valid).then(days).otherwise(None).cast(pl.Int32).cast(pl.Date)
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def _deep_nulls(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Per row: how many nulls (NaN counting as null) the value holds, at every level."""
+    n = e.is_null()
+    if isinstance(dtype, pl.Float32 | pl.Float64):
+        n = n | e.is_nan().fill_null(False)
+    count = n.cast(pl.UInt32)
+    if isinstance(dtype, pl.List | pl.Array):
+        inner = dtype.inner
+        assert inner is not None
+        lst = e if isinstance(dtype, pl.List) else e.cast(pl.List(inner))
+        count = count + lst.list.eval(_deep_nulls(pl.element(), inner)).list.sum().fill_null(0)
+    return count
+
+
+def _may_fail(dtype: pl.DataType, t: Type) -> bool:
+    """Whether widening a ``dtype`` column to ``t`` can turn a value into null."""
+    if isinstance(dtype, pl.List | pl.Array):
+        assert t.elem is not None and dtype.inner is not None
+        return _may_fail(dtype.inner, t.elem)
+    if isinstance(dtype, pl.String):
+        return t.kind != "string"
+    return t.kind == "int" and isinstance(dtype, _MAY_OVERFLOW)
+
+
+def _strict(t: Type) -> bool:
+    """Whether some level of ``t`` is not nullable."""
+    return not t.nullable or (t.kind == "list" and t.elem is not None and _strict(t.elem))
+
+
+def _bad_null(e: pl.Expr, t: Type) -> pl.Expr:
+    """Per row: a null where ``t`` allows none (at any level of a list)."""
+    mask = pl.lit(False) if t.nullable else e.is_null()
+    if t.kind == "list" and t.elem is not None and _strict(t.elem):
+        inner = e.list.eval(_bad_null(pl.element(), t.elem)).list.any().fill_null(False)
+        mask = mask | inner
+    return mask
+
+
+def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr) -> list[pl.Expr]:
+    out = []
+    if dtype != pl.Null and _may_fail(dtype, t):
+        failed = _deep_nulls(widened, dtype_of(t)) > _deep_nulls(pl.col(name), dtype)
+        out.append(failed.alias(_FAIL.format(i)))
+    if _strict(t):
+        out.append(_bad_null(widened, t).alias(_NULL.format(i)))
+    return out
+
+
+def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bool = False,
+            checks: bool = False) -> pl.LazyFrame:
+    """Select ``keep`` columns untouched plus every input widened to its canonical dtype.
+
+    Kept columns are named ``__fd_keep_<i>``. With ``checks``, boolean columns flagging bad
+    rows are added for :func:`check`. Raises ``InputError`` for a missing column or dtype.
+    """
+    try:
+        schema = lf.collect_schema()
+    except READ_ERRORS as exc:
+        raise InputError(f"cannot read the data: {_first_line(exc)}") from None
     missing = [n for n in inputs if n not in schema]
     if missing:
         n = missing[0]
@@ -166,29 +402,72 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str]) -> pl.La
     for k in keep:
         if k not in schema:
             raise InputError(f"column `{k}` (in keep=) is not in the data", field=k)
-    exprs = [widen(n, t, schema[n]).alias(n) for n, t in inputs.items()]
+    exprs: list[pl.Expr] = []
+    masks: list[pl.Expr] = []
+    for i, (n, t) in enumerate(inputs.items()):
+        widened = widen(n, t, schema[n], text=text)
+        exprs.append(widened.alias(n))
+        if checks:
+            masks += _masks(n, i, t, schema[n], widened)
     kept = [pl.col(k).alias(f"__fd_keep_{i}") for i, k in enumerate(keep)]
-    return lf.select(kept + exprs)
+    return lf.select(kept + exprs + masks)
+
+
+def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) -> pl.DataFrame:
+    """Raise ``InputError`` for the first bad row flagged by ``prepare(checks=True)``.
+
+    ``raw`` is the source (read again only to quote a bad value). Returns ``prepared`` without
+    the flag columns.
+    """
+    flags = [c for c in prepared.columns if c.startswith(("__fd_fail_", "__fd_null_"))]
+    found: list[tuple[int, int, str]] = []  # (row, input index, kind)
+    for c in flags:
+        s = prepared.get_column(c)
+        if s.any():
+            kind, i = c[len("__fd_"):].rsplit("_", 1)
+            found.append((int(s.arg_max()), int(i), kind))  # type: ignore[arg-type]
+    if found:
+        row, i, kind = min(found)
+        name, t = list(inputs.items())[i]
+        if kind == "fail":
+            value = raw.select(pl.col(name)).slice(row, 1).collect().item()
+            raise _conversion_error(name, row, t, value)
+        raise _null_error(name, row, t, prepared.get_column(name)[row] is None)
+    return prepared.drop(flags)
+
+
+def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError:
+    base = t.kind if t.kind != "list" else (t.elem.kind if t.elem else "")
+    why = ""
+    if base == "timestamp":
+        why = f": use {TIMESTAMP_FORMS}"
+    elif base == "date":
+        why = ": use YYYY-MM-DD"
+    elif base == "int" and not isinstance(value, str | list):
+        why = " (outside the int64 range)"
+    what = "an element of " if t.kind == "list" else ""
+    return InputError(f"column `{name}`, row {row}: cannot convert {what}"
+                      f"{describe_value(value)} to {t.base}{why}",
+                      field=name, row=row, expected=str(t))
+
+
+def _null_error(name: str, row: int, t: Type, outer: bool) -> InputError:
+    if not outer:  # the null is inside the list
+        return InputError(f"column `{name}`, row {row}: a null (or NaN) element in a list "
+                          f"declared `{t}`, whose elements are not nullable",
+                          field=name, row=row, expected=str(t))
+    return InputError(f"column `{name}`, row {row}: null (or NaN) in a column declared "
+                      f"`{t}` (not nullable); declare it `{t}?` to allow nulls",
+                      field=name, row=row, expected=str(t))
 
 
 def validate(raw: pl.DataFrame, prepared: pl.DataFrame, inputs: dict[str, Type]) -> None:
-    """Report the first null in a non-nullable column, or a value that failed to convert."""
-    for name, t in inputs.items():
-        col = prepared.get_column(name)
-        nulls = col.null_count()
-        if not nulls:
-            continue
-        was_null = raw.get_column(name).is_null()
-        if raw.schema[name] in (pl.Float32, pl.Float64):
-            was_null = was_null | raw.get_column(name).is_nan()
-        failed = col.is_null() & ~was_null
-        if failed.any():
-            row = int(failed.arg_max())  # type: ignore[arg-type]
-            value = raw.get_column(name)[row]
-            raise InputError(f"column `{name}`, row {row}: cannot convert {value!r} to "
-                             f"{t.base}", field=name, row=row, expected=str(t))
-        if not t.nullable:
-            row = int(col.is_null().arg_max())  # type: ignore[arg-type]
-            raise InputError(f"column `{name}`, row {row}: null (or NaN) in a column declared "
-                             f"`{t}` (not nullable); declare it `{t}?` to allow nulls",
-                             field=name, row=row, expected=str(t))
+    """Eager form of the value checks: ``raw`` holds the source columns, ``prepared`` them
+    widened (by :func:`prepare`). Raises ``InputError`` for the first bad row."""
+    masks = []
+    for i, (n, t) in enumerate(inputs.items()):
+        masks += _masks(n, i, t, raw.schema[n], pl.col(f"__fd_w_{i}"))
+    frame = raw.select(list(inputs)).with_columns(
+        prepared.get_column(n).alias(f"__fd_w_{i}") for i, n in enumerate(inputs))
+    flags = frame.select(masks)
+    check(prepared.select(list(inputs)).hstack(flags.get_columns()), raw.lazy(), inputs)

@@ -1,14 +1,21 @@
 """The batch backend: lower the IR to Polars expressions.
 
-Each feature becomes one Polars expression; ``let`` values are inlined and shared by Polars'
-common-subexpression elimination, so they are computed once. Null propagation follows the
-registry's policy: most Polars kernels propagate nulls already; overloads marked
-``polars_nulls=False`` get an explicit null check on their nullable arguments.
+Each feature becomes one Polars expression over the (widened) input columns. Equal
+subexpressions are lowered once and shared. A lowering may use an argument more than once
+(``pl.when(b != 0).then(a / b)``), so deeply nested IR would make an exponentially large
+expression *tree* (Polars walks shared sub-expressions as trees): once an expression is more
+than :data:`MAX_INLINE_LEVEL` operations deep, its arguments are materialized as temporary
+columns in an earlier ``with_columns`` stage. Shallow features, the common case, stay single
+fused expressions as a hand-written ``select`` would be.
+
+Null propagation follows the registry's policy: most Polars kernels propagate nulls already;
+overloads marked ``polars_nulls=False`` get an explicit null check on their nullable arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 import polars as pl
@@ -16,7 +23,7 @@ import polars as pl
 from featuredsl import ir
 from featuredsl.backends.row_backend import evaluate_constant
 from featuredsl.functions import _pl
-from featuredsl.types import Type
+from featuredsl.types import BOOL, Type
 
 
 def dtype_of(t: Type) -> pl.DataType:
@@ -41,14 +48,41 @@ def literal(value: object, t: Type) -> pl.Expr:
     return pl.lit(value, dtype=dtype_of(t))
 
 
+#: Operations a single expression may nest before its arguments become temporary columns.
+MAX_INLINE_LEVEL = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Lowered:
+    expr: pl.Expr
+    level: int  # operations deep since the last column (0 for a column or a literal)
+    stage: int  # how many with_columns stages must run before it can be evaluated
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """``with_columns`` stages of temporary columns, then one expression per feature."""
+
+    stages: list[list[pl.Expr]]
+    features: list[pl.Expr]
+    temporaries: list[str]
+
+    def apply(self, lf: pl.LazyFrame, kept: list[pl.Expr]) -> pl.LazyFrame:
+        for stage in self.stages:
+            lf = lf.with_columns(stage)
+        return lf.select(kept + self.features)
+
+
 class PolarsLowering:
     """Lowers the expressions of one program, with fitted statistics as constants."""
 
     def __init__(self, program: ir.Program, stats: Mapping[str, object]) -> None:
         self.program = program
         self.stats = stats
-        self._values: dict[str, pl.Expr] = {}
+        self._memo: dict[tuple, _Lowered] = {}
         self._row_dependent: dict[int, bool] = {}
+        self._stages: list[list[pl.Expr]] = []
+        self._temps: list[str] = []
 
     def depends_on_row(self, e: ir.Expr) -> bool:
         """Whether ``e`` reads an input (directly or through a let)."""
@@ -63,8 +97,24 @@ class PolarsLowering:
             self._row_dependent[id(e)] = hit
         return hit
 
+    def plan(self) -> BatchPlan:
+        """Lower every feature; the result is ready to apply to a prepared LazyFrame."""
+        out = []
+        for f in self.program.features:
+            lowered = self.lower(f.expr)
+            e = lowered.expr
+            if not self.depends_on_row(f.expr):
+                # A constant feature is a literal: alone in a select it would give one row
+                # whatever the frame's length. Repeat it to the frame's length instead.
+                e = pl.repeat(e, pl.len())
+            out.append(e.alias(f.name))
+        return BatchPlan(self._stages, out, self._temps)
+
     def feature_exprs(self) -> list[pl.Expr]:
-        return [self.expr(f.expr).alias(f.name) for f in self.program.features]
+        """The feature expressions alone (valid only when the plan has no stages)."""
+        plan = self.plan()
+        assert not plan.stages, "this spec needs temporary columns: use plan()"
+        return plan.features
 
     def const_value(self, e: ir.Expr) -> object:
         if isinstance(e, ir.Const):
@@ -72,55 +122,106 @@ class PolarsLowering:
         assert isinstance(e, ir.StatRef)
         return self.stats[e.name]
 
+    # ------------------------------------------------------------------ lowering
     def expr(self, e: ir.Expr) -> pl.Expr:
+        return self.lower(e).expr
+
+    def lower(self, e: ir.Expr) -> _Lowered:
+        key = e.key()
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._lower(e)
+            self._memo[key] = hit
+        return hit
+
+    def _materialize(self, low: _Lowered) -> _Lowered:
+        if low.level == 0:
+            return low
+        name = f"__fd_t{len(self._temps)}"
+        self._temps.append(name)
+        while len(self._stages) <= low.stage:
+            self._stages.append([])
+        self._stages[low.stage].append(low.expr.alias(name))
+        return _Lowered(pl.col(name), 0, low.stage + 1)
+
+    def _operands(self, children: list[ir.Expr], want: list[Type | None]) -> list[_Lowered]:
+        lows = [self._typed(c, w) for c, w in zip(children, want, strict=True)]
+        if lows and 1 + max(lo.level for lo in lows) > MAX_INLINE_LEVEL:
+            lows = [self._materialize(lo) for lo in lows]
+            for c, lo in zip(children, lows, strict=True):
+                self._memo[c.key()] = lo  # later uses read the column too
+        return lows
+
+    def _typed(self, e: ir.Expr, want: Type | None) -> _Lowered:
+        """Lower ``e`` where a value of kind ``want`` is expected: a bare ``null`` literal (type
+        ``null``) becomes a typed null, since Polars rejects a Null-dtype column as a ``when``
+        condition and some kernels reject it as an argument."""
+        if want is not None and e.type.kind == "null" and want.kind not in ("any", "null",
+                                                                             "list"):
+            return _Lowered(pl.lit(None, dtype=dtype_of(want.base)), 0, 0)
+        return self.lower(e)
+
+    @staticmethod
+    def _join(expr: pl.Expr, parts: list[_Lowered]) -> _Lowered:
+        return _Lowered(expr, 1 + max((p.level for p in parts), default=0),
+                        max((p.stage for p in parts), default=0))
+
+    def _lower(self, e: ir.Expr) -> _Lowered:
         if not isinstance(e, ir.Const | ir.StatRef) and not self.depends_on_row(e):
             # A row-independent expression is folded by the row backend's code (the reference
             # semantics) into one literal: Polars' scalar kernels never see it.
-            return literal(evaluate_constant(self.program, self.stats, e), e.type)
+            return _Lowered(literal(evaluate_constant(self.program, self.stats, e), e.type),
+                            0, 0)
         if isinstance(e, ir.Const):
-            return literal(e.value, e.type)
+            return _Lowered(literal(e.value, e.type), 0, 0)
         if isinstance(e, ir.Input):
-            return pl.col(e.name)
+            return _Lowered(pl.col(e.name), 0, 0)
         if isinstance(e, ir.LetRef):
-            if e.name not in self._values:
-                self._values[e.name] = self.expr(self.program.values[e.name])
-            return self._values[e.name]
+            return self.lower(self.program.values[e.name])
         if isinstance(e, ir.StatRef):
-            return literal(self.stats[e.name], e.type)
+            return _Lowered(literal(self.stats[e.name], e.type), 0, 0)
         if isinstance(e, ir.Call):
             return self._call(e)
         if isinstance(e, ir.Cast):
-            return self.expr(e.arg).cast(pl.Float64)
+            (a,) = self._operands([e.arg], [None])
+            return self._join(a.expr.cast(pl.Float64), [a])
         if isinstance(e, ir.If):
-            return (pl.when(self.expr(e.cond)).then(self.expr(e.then))
-                    .otherwise(self.expr(e.otherwise)))
+            parts = self._operands([e.cond, e.then, e.otherwise], [BOOL, e.type, e.type])
+            c, t, o = (p.expr for p in parts)
+            return self._join(pl.when(c).then(t).otherwise(o), parts)
         if isinstance(e, ir.Logic):
-            left, right = self.expr(e.left), self.expr(e.right)
-            return left & right if e.op == "and" else left | right
+            parts = self._operands([e.left, e.right], [BOOL, BOOL])
+            left, right = (p.expr for p in parts)
+            return self._join(left & right if e.op == "and" else left | right, parts)
         if isinstance(e, ir.Coalesce):
-            return pl.coalesce([self.expr(a) for a in e.args])
+            parts = self._operands(list(e.args), [e.type] * len(e.args))
+            return self._join(pl.coalesce([p.expr for p in parts]), parts)
         if isinstance(e, ir.IsNull):
-            inner = self.expr(e.arg)
-            return inner.is_not_null() if e.negated else inner.is_null()
+            (a,) = self._operands([e.arg], [None])
+            return self._join(a.expr.is_not_null() if e.negated else a.expr.is_null(), [a])
         raise TypeError(f"cannot lower {type(e).__name__} to Polars")  # pragma: no cover
 
-    def _call(self, e: ir.Call) -> pl.Expr:
+    def _call(self, e: ir.Call) -> _Lowered:
         ov = e.overload
-        args: list[object] = []
+        n = len(ov.params)
+        dynamic = [i for i in range(len(e.args)) if min(i, n - 1) not in ov.const]
+        lows = self._operands([e.args[i] for i in dynamic],
+                              [ov.params[min(i, n - 1)] for i in dynamic])
+        args: list[object] = [None] * len(e.args)
+        for i, a in enumerate(e.args):
+            if min(i, n - 1) in ov.const:
+                args[i] = self.const_value(a)
         nullable: list[pl.Expr] = []
         anchor: pl.Expr | None = None
         scalars: list[int] = []
-        for i, a in enumerate(e.args):
-            if min(i, len(ov.params) - 1) in ov.const:
-                args.append(self.const_value(a))
-                continue
-            lowered = self.expr(a)
-            args.append(lowered)
+        for i, low in zip(dynamic, lows, strict=True):
+            a = e.args[i]
+            args[i] = low.expr
             if a.type.nullable:
-                nullable.append(lowered)
+                nullable.append(low.expr)
             if ov.per_row_scalars:
                 if self.depends_on_row(a):
-                    anchor = lowered if anchor is None else anchor
+                    anchor = low.expr if anchor is None else anchor
                 elif a.type.kind == "float":
                     scalars.append(i)
         if anchor is not None:
@@ -129,4 +230,4 @@ class PolarsLowering:
         out = ov.polars(*args)
         if nullable and not ov.polars_nulls and e.function.null_policy == "propagate":
             out = _pl.null_if_any_null(out, nullable)
-        return out
+        return self._join(out, lows)

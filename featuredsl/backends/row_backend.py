@@ -235,6 +235,9 @@ class RowCodegen:
         return out
 
     def _IsNull(self, e: ir.IsNull) -> str:
+        if isinstance(e.arg, ir.Const | ir.StatRef):  # `5 is None` is a SyntaxWarning
+            value = e.arg.value if isinstance(e.arg, ir.Const) else self.stats[e.arg.name]
+            return repr((value is None) != e.negated)
         a = self.expr(e.arg)
         out = self.tmp()
         self.emit(f"{out} = {a} is {'not ' if e.negated else ''}None")

@@ -1,9 +1,38 @@
 """Row backend input and output conversion (SPEC section 6).
 
 The generated evaluator checks the common case inline (``type(v) is float``) and calls these
-helpers only for everything else: they convert what is acceptable (an int for a float, numpy
-scalars, aware or naive datetimes, ISO-8601 strings for timestamps) and raise ``InputError``
-naming the field and the expected type for the rest.
+helpers only for everything else: they convert what is acceptable and raise ``InputError``
+naming the field and the expected type for the rest. No other exception escapes for bad data.
+
+What a row may hold for each declared type (the batch side, :mod:`featuredsl.data`, accepts
+the equivalent column dtypes, so both backends see the same values):
+
+=========  ====================================================================================
+missing    ``None``, a missing key, a float NaN (also ``numpy.nan``), ``pandas.NA``,
+           ``pandas.NaT``, ``numpy.datetime64("NaT")``: null for ``T?``, an error for ``T``.
+           (NaN is null everywhere, SPEC 4.4; a pandas record's missing string is a NaN.)
+int        ``int`` and numpy integer scalars within int64; never ``bool``, never a float
+float      ``float``, numpy floating scalars (float32 widens exactly), ``int``/numpy ints
+string     ``str`` (and numpy ``str_``), valid Unicode: a lone surrogate is an error
+bool       ``bool``, ``numpy.bool_``
+timestamp  ``datetime`` (naive = UTC, aware: converted to UTC; pandas ``Timestamp``
+           nanoseconds floor to µs), ``date`` (midnight UTC), ``numpy.datetime64``
+           (UTC, floored to µs), or an ISO-8601 string of the form :data:`TIMESTAMP_FORMS`
+date       ``date`` (not a ``datetime``) or a ``YYYY-MM-DD`` string
+duration   ``timedelta``, ``numpy.timedelta64`` (pandas/numpy nanoseconds floor to µs)
+list[T]    ``list``, ``tuple`` or a 1-D numpy array of values accepted for ``T``
+=========  ====================================================================================
+
+Timestamp strings (both backends, one grammar: :data:`TIMESTAMP_PATTERN`)::
+
+    YYYY-MM-DD                                   midnight UTC
+    YYYY-MM-DD(T| )HH:MM[:SS[.f{1,9}]][offset]    offset: Z | +HH:MM | +HHMM | +HH (or -)
+
+No offset means UTC. Fractions beyond microseconds floor (like a nanosecond column). The
+instant must fall within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. Anything else
+(``20240107``, week dates, ``24:00``, a leap second ``:60``, ``,`` as decimal mark, lowercase
+``t``/``z``, surrounding spaces, an offset without a time) is an ``InputError``; note that this
+is stricter than Python's ``datetime.fromisoformat``.
 
 Internal representations: timestamp = int microseconds since the Unix epoch (UTC), date = int
 days since 1970-01-01, duration = int microseconds.
@@ -13,6 +42,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
+import re
 from collections.abc import Callable, Mapping
 
 from featuredsl.errors import InputError, describe_value
@@ -24,14 +55,64 @@ _EPOCH_NAIVE = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _US = dt.timedelta(microseconds=1)
 
+#: The one timestamp string grammar, shared with the batch side (which anchors it ``^...$``;
+#: both Python ``re`` and Rust ``regex`` read it the same way: ASCII digits only). Groups:
+#: year, month, day, hour, minute, second, fraction, ``Z``, offset sign, hours, minutes.
+TIMESTAMP_PATTERN = (
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
+    r"(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
+)
+#: The date string grammar (``date`` inputs): groups year, month, day.
+DATE_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+#: Human-readable list of the accepted timestamp forms, for messages and docs.
+TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
+                   "followed by Z, +HH:MM, +HHMM or +HH")
+#: The representable range of timestamps, in µs since the epoch (years 1..9999 UTC).
+TS_MIN_US = (dt.datetime(1, 1, 1) - _EPOCH_NAIVE) // _US
+TS_MAX_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999) - _EPOCH_NAIVE) // _US
+
+_TS_RE = re.compile(TIMESTAMP_PATTERN)
+_DATE_RE = re.compile(DATE_PATTERN)
+
 
 def _bad(name: str, expected: str, value: object, why: str = "") -> InputError:
-    if value is None:
-        return InputError(f"field `{name}`: missing or null, but the input is declared "
+    if _is_missing(value):
+        what = "missing or null" if value is None else f"null ({describe_value(value)})"
+        return InputError(f"field `{name}`: {what}, but the input is declared "
                           f"`{expected}` (not nullable)", field=name, expected=expected)
     extra = f" ({why})" if why else ""
     return InputError(f"field `{name}`: expected {expected}, got {describe_value(value)}{extra}",
                       field=name, expected=expected)
+
+
+def _is_missing(v: object) -> bool:
+    """None, a float NaN, ``pandas.NA``/``NaT``, ``numpy.datetime64('NaT')``."""
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return v != v
+    module = type(v).__module__
+    if module.startswith("pandas"):
+        return type(v).__name__ in ("NAType", "NaTType")
+    if module == "numpy":
+        try:
+            return bool(v != v)  # NaN, NaT
+        except (TypeError, ValueError):  # arrays: not a scalar missing value
+            return False
+    return False
+
+
+def _missing(v: object, name: str, nullable: bool, expected: str) -> None:
+    """Return (None) for a missing value of a nullable input, else raise."""
+    if nullable:
+        return None
+    raise _bad(name, expected, v)
+
+
+def _t(kind: str, nullable: bool) -> str:
+    """The declared type as written: ``int`` or ``int?``."""
+    return kind + "?" if nullable else kind
 
 
 def as_mapping(row: object) -> Mapping:
@@ -41,127 +122,195 @@ def as_mapping(row: object) -> Mapping:
     raise InputError(f"a row must be a dict of field values, got {type(row).__name__}")
 
 
+def _is_numpy(v: object) -> bool:
+    return type(v).__module__ == "numpy"
+
+
+def _is_np_int(v: object) -> bool:
+    # numpy integer scalars (numpy's timedelta64 also claims to be one: it is not)
+    return (_is_numpy(v) and isinstance(v, numbers.Integral)
+            and type(v).__name__ != "timedelta64")
+
+
+def _is_np_bool(v: object) -> bool:
+    return _is_numpy(v) and type(v).__name__ == "bool"
+
+
 def in_int(v: object, name: str, nullable: bool) -> int | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "int", v)
-    if isinstance(v, bool) or not _is_integral(v):
-        raise _bad(name, "int", v, "a bool is not an int" if isinstance(v, bool) else "")
-    i = int(v)  # type: ignore[call-overload]
-    if not INT64_MIN <= i <= INT64_MAX:
-        raise _bad(name, "int", v, "outside the int64 range")
-    return i
-
-
-def _is_integral(v: object) -> bool:
-    # numpy integer scalars have __index__ but are not int.
-    return isinstance(v, int) or (hasattr(v, "__index__") and type(v).__module__ == "numpy")
+    if isinstance(v, bool) or _is_np_bool(v):
+        raise _bad(name, _t("int", nullable), v, "a bool is not an int")
+    if isinstance(v, int) or _is_np_int(v):
+        i = int(v)  # type: ignore[call-overload]
+        if not INT64_MIN <= i <= INT64_MAX:
+            raise _bad(name, _t("int", nullable), v, "outside the int64 range")
+        return i
+    if _is_missing(v):
+        return _missing(v, name, nullable, "int")
+    why = "a float is not an int" if isinstance(v, float) or _is_numpy(v) else ""
+    raise _bad(name, _t("int", nullable), v, why)
 
 
 def in_float(v: object, name: str, nullable: bool) -> float | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "float", v)
-    if isinstance(v, bool):
-        raise _bad(name, "float", v, "a bool is not a number")
-    if isinstance(v, float) or (type(v).__module__ == "numpy" and hasattr(v, "__float__")
-                                and not _is_integral(v)):
+    if isinstance(v, bool) or _is_np_bool(v):
+        raise _bad(name, _t("float", nullable), v, "a bool is not a number")
+    if isinstance(v, float) or (_is_numpy(v) and isinstance(v, numbers.Real)
+                                and not isinstance(v, numbers.Integral)):
         f = float(v)  # type: ignore[arg-type]
-    elif _is_integral(v):
+    elif isinstance(v, int) or _is_np_int(v):
         try:
             f = float(int(v))  # type: ignore[call-overload]
         except OverflowError:
-            raise _bad(name, "float", v, "too large for a float") from None
+            raise _bad(name, _t("float", nullable), v, "too large for a float") from None
+    elif _is_missing(v):
+        return _missing(v, name, nullable, "float")
     else:
-        raise _bad(name, "float", v)
+        raise _bad(name, _t("float", nullable), v)
     if f != f:  # NaN is null (SPEC 4.4)
-        if nullable:
-            return None
-        raise _bad(name, "float", v, "NaN is null")
+        return _missing(v, name, nullable, "float")
     return f
 
 
 def in_str(v: object, name: str, nullable: bool) -> str | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "string", v)
     if not isinstance(v, str):
-        raise _bad(name, "string", v)
-    s = str(v)
+        if _is_missing(v):
+            return _missing(v, name, nullable, "string")
+        raise _bad(name, _t("string", nullable), v)
+    s = str.__str__(v)
     if not s.isascii():
         try:
             s.encode("utf-8")
         except UnicodeEncodeError:
-            raise _bad(name, "string", v, "not valid Unicode: lone surrogate") from None
+            raise _bad(name, _t("string", nullable), v,
+                       "not valid Unicode: lone surrogate") from None
     return s
 
 
 def in_bool(v: object, name: str, nullable: bool) -> bool | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "bool", v)
     if isinstance(v, bool):
         return v
-    if type(v).__module__ == "numpy" and type(v).__name__ == "bool":
+    if _is_np_bool(v):
         return bool(v)
-    raise _bad(name, "bool", v)
+    if _is_missing(v):
+        return _missing(v, name, nullable, "bool")
+    raise _bad(name, _t("bool", nullable), v)
+
+
+def parse_timestamp(s: str) -> int | None:
+    """An ISO-8601 string of the accepted forms as µs since the epoch, or ``None``."""
+    m = _TS_RE.fullmatch(s)
+    if m is None:
+        return None
+    y, mo, d, hh, mi, ss, frac, _z, sign, oh, om = m.groups()
+    try:
+        local = dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
+    except ValueError:
+        return None
+    us = (local - _EPOCH_NAIVE) // _US
+    if frac:
+        us += int(frac.ljust(9, "0")) // 1000
+    if sign:
+        oh_i, om_i = int(oh), int(om or 0)
+        if oh_i > 23 or om_i > 59:
+            return None
+        offset = (oh_i * 3600 + om_i * 60) * 1_000_000
+        us -= offset if sign == "+" else -offset
+    return us if TS_MIN_US <= us <= TS_MAX_US else None
+
+
+def parse_date(s: str) -> int | None:
+    """A ``YYYY-MM-DD`` string as days since the epoch, or ``None``."""
+    m = _DATE_RE.fullmatch(s)
+    if m is None:
+        return None
+    try:
+        return (dt.date(int(m[1]), int(m[2]), int(m[3])) - _EPOCH_DATE).days
+    except ValueError:
+        return None
 
 
 def in_timestamp(v: object, name: str, nullable: bool) -> int | None:
-    """datetime (naive = UTC, aware converted to UTC) or ISO-8601 string -> int microseconds."""
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "timestamp", v)
+    """datetime (naive = UTC, aware converted), date, ISO-8601 string -> int microseconds."""
     if isinstance(v, str):
-        try:
-            parsed = dt.datetime.fromisoformat(v)
-        except ValueError:
-            raise _bad(name, "timestamp", v, "not an ISO-8601 date-time") from None
-        v = parsed
+        us = parse_timestamp(v)
+        if us is None:
+            raise _bad(name, _t("timestamp", nullable), v,
+                       f"not a timestamp; use {TIMESTAMP_FORMS}")
+        return us
+    if _is_missing(v):
+        return _missing(v, name, nullable, "timestamp")
     if isinstance(v, dt.datetime):
+        if type(v).__module__.startswith("pandas"):
+            return _pandas_timestamp(v, name)
         if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
             return (v - _EPOCH_NAIVE) // _US
         return (v - _EPOCH) // _US
-    raise _bad(name, "timestamp", v, "use a datetime or an ISO-8601 string")
+    if isinstance(v, dt.date):
+        return (v - _EPOCH_DATE).days * 86_400_000_000
+    if _is_numpy(v) and type(v).__name__ == "datetime64":
+        try:
+            us = int(v.astype("datetime64[us]").astype("int64"))  # type: ignore[attr-defined]
+        except (TypeError, ValueError, OverflowError):
+            us = TS_MAX_US + 1
+        if not TS_MIN_US <= us <= TS_MAX_US:  # floored to µs above; years 1..9999 only
+            raise _bad(name, _t("timestamp", nullable), v, "outside the years 1..9999")
+        return us
+    raise _bad(name, _t("timestamp", nullable), v,
+               f"use a datetime, a date or a string {TIMESTAMP_FORMS}")
+
+
+def _pandas_timestamp(v: dt.datetime, name: str) -> int:
+    # pandas Timestamps carry nanoseconds: floor them to µs, as the batch side does. ``value``
+    # is nanoseconds since the epoch, UTC for an aware Timestamp, the wall clock for a naive one.
+    try:
+        return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+    except (AttributeError, OverflowError, ValueError):  # outside the ns range: no ns part
+        naive = v.replace(tzinfo=None) if v.tzinfo is None else v
+        return (dt.datetime.__sub__(naive, _EPOCH_NAIVE if v.tzinfo is None else _EPOCH)
+                // _US)
 
 
 def in_date(v: object, name: str, nullable: bool) -> int | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "date", v)
     if isinstance(v, str):
-        try:
-            v = dt.date.fromisoformat(v)
-        except ValueError:
-            raise _bad(name, "date", v, "not an ISO-8601 date") from None
+        days = parse_date(v)
+        if days is None:
+            raise _bad(name, _t("date", nullable), v, "not a date; use YYYY-MM-DD")
+        return days
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         return (v - _EPOCH_DATE).days
-    raise _bad(name, "date", v, "use a date or an ISO-8601 string")
+    if _is_missing(v):
+        return _missing(v, name, nullable, "date")
+    raise _bad(name, _t("date", nullable), v, "use a date or a YYYY-MM-DD string")
 
 
 def in_duration(v: object, name: str, nullable: bool) -> int | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, "duration", v)
     if isinstance(v, dt.timedelta):
+        if type(v).__module__.startswith("pandas"):
+            try:
+                return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+            except (AttributeError, OverflowError, ValueError):
+                pass
         return v // _US
-    raise _bad(name, "duration", v, "use a datetime.timedelta")
+    if _is_numpy(v) and type(v).__name__ == "timedelta64":
+        if v != v:  # NaT
+            return _missing(v, name, nullable, "duration")
+        try:  # floors to µs, like the batch cast
+            return int(v.astype("timedelta64[us]").astype("int64"))  # type: ignore[attr-defined]
+        except (TypeError, ValueError, OverflowError):  # months/years: no fixed length
+            raise _bad(name, _t("duration", nullable), v, "not a fixed duration") from None
+    if _is_missing(v):
+        return _missing(v, name, nullable, "duration")
+    raise _bad(name, _t("duration", nullable), v, "use a datetime.timedelta")
 
 
 def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable: bool,
             expected: str) -> list | None:
-    if v is None:
-        if nullable:
-            return None
-        raise _bad(name, expected, v)
+    if _is_numpy(v) and type(v).__name__ == "ndarray":
+        if getattr(v, "ndim", 0) != 1:
+            raise _bad(name, expected, v, "a list must be one-dimensional")
+        v = list(v)  # numpy scalars: the element converters accept them
     if not isinstance(v, list | tuple):
+        if _is_missing(v):
+            return _missing(v, name, nullable, expected)
         raise _bad(name, expected, v)
     return [elem(x, f"{name}[{i}]", elem_nullable) for i, x in enumerate(v)]
 

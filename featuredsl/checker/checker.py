@@ -92,12 +92,15 @@ class Checker:
         self._check_inputs()
         self._collect_decls()
         deps = {name: self._refs(d.expr) for name, d in self.decls.items()}
-        cycle = find_cycle(deps)
-        if cycle is not None:
+        for d in self.module.decls:  # a name written anywhere counts as used
+            self.used |= self._refs(d.expr, all_names=True)
+        while (cycle := find_cycle(deps)) is not None:
             d = self.decls[cycle[0]]
             self.error("E104", "dependency cycle: " + " -> ".join(f"`{n}`" for n in cycle),
                        d.name_span, "a value cannot depend on itself; break the cycle")
-            return self.program
+            for name in cycle:  # report each cycle once; check everything else
+                deps.pop(name, None)
+                self.used.add(name)
         for name in topological_order(deps):
             self._check_decl(self.decls[name])
         self._warn_unused()
@@ -107,7 +110,8 @@ class Checker:
             if d.kind == "feature" and d.name in self.program.values
             and self.decls.get(d.name) is d
         ]
-        if not any(d.kind == "feature" for d in self.module.decls) and not self.diags:
+        if not any(d.kind == "feature" for d in self.module.decls) and not any(
+                d.severity == "error" for d in self.diags):
             self.error("E106", "the spec declares no features", Span(1, 1, 1, 1),
                        "add one: feature name = expression")
         return self.program
@@ -146,14 +150,14 @@ class Checker:
                 continue
             self.decls[d.name] = d
 
-    def _refs(self, node: ast.Node) -> set[str]:
-        """Names of declarations (not inputs) an expression refers to."""
+    def _refs(self, node: ast.Node, all_names: bool = False) -> set[str]:
+        """Names of declarations (or, with ``all_names``, any names) an expression refers to."""
         out: set[str] = set()
         stack: list[ast.Node] = [node]
         while stack:
             n = stack.pop()
             if isinstance(n, ast.Ref):
-                if n.name in self.decls:
+                if all_names or n.name in self.decls:
                     out.add(n.name)
             else:
                 stack.extend(_ast_children(n))
@@ -218,7 +222,8 @@ class Checker:
                 self.error("W001", f"input `{name}` is never used", f.span,
                            "remove it, or use it in a feature")
         for name, d in self.decls.items():
-            if d.kind in ("let", "stat") and name not in self.used:
+            checked = name in self.program.values or name in self.program.stats
+            if d.kind in ("let", "stat") and name not in self.used and checked:
                 code = "W002" if d.kind == "let" else "W003"
                 self.error(code, f"{d.kind} `{name}` is never used", d.name_span)
 

@@ -189,7 +189,11 @@ def _exact_log_row(base: float, ln_base: float):  # noqa: ANN202
     def log_base(x: float) -> float:
         r = math.log(x) / ln_base
         k = round(r, 0)
-        return k if math.pow(base, k) == x else r
+        try:
+            exact = math.pow(base, k) == x
+        except OverflowError:  # base**k is inf (as in Polars), so not a finite x
+            exact = False
+        return k if exact else r
     return log_base
 
 

@@ -80,7 +80,9 @@ def _floordiv_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _mod_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    return pl.when(b != -1).then(a % b).when(b == -1).then(pl.lit(0, pl.Int64))
+    # x % -1 is 0 (spelled out for i64::MIN), but still null when x is null.
+    return (pl.when(b != -1).then(a % b)
+            .when(a.is_not_null() & (b == -1)).then(pl.lit(0, pl.Int64)))
 
 
 def _mod_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:

@@ -23,6 +23,8 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from featuredsl.errors import Diagnostic, Span
 from featuredsl.syntax import ast
 
+_INT64_MIN = -(2**63)
+
 #: Deepest expression nesting accepted; deeper input is E210 (split it with `let`).
 MAX_DEPTH = 200
 
@@ -223,7 +225,10 @@ class _ToAst(Transformer_NonRecursive):
     def neg(self, meta, children):
         _, operand = children
         span = _span_of_meta(meta)
-        if isinstance(operand, ast.Literal) and operand.kind in ("int", "float", "duration"):
+        if isinstance(operand, ast.Literal) and operand.kind in ("int", "float", "duration") \
+                and not (operand.kind == "int" and operand.value == _INT64_MIN):
+            # `-9223372036854775808` is one literal; `-(-9223372036854775808)` is not a literal
+            # out of range but the negation of int64 min, which overflows to null at run time.
             return self._node(ast.Literal(span, operand.kind, -operand.value))  # type: ignore
         return self._node(ast.Unary(span, "neg", operand), operand)
 

@@ -1,0 +1,72 @@
+"""Keep benchmarks/ from rotting: the quick path runs on tiny sizes and featuredsl's row and batch
+outputs agree on the benchmark data. Timings are never asserted (the machine is shared)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+
+def _bench_module(name: str):
+    """A module of benchmarks/ (a directory of scripts, not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_reference_data_is_deterministic_and_shaped_as_documented():
+    data_gen = _bench_module("data_gen")
+    df = data_gen.make_frame(2_000)
+    assert df.equals(data_gen.make_frame(2_000))
+    assert dict(df.schema) == data_gen.schema()
+    assert 0 < df.get_column("amount").null_count() < 2_000 * 0.1
+    assert 0 < df.get_column("country").null_count() < 2_000 * 0.06
+    assert df.get_column("n_items").min() == 0
+    desc = df.get_column("description")
+    assert desc.str.to_lowercase().str.contains("refund", literal=True).any()
+    assert desc.str.contains(r"[^\x00-\x7f]").any()
+    words = desc.str.split(" ").list.len()
+    assert words.min() >= 2 and words.max() <= 6
+    rows = data_gen.rows_for_serving(df.head(3))
+    assert rows[0]["ts"].utcoffset().total_seconds() == 0
+
+
+def test_reference_spec_compiles_with_the_fitted_literals():
+    data_gen, run = _bench_module("data_gen"), _bench_module("run")
+    stats = run.fitted_values(data_gen.make_frame(500))
+    import featuredsl as fd
+
+    spec = fd.compile(run.spec_source(stats))
+    assert len(spec.features) == 16
+    assert stats["cat_vocab"][0] in run.spec_source(stats)
+
+
+def test_quick_run_on_tiny_sizes_holds_parity(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--rows", "600", "--row-rows", "300",
+         "--repeat", "1", "--polars-rows", "5", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    checks = result["checks"]
+    assert checks["rows"] == 600
+    assert len(checks["parity"]) == 16
+    assert sum(checks["parity"].values()) == 0, checks["parity"]
+    assert sum(checks["wrong_type"].values()) == 0, checks["wrong_type"]
+    # the table is there, with every path
+    for needle in ("| row | featuredsl row_evaluator()", "| row | hand-written Python",
+                   "| batch 600 | featuredsl spec.transform(df)", "parity on 600"):
+        assert needle in proc.stdout, needle
+    assert result["machine"]["polars"] == pl.__version__

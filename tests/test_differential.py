@@ -1,0 +1,461 @@
+"""Differential property tests: the row backend and the batch backend agree on every row.
+
+Random well-typed `.feat` expressions are drawn from the *whole* function registry (every
+non-aggregate overload, operators written with their symbols, constant parameters as literals)
+plus the special forms (``if``, ``case``, ``??``, ``coalesce``, ``and``/``or``, ``is [not]
+null``), typed bottom-up by :func:`expr_of`. Many of them go into one spec (amortising compile
+and transform), over a random frame full of edge values (nulls, NaN, +-inf, -0.0, subnormals,
+int64 extremes, empty and non-ASCII strings, timestamps far from 1970), and
+``row_evaluator()(row)`` must equal ``transform(frame)`` on every row and feature
+(:func:`tests.harness.mismatches`). A mismatch is a bug, never a tolerance: the minimized case
+goes to ``tests/test_differential_regressions.py`` together with the fix.
+
+A second property: ``fd.compile`` never raises anything but ``fd.SpecError`` on garbage, token
+soup or absurdly deep nesting; and a spec that compiles builds both backends.
+
+Soak runs: ``FEATUREDSL_DIFF_EXAMPLES=20000 pytest tests/test_differential.py`` (the default is
+sized for CI: about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import string
+
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+import featuredsl as fd
+from featuredsl.functions.registry import Function, Overload, all_functions
+from tests.harness import mismatches
+
+N_EXAMPLES = int(os.environ.get("FEATUREDSL_DIFF_EXAMPLES", "350"))
+N_GARBAGE = max(50, N_EXAMPLES // 2)
+
+UTC = dt.UTC
+
+# ------------------------------------------------------------------------------ the inputs
+
+#: Declared inputs, by kind; nullable ones get None (and NaN, for floats) in the data.
+INPUTS: dict[str, str] = {
+    "i1": "int?", "i2": "int", "f1": "float?", "f2": "float", "f3": "float?",
+    "s1": "string?", "s2": "string", "b1": "bool?", "b2": "bool",
+    "t1": "timestamp?", "t2": "timestamp", "d1": "date?", "du1": "duration?",
+}
+KINDS = ("bool", "int", "float", "string", "timestamp", "date", "duration")
+COLUMNS: dict[str, list[str]] = {k: [n for n, t in INPUTS.items() if t.rstrip("?") == k]
+                                 for k in KINDS}
+NULLABLE_COLUMN = {k: next(n for n in COLUMNS[k] if INPUTS[n].endswith("?")) for k in KINDS}
+#: Kinds of the generated features: those with functions of their own come up more often.
+FEATURE_KINDS = ("bool", "int", "float", "string", "bool", "int", "float", "string", "timestamp",
+                 "date", "duration")
+#: Kinds that have literals (timestamps and dates only come from inputs).
+LITERAL_KINDS = ("bool", "int", "float", "string", "duration")
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT_EDGES = [0, -1, 1, 2, -2, 3, 7, 10, 100, 255, 2**31, -(2**31), 2**53, 2**53 + 1, 2**62,
+             INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 50000, 1000003]
+FLOAT_EDGES = [0.0, -0.0, 1e308, -1e308, 5e-324, -5e-324, 0.1, 2.675, 0.35, 12.35, 0.5, -0.5,
+               1.5, 2.5, -2.5, 1.0, -1.0, 3.0, 1e16, 1e-7, 1e-5, 9.5, 2.0**52, 2.0**63,
+               -(2.0**63), 1.7976931348623157e308, 2.2250738585072014e-308, 1000.0, 0.125,
+               1 / 3, 100.0]
+FLOAT_DATA_EDGES = [*FLOAT_EDGES, float("inf"), float("-inf")]
+STR_EDGES = ["", "É", "ß", "ΑΣ", "\u1e9e", "a\u0345Σ", "👍🏽", "refund", "a refund", "REFUND",
+             "é", "e\u0301", "Σ", "ς", "straße", "İ", "ŉ", " x ", "\x1fabc\x1f", "a.b", ".",
+             "7", "-12", "+3", "1e5", "1.5", "nan", "inf", "-Infinity", "9223372036854775808",
+             "\ua7cb", "\u0264", "true", "US", "\x00", "\t", "ﬃ"]
+TS_EDGES = [dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
+            dt.datetime(1900, 2, 28, 12, 0, tzinfo=UTC), dt.datetime(2000, 2, 29, tzinfo=UTC),
+            dt.datetime(1, 1, 1, tzinfo=UTC), dt.datetime(9999, 12, 31, 23, 59, 59, 999999,
+                                                          tzinfo=UTC),
+            dt.datetime(2024, 1, 7, 23, 59, 59, tzinfo=UTC), dt.datetime(1600, 3, 1, tzinfo=UTC)]
+DATE_EDGES = [dt.date(1969, 12, 31), dt.date(1970, 1, 1), dt.date(1, 1, 1),
+              dt.date(9999, 12, 31), dt.date(2000, 2, 29), dt.date(2024, 1, 7)]
+
+
+def _value(kind: str, nullable: bool) -> st.SearchStrategy:
+    if kind == "int":
+        s = st.one_of(st.sampled_from(INT_EDGES), st.integers(-20, 20),
+                      st.integers(INT64_MIN, INT64_MAX))
+    elif kind == "float":
+        s = st.one_of(st.sampled_from(FLOAT_DATA_EDGES), st.integers(-20, 20).map(float),
+                      st.floats(allow_nan=nullable, width=64))
+        if nullable:
+            s = st.one_of(s, st.just(float("nan")))
+    elif kind == "string":
+        s = st.one_of(st.sampled_from(STR_EDGES), st.text(max_size=6))
+    elif kind == "bool":
+        s = st.booleans()
+    elif kind == "timestamp":
+        s = st.one_of(st.sampled_from(TS_EDGES),
+                      st.datetimes(min_value=dt.datetime(1, 1, 1),
+                                   max_value=dt.datetime(9999, 12, 31),
+                                   timezones=st.just(UTC)))
+    elif kind == "date":
+        s = st.one_of(st.sampled_from(DATE_EDGES), st.dates())
+    else:  # duration: within what int64 microseconds can hold
+        s = st.one_of(st.sampled_from([dt.timedelta(0), dt.timedelta(microseconds=-1),
+                                       dt.timedelta(days=1), dt.timedelta(hours=-12)]),
+                      st.timedeltas(min_value=dt.timedelta(days=-100_000),
+                                    max_value=dt.timedelta(days=100_000)))
+    return st.one_of(st.none(), s) if nullable else s
+
+
+ROW = st.fixed_dictionaries({n: _value(t.rstrip("?"), t.endswith("?"))
+                             for n, t in INPUTS.items()})
+ROWS = st.lists(ROW, min_size=1, max_size=10)
+
+
+# ------------------------------------------------------------------------------ literals
+
+
+def _num(text: str, negative: bool) -> str:
+    return f"(-{text})" if negative else text
+
+
+def int_text(v: int) -> str:
+    """An int literal (negative ones as a negated literal, so int64 min is writable)."""
+    return _num(str(abs(v)), v < 0)
+
+
+def float_text(v: float) -> str:
+    neg = v < 0 or (v == 0 and str(v).startswith("-"))
+    return _num(repr(abs(v)), neg)
+
+
+def string_text(s: str, escape_all: bool = False) -> str:
+    """A string literal: `"` `\\` and newlines always escaped, other characters at random."""
+    out = []
+    for ch in s:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t" and not escape_all:
+            out.append("\\t")
+        elif escape_all or not ch.isprintable():
+            cp = ord(ch)
+            out.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+INT_LIT = st.one_of(st.sampled_from(INT_EDGES), st.integers(-1000, 1000),
+                    st.integers(INT64_MIN, INT64_MAX))
+FLOAT_LIT = st.one_of(st.sampled_from(FLOAT_EDGES),
+                      st.floats(allow_nan=False, allow_infinity=False, width=64))
+STR_LIT = st.one_of(st.sampled_from(STR_EDGES), st.text(max_size=5))
+_DUR_UNITS = ("d", "h", "m", "s", "ms", "us")
+
+
+@st.composite
+def duration_text(draw) -> str:
+    parts = draw(st.lists(st.tuples(st.integers(0, 400), st.sampled_from(_DUR_UNITS)),
+                          min_size=1, max_size=3, unique_by=lambda p: p[1]))
+    order = {u: i for i, u in enumerate(_DUR_UNITS)}
+    text = "".join(f"{n}{u}" for n, u in sorted(parts, key=lambda p: order[p[1]]))
+    return f"(-{text})" if draw(st.booleans()) else text
+
+
+def literal_of(kind: str) -> st.SearchStrategy[str]:
+    if kind == "int":
+        return INT_LIT.map(int_text)
+    if kind == "float":
+        return FLOAT_LIT.map(float_text)
+    if kind == "string":
+        return st.builds(string_text, STR_LIT, st.booleans())
+    if kind == "bool":
+        return st.sampled_from(["true", "false"])
+    if kind == "duration":
+        return duration_text()
+    raise AssertionError(kind)
+
+
+def list_text(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+@st.composite
+def member_list(draw, kind: str) -> str:
+    """A constant list for ``in`` / ``index_of``: duplicates and mixed int/float allowed."""
+    if kind == "float":
+        elem = st.one_of(FLOAT_LIT.map(float_text), INT_LIT.map(int_text))
+    else:
+        elem = literal_of(kind)
+    return list_text(draw(st.lists(elem, max_size=5)))
+
+
+@st.composite
+def edges_list(draw, kind: str) -> str:
+    """Strictly increasing ``bucketize`` edges (after promotion to float where that applies)."""
+    if kind == "int":
+        vals = sorted(set(draw(st.lists(INT_LIT, max_size=6))))
+        return list_text([int_text(v) for v in vals])
+    # float edges: floats, or ints whose float values are distinct (written as int literals)
+    raw = draw(st.lists(st.one_of(FLOAT_LIT, INT_LIT), max_size=6))
+    seen: dict[float, object] = {}
+    for v in raw:
+        seen.setdefault(float(v), v)
+    vals = [seen[k] for k in sorted(seen)]
+    if vals and all(isinstance(v, int) for v in vals):
+        vals[0] = float(vals[0])  # keep the list float-typed
+    return list_text([int_text(v) if isinstance(v, int) else float_text(v) for v in vals])
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+def _kind(t) -> str:
+    return t.kind
+
+
+#: Result kind -> function name -> the (function, overload) pairs giving that kind.
+_BY_RESULT: dict[str, dict[str, list[tuple[Function, Overload]]]] = {k: {} for k in KINDS}
+for _fn in all_functions():
+    if _fn.kind == "aggregate":
+        continue
+    for _ov in _fn.overloads:
+        params = [_kind(p) for p in _ov.params]
+        if any(p not in KINDS and p != "list" for p in params):
+            continue
+        res = _ov.result_type(list(_ov.params)).kind
+        if res in _BY_RESULT:
+            _BY_RESULT[res].setdefault(_fn.name, []).append((_fn, _ov))
+
+_BINARY = {"add", "sub", "mul", "div", "floordiv", "mod", "eq", "ne", "lt", "le", "gt", "ge"}
+_CONST_LIST = {"bucketize": edges_list, "index_of": member_list, "is_in": member_list}
+
+
+@st.composite
+def call_of(draw, fn: Function, ov: Overload, depth: int, lets: dict[str, list[str]]) -> str:
+    """A call of one overload, written as the user would (operators with their symbols)."""
+    sub = depth - 1
+
+    def arg(i: int) -> str:
+        p = ov.params[min(i, len(ov.params) - 1)]
+        if i in ov.const:
+            if p.kind == "list":
+                assert p.elem is not None
+                return draw(_CONST_LIST[fn.name](p.elem.kind))
+            if fn.name == "round":
+                return int_text(draw(st.integers(-3, 6)))
+            return draw(literal_of(p.kind))
+        return draw(expr_of(p.kind, sub, lets))
+
+    if fn.kind == "operator":
+        if fn.name in _BINARY:
+            return f"({arg(0)} {fn.symbol} {arg(1)})"
+        if fn.name == "neg":
+            return f"(-{arg(0)})"
+        if fn.name == "not":
+            return f"(not {arg(0)})"
+        if fn.name == "is_in":
+            neg = draw(st.booleans())
+            return f"({arg(0)} {'not in' if neg else 'in'} {arg(1)})"
+        raise AssertionError(f"operator {fn.name} has no spelling here")
+    n = len(ov.params)
+    if ov.variadic:
+        n += draw(st.integers(0, 2))
+    if fn.name == "round" and draw(st.booleans()):
+        n = 1  # the default n=0
+    args = [arg(i) for i in range(n)]
+    if not ov.variadic and n > 1 and draw(st.booleans()):
+        k = draw(st.integers(1, n - 1))  # pass the last parameters by keyword
+        args = args[:k] + [f"{fn.params[i]}={args[i]}" for i in range(k, n)]
+    return f"{fn.name}({', '.join(args)})"
+
+
+@st.composite
+def leaf_of(draw, kind: str, lets: dict[str, list[str]]) -> str:
+    names = list(COLUMNS[kind]) + list(lets.get(kind, []))
+    if kind == "float":  # int promotes to float
+        names += COLUMNS["int"][:1]
+    choices = ["col", "col", "col"]
+    if kind in LITERAL_KINDS:
+        choices += ["lit", "lit"]
+    choices.append("null")
+    what = draw(st.sampled_from(choices))
+    if what == "col":
+        return draw(st.sampled_from(names))
+    if what == "lit":
+        if kind == "float" and draw(st.integers(0, 3)) == 0:
+            return draw(literal_of("int"))
+        return draw(literal_of(kind))
+    return "null"
+
+
+@st.composite
+def expr_of(draw, kind: str, depth: int, lets: dict[str, list[str]] | None = None) -> str:
+    """Source text of a featuredsl expression of ``kind`` (its value may be null), at most
+    ``depth`` levels deep, every subexpression parenthesised."""
+    lets = lets or {}
+    if depth <= 0:
+        return draw(leaf_of(kind, lets))
+    forms = ["leaf", "call", "call", "call", "call", "if", "case", "coalesce"]
+    if kind == "bool":
+        forms += ["logic", "isnull"]
+    form = draw(st.sampled_from(forms))
+    sub = depth - 1
+    if form == "leaf":
+        return draw(leaf_of(kind, lets))
+    if form == "call":
+        # every function equally likely, then one of its overloads of the right result kind;
+        # int-valued calls stand in for a float a quarter of the time (promotion)
+        result = "int" if kind == "float" and draw(st.integers(0, 3)) == 0 else kind
+        by_name = _BY_RESULT[result]
+        if not by_name:
+            return draw(leaf_of(kind, lets))
+        name = draw(st.sampled_from(sorted(by_name)))
+        fn, ov = draw(st.sampled_from(by_name[name]))
+        return draw(call_of(fn, ov, depth, lets))
+    if form == "if":
+        c, a, b = (draw(expr_of("bool", sub, lets)), draw(expr_of(kind, sub, lets)),
+                   draw(expr_of(kind, sub, lets)))
+        return f"(if {c} then {a} else {b})"
+    if form == "case":
+        whens = draw(st.lists(st.tuples(expr_of("bool", sub, lets), expr_of(kind, sub, lets)),
+                              min_size=1, max_size=3))
+        body = " ".join(f"when {c} then {v}" for c, v in whens)
+        if draw(st.booleans()):
+            body += f" else {draw(expr_of(kind, sub, lets))}"
+        return f"(case {body} end)"
+    if form == "coalesce":
+        args = draw(st.lists(expr_of(kind, sub, lets), min_size=2, max_size=3))
+        if len(args) == 2 and draw(st.booleans()):
+            return f"({args[0]} ?? {args[1]})"
+        return f"coalesce({', '.join(args)})"
+    if form == "logic":
+        a, b = draw(expr_of("bool", sub, lets)), draw(expr_of("bool", sub, lets))
+        return f"({a} {draw(st.sampled_from(['and', 'or']))} {b})"
+    # isnull: of any kind
+    other = draw(st.sampled_from(KINDS))
+    neg = draw(st.booleans())
+    return f"({draw(expr_of(other, sub, lets))} is {'not ' if neg else ''}null)"
+
+
+@st.composite
+def spec_text(draw, max_depth: int = 4) -> tuple[str, list[str]]:
+    """A whole spec: the inputs, a few lets, and several features of random kinds."""
+    lets: dict[str, list[str]] = {}
+    lines = ["input {", *(f"  {n}: {t}" for n, t in INPUTS.items()), "}"]
+    for k in range(draw(st.integers(0, 2))):
+        kind = draw(st.sampled_from(KINDS))
+        body = draw(expr_of(kind, draw(st.integers(1, 2)), lets))
+        # `?? column` gives the let a known type even if `body` is a bare `null`
+        lines.append(f"let l{k} = ({body} ?? {NULLABLE_COLUMN[kind]})")
+        lets.setdefault(kind, []).append(f"l{k}")
+    exprs = []
+    for k in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(FEATURE_KINDS))
+        e = draw(expr_of(kind, draw(st.integers(1, max_depth)), lets))
+        exprs.append(e)
+        lines.append(f"feature e{k}: {kind}? = {e}")
+    return "\n".join(lines) + "\n", exprs
+
+
+def _compile(src: str) -> fd.Spec:
+    try:
+        return fd.compile(src)
+    except fd.SpecError as exc:  # a generator bug, or a checker bug: show which
+        raise AssertionError(f"generated spec does not compile:\n{src}\n{exc}") from None
+
+
+# ------------------------------------------------------------------------------ properties
+
+
+@settings(max_examples=N_EXAMPLES, deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.large_base_example])
+@given(spec=spec_text(), rows=ROWS)
+def test_row_backend_equals_batch_backend(spec: tuple[str, list[str]], rows: list[dict]) -> None:
+    src, _ = spec
+    note(f"spec:\n{src}")
+    compiled = _compile(src)
+    bad = mismatches(compiled, rows)
+    assert not bad, "backends disagree:\n" + "\n".join(bad[:10]) + f"\n\nspec:\n{src}"
+
+
+@settings(max_examples=max(30, N_EXAMPLES // 5), deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=spec_text(max_depth=2), row=ROW, n=st.integers(2, 5))
+def test_repeated_rows_and_single_row_frames(spec: tuple[str, list[str]], row: dict,
+                                             n: int) -> None:
+    """One row alone, and the same row repeated: Polars' scalar fast paths differ by frame
+    shape, the results must not."""
+    src, _ = spec
+    note(f"spec:\n{src}")
+    compiled = _compile(src)
+    for rows in ([row], [row] * n):
+        bad = mismatches(compiled, rows)
+        assert not bad, "backends disagree:\n" + "\n".join(bad[:10]) + f"\n\nspec:\n{src}"
+
+
+# ------------------------------------------------------------------------------ compile robustness
+
+_TOKENS = [
+    "input", "stat", "let", "feature", "if", "then", "else", "case", "when", "end", "and", "or",
+    "not", "in", "is", "null", "true", "false", "{", "}", "(", ")", "[", "]", ",", ":", "=",
+    "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "//", "%", "??", "?", "#", "##",
+    "\n", " ", "x", "i1", "f1", "s1", "`a b`", "int", "float?", "list[int]", "string",
+    "timestamp", "0", "1_000", "1.5", "1e309", "1e-400", "9223372036854775808", "7d12h",
+    "99999999999999999999999d", '"a"', '"\\u00e9"', '"\\ud800"', '"\\q"', '"unterminated',
+    "abs", "round", "bucketize", "index_of", "mean", "quantiles", "vocab", "coalesce", "lower",
+    "concat", "least", "hash", "n=2", "top=3", "`", "'", "&", "|", "!", "\t", "\r", "é", "\x00",
+    "1" * 5000, "1." + "0" * 5000, "\\",
+]
+_HEADER = "input {\n  x: int\n  i1: int?\n  f1: float?\n  s1: string?\n}\n"
+
+
+def _soup(tokens: list[str]) -> str:
+    return " ".join(tokens)
+
+
+_NESTING = st.sampled_from([
+    ("(", ")"), ("-", ""), ("not ", ""), ("abs(", ")"), ("[", "]"), ("(1 + ", ")"),
+    ("if true then ", " else 0"), ("coalesce(", ", 1)"), ("case when true then ", " end"),
+    ("x ?? ", ""), ("(i1 * ", ")"),
+])
+
+
+@st.composite
+def deep_text(draw) -> str:
+    opened, closed = draw(_NESTING)
+    n = draw(st.sampled_from([150, 199, 200, 201, 202, 1000, 20000]))
+    core = draw(st.sampled_from(["x", "1", "f1", '"s"', "null"]))
+    expr = opened * n + core + closed * n
+    return _HEADER + f"feature y = {expr}\n"
+
+
+GARBAGE = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=string.printable, max_size=200),
+    st.lists(st.sampled_from(_TOKENS), max_size=40).map(_soup),
+    st.lists(st.sampled_from(_TOKENS), max_size=30).map(lambda t: _HEADER + "feature y = "
+                                                         + _soup(t) + "\n"),
+    st.lists(st.sampled_from(_TOKENS), max_size=30).map(lambda t: _HEADER + _soup(t)),
+    deep_text(),
+)
+
+
+@settings(max_examples=N_GARBAGE, deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=GARBAGE)
+def test_compile_raises_only_spec_error(text: str) -> None:
+    note(repr(text[:2000]))
+    try:
+        spec = fd.compile(text)
+    except fd.SpecError as exc:
+        assert exc.diagnostics
+        for d in exc.diagnostics:
+            assert d.line >= 1 and d.column >= 1 and d.message
+        str(exc)  # rendering the report must not fail either
+        return
+    # It compiled: both backends must build (statistics aside) without a traceback.
+    if spec.is_fitted:
+        spec.row_evaluator()
+        spec.feature_exprs()

@@ -1,0 +1,170 @@
+"""One named test per row of ../shared/SKEW-TRAPS.md that this issue's functions touch.
+
+Each runs both backends on the trap's input and asserts the one documented answer. Rows that
+belong to later issues (trim, hashing, fitting sums and std) get their tests with those
+functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+
+import numpy as np
+import polars as pl
+import pytest
+
+import featuredsl as fd
+from tests.harness import assert_parity, frame_for, spec_of
+
+
+def outs(expr: str, types: dict[str, str], rows: list[dict]) -> list[object]:
+    return [o["out"] for o in assert_parity(spec_of(expr, types), rows)]
+
+
+def test_round_near_ties_one_definition() -> None:
+    assert outs("round(x, 1)", {"x": "float"}, [{"x": 0.35}, {"x": 12.35}]) == [0.4, 12.4]
+    assert outs("round(x, 2)", {"x": "float"}, [{"x": 2.675}]) == [2.68]
+
+
+def test_round_10000_values_k_over_100_plus_005_agree() -> None:
+    rows = [{"x": k / 100 + 0.05} for k in range(10_000)]
+    outs("round(x, 1)", {"x": "float"}, rows)  # asserts row == batch on every value
+
+
+def test_round_returns_float_like_polars_not_int_like_python() -> None:
+    assert outs("round(x)", {"x": "float"}, [{"x": 2.5}]) == [2.0]
+    assert isinstance(outs("round(x)", {"x": "float"}, [{"x": 2.5}])[0], float)
+
+
+def test_division_by_literal_is_true_division_on_many_rows() -> None:
+    rng = np.random.default_rng(7)
+    xs = rng.uniform(-1e6, 1e6, 20_000).tolist()
+    got = outs("x / 7", {"x": "float"}, [{"x": x} for x in xs])
+    assert got == [x / 7 for x in xs]  # Python's (and IEEE's) true division, bit for bit
+
+
+def test_division_by_a_fitted_like_constant_is_true_division() -> None:
+    xs = [0.1 * k for k in range(5000)]
+    got = outs("(x - 3.3) / 0.1", {"x": "float"}, [{"x": x} for x in xs])
+    assert got == [(x - 3.3) / 0.1 for x in xs]
+
+
+def test_division_by_zero_is_null_not_inf_nan_or_exception() -> None:
+    assert outs("a / b", {"a": "float", "b": "float"},
+                [{"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 0.0}]) == [None, None]
+    assert outs("a // b", {"a": "int", "b": "int"}, [{"a": 7, "b": 0}]) == [None]
+    assert outs("a % b", {"a": "int", "b": "int"}, [{"a": 7, "b": 0}]) == [None]
+
+
+def test_domain_errors_are_null() -> None:
+    rows = [{"x": -1.0}]
+    assert outs("log1p(x)", {"x": "float"}, rows) == [None]
+    assert outs("log(x)", {"x": "float"}, rows) == [None]
+    assert outs("sqrt(x)", {"x": "float"}, rows) == [None]
+
+
+def test_nan_is_null_so_it_never_compares_or_sorts_high() -> None:
+    assert outs("x > 100", {"x": "float?"}, [{"x": math.nan}]) == [None]
+    assert outs("x == y", {"x": "float?", "y": "float?"}, [{"x": math.nan, "y": math.nan}]) \
+        == [None]
+
+
+def test_fill_null_replaces_nan_too() -> None:
+    assert outs("x ?? 0.0", {"x": "float?"}, [{"x": math.nan}]) == [0.0]
+
+
+def test_null_not_equal_is_null_not_true() -> None:
+    assert outs('c != "US"', {"c": "string?"}, [{"c": None}]) == [None]
+
+
+def test_null_greater_than_is_null_not_type_error() -> None:
+    assert outs("x > 100", {"x": "int?"}, [{"x": None}]) == [None]
+
+
+def test_null_and_false_is_false_kleene() -> None:
+    assert outs("a and false", {"a": "bool?"}, [{"a": None}]) == [False]
+
+
+def test_coalesce_replaces_only_null_not_falsy_values() -> None:
+    rows = [{"s": ""}, {"s": None}]
+    assert outs('s ?? "UNK"', {"s": "string?"}, rows) == ["", "UNK"]
+    assert outs("i ?? 9", {"i": "int?"}, [{"i": 0}]) == [0]
+    assert outs("f ?? 9.0", {"f": "float?"}, [{"f": 0.0}]) == [0.0]
+
+
+def test_int32_column_multiplication_does_not_wrap() -> None:
+    spec = spec_of("x * x", {"x": "int"})
+    df = pl.DataFrame({"x": pl.Series([50000], dtype=pl.Int32)})
+    assert spec.transform(df)["out"].to_list() == [2_500_000_000]
+    assert spec.row_evaluator()({"x": 50000})["out"] == 2_500_000_000
+
+
+def test_length_minus_constant_goes_negative_not_wrapping() -> None:
+    assert outs("length(s) - 20", {"s": "string"}, [{"s": "short"}]) == [-15]
+
+
+def test_one_row_frame_with_none_works() -> None:
+    spec = spec_of("log1p(x) + length(lower(s))", {"x": "float?", "s": "string?"})
+    df = pl.DataFrame([{"x": None, "s": None}])  # both columns have dtype Null
+    assert spec.transform(df)["out"].to_list() == [None]
+
+
+def test_contains_is_literal_not_regex() -> None:
+    assert outs('contains(s, ".")', {"s": "string"}, [{"s": "abc"}, {"s": "a.c"}]) \
+        == [False, True]
+
+
+def test_lower_of_unicode_16_character_agrees() -> None:
+    assert outs("lower(s)", {"s": "string"}, [{"s": "\ua7cb"}]) == ["\u0264"]
+
+
+def test_float_to_string_has_one_format() -> None:
+    assert outs("to_string(x)", {"x": "float?"}, [{"x": 1e-7}, {"x": math.nan}]) \
+        == ["1e-7", None]
+
+
+def test_weekday_is_iso() -> None:
+    assert outs("day_of_week(t)", {"t": "timestamp"},
+                [{"t": dt.datetime(2024, 1, 7, tzinfo=dt.UTC)}]) == [7]
+
+
+def test_aware_datetime_is_converted_to_utc() -> None:
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    t = dt.datetime(2024, 7, 1, 23, 30, tzinfo=ny)
+    spec = spec_of("hour(t) * 10 + day_of_week(t)", {"t": "timestamp"})
+    assert spec.row_evaluator()({"t": t})["out"] == 32  # 03:30 UTC on Tuesday
+    df = pl.DataFrame({"t": pl.Series([t], dtype=pl.Datetime("us", "America/New_York"))})
+    assert spec.transform(df)["out"].to_list() == [32]
+
+
+def test_epoch_seconds_do_not_depend_on_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    t = dt.datetime.fromtimestamp(1719876600, tz=dt.UTC)
+    assert outs("hour(t)", {"t": "timestamp"}, [{"t": t}]) == [23]
+
+
+def test_mixed_zones_in_one_input_are_each_converted() -> None:
+    rows = [{"t": "2024-07-01T23:30:00-04:00"}, {"t": "2024-07-01T23:30:00+02:00"}]
+    assert outs("hour(t)", {"t": "timestamp"}, rows) == [3, 21]
+
+
+def test_value_on_a_bucket_edge_goes_up() -> None:
+    assert outs("bucketize(x, [10, 50, 100])", {"x": "float"}, [{"x": 10.0}]) == [1]
+
+
+def test_log1p_is_libm_not_numpy() -> None:
+    xs = np.random.default_rng(3).uniform(-0.99, 1e6, 5000).tolist()
+    got = outs("log1p(x)", {"x": "float"}, [{"x": x} for x in xs])
+    assert got == [math.log1p(x) for x in xs]
+
+
+def test_batch_input_frame_helper_keeps_nan_for_the_input_layer() -> None:
+    spec = spec_of("x", {"x": "float?"})
+    assert frame_for(spec, [{"x": math.nan}])["x"].is_nan().to_list() == [True]
+    assert spec.transform(frame_for(spec, [{"x": math.nan}]))["out"].to_list() == [None]
+
+
+def test_spec_compiles_every_trap_expression() -> None:
+    fd.compile("input { x: float? }\nfeature f = round(x, 1) + x / 7\n")
