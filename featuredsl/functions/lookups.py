@@ -8,6 +8,7 @@ a mapping.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 
 import polars as pl
@@ -24,7 +25,7 @@ def _check_edges(consts: Sequence[object]) -> str | None:
     edges = consts[1]
     if not isinstance(edges, tuple):
         return None
-    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):  # type: ignore[operator]
+    if any(b <= a for a, b in itertools.pairwise(edges)):  # type: ignore[operator]
         return "bucketize edges must be strictly increasing"
     return None
 

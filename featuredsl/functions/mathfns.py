@@ -185,7 +185,7 @@ _log_fn("log", "Natural logarithm; null for x <= 0.", lambda x: x.log(), math.lo
 _log_fn("log1p", "log(1 + x), accurate near 0; null for x <= -1.", lambda x: x.log1p(),
         math.log1p, -1.0,
         [Example("log1p(x)", {"x": 0.0}, 0.0), Example("log1p(x)", {"x": -1.0}, None)])
-def _exact_log_row(base: float, ln_base: float):  # noqa: ANN202
+def _exact_log_row(base: float, ln_base: float):
     def log_base(x: float) -> float:
         r = math.log(x) / ln_base
         k = round(r, 0)
@@ -202,7 +202,7 @@ log2_row = _exact_log_row(2.0, _LN2)
 log10_row = _exact_log_row(10.0, _LN10)
 
 
-def _exact_log_polars(base: float):  # noqa: ANN202
+def _exact_log_polars(base: float):
     def lower(x: pl.Expr) -> pl.Expr:
         r = x.log(base)
         k = r.round(0, mode="half_to_even")
@@ -253,7 +253,7 @@ register(
 )
 
 
-# ------------------------------------------------------------------------------ clip, least, greatest
+# ------------------------------------------------------------------ clip, least, greatest
 
 
 def _clip_polars(x: pl.Expr, lo: pl.Expr, hi: pl.Expr) -> pl.Expr:

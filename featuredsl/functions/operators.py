@@ -18,7 +18,7 @@ from featuredsl.functions import _pl
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
-I, F = (INT, INT), (FLOAT, FLOAT)
+II, FF = (INT, INT), (FLOAT, FLOAT)
 
 
 def _float_op(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[..., pl.Expr]:
@@ -30,9 +30,9 @@ def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py:
     register(
         name, doc, ("a", "b"),
         [
-            Overload(f"{name}_int", I, INT, int_op, lambda g, a, b: f"{a} {py} {b}",
+            Overload(f"{name}_int", II, INT, int_op, lambda g, a, b: f"{a} {py} {b}",
                      int_overflow=True, may_be_null=True),
-            Overload(f"{name}_float", F, FLOAT, _float_op(op), lambda g, a, b: f"{a} {py} {b}",
+            Overload(f"{name}_float", FF, FLOAT, _float_op(op), lambda g, a, b: f"{a} {py} {b}",
                      row_nan=True, may_be_null=True, per_row_scalars=True),
         ],
         examples, kind="operator", symbol=symbol, category="operators",
@@ -61,7 +61,7 @@ register(
     "div",
     "True division, always float (ints are promoted). `x / 0` is null; `inf / inf` is null.",
     ("a", "b"),
-    [Overload("div_float", F, FLOAT, _div_polars,
+    [Overload("div_float", FF, FLOAT, _div_polars,
               lambda g, a, b: f"({a} / {b} if {b} else None)", row_nan=True, may_be_null=True,
               per_row_scalars=True)],
     [Example("a / b", {"a": 1, "b": 4}, 0.25), Example("a / b", {"a": 1.0, "b": 0.0}, None),
@@ -93,10 +93,10 @@ register(
     "floordiv",
     "Floor division (Python's `//`): rounds toward negative infinity. `x // 0` is null.",
     ("a", "b"),
-    [Overload("floordiv_int", I, INT, _floordiv_int,
+    [Overload("floordiv_int", II, INT, _floordiv_int,
               lambda g, a, b: f"({a} // {b} if {b} else None)", int_overflow=True,
               may_be_null=True),
-     Overload("floordiv_float", F, FLOAT, _floordiv_float,
+     Overload("floordiv_float", FF, FLOAT, _floordiv_float,
               lambda g, a, b: f"({a} // {b} if {b} else None)", row_nan=True,
               may_be_null=True, per_row_scalars=True)],
     [Example("a // b", {"a": -7, "b": 2}, -4), Example("a // b", {"a": 7, "b": 0}, None),
@@ -108,9 +108,9 @@ register(
     "mod",
     "Remainder with the sign of the divisor (Python's `%`). `x % 0` is null.",
     ("a", "b"),
-    [Overload("mod_int", I, INT, _mod_int, lambda g, a, b: f"({a} % {b} if {b} else None)",
+    [Overload("mod_int", II, INT, _mod_int, lambda g, a, b: f"({a} % {b} if {b} else None)",
               may_be_null=True),
-     Overload("mod_float", F, FLOAT, _mod_float,
+     Overload("mod_float", FF, FLOAT, _mod_float,
               lambda g, a, b: f"({a} % {b} if {b} else None)", row_nan=True, may_be_null=True,
               per_row_scalars=True)],
     [Example("a % b", {"a": -7, "b": 3}, 2), Example("a % b", {"a": 7, "b": -3}, -2),

@@ -4,7 +4,8 @@ Strings are sequences of Unicode code points. Matching is always literal (never 
 ``lower``/``upper`` are full Unicode case mappings at the Unicode version of the Polars build
 (newer than CPython 3.11's); the row backend applies a generated fix-up table
 (``_unicode_case.py``, made by ``tools/gen_case_table.py``) for the code points whose mapping
-CPython does not know yet (and for the final-sigma rule, whose letter classes also moved), and a test compares both backends on every code point.
+CPython does not know yet (and for the final-sigma rule, whose letter classes also moved),
+and a test compares both backends on every code point.
 """
 
 from __future__ import annotations

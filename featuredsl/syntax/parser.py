@@ -296,7 +296,7 @@ def _chunks(source: str) -> list[tuple[int, str]]:
     starts = [i for i, line in enumerate(lines) if _DECL_START.match(line)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
-    bounds = starts + [len(lines)]
+    bounds = [*starts, len(lines)]
     return [(bounds[k] + 1, "\n".join(lines[bounds[k] : bounds[k + 1]]))
             for k in range(len(starts))]
 
