@@ -80,7 +80,8 @@ class Spec:
         none) and one expression per feature, over columns already widened by ``transform``."""
         stats = self._fitted_stats()
         if self._plan is None:
-            plan = PolarsLowering(self.program, stats).plan()
+            with ir.deep_recursion():
+                plan = PolarsLowering(self.program, stats).plan()
             plan.features = [
                 e.cast(dtype_of(f.expr.type)) if f.expr.type.kind != "null" else e
                 for e, f in zip(plan.features, self.program.features, strict=True)]
@@ -163,7 +164,8 @@ class Spec:
             stats = self._fitted_stats()
             with self._lock:
                 if self._evaluator is None:
-                    self._evaluator = build_evaluator(self.program, stats)
+                    with ir.deep_recursion():
+                        self._evaluator = build_evaluator(self.program, stats)
         return self._evaluator
 
 
@@ -176,7 +178,8 @@ def compile(source: str, file: str = "<spec>") -> Spec:
     if not isinstance(source, str):
         raise FeatureDSLError(f"compile() takes the spec's text, got {type(source).__name__}")
     module, syntax = parse(source, file)
-    program, checked = check(module, source, file)
+    with ir.deep_recursion():
+        program, checked = check(module, source, file)
     if any(d.severity == "error" for d in syntax):
         # A declaration that failed to parse may be the missing feature, or use the "unused"
         # names: those findings would be noise.

@@ -14,8 +14,9 @@ missing file or an unreadable one is an ``InputError``. Conversions on the way i
   ``None``/NaN in object columns, ``pd.NA`` and ``NaT`` become null.
 - CSV: the declared input columns are read as text and parsed by the rules below (so a column
   that is empty in the first rows, or a late ``1.5`` in an int column, is handled and reported
-  per row); other columns (``keep=``) keep the types Polars infers. An empty field is null, a
-  quoted empty field ``""`` is the empty string.
+  per row, and ``"02134"`` stays a string); other columns (``keep=``) keep the types Polars
+  infers, a kept input column its parsed value. An empty field is null, a quoted empty field
+  ``""`` is the empty string.
 
 Widening (SPEC 4.13)
 --------------------
@@ -45,7 +46,7 @@ timestamp  Datetime of any unit; naive = UTC, zoned: converted to UTC; ns floors
            beyond µs floor; years 1..9999 (after applying the offset). Each string is parsed on
            its own (no format is inferred from the first row), so forms can mix in a column.
 date       Date; ``YYYY-MM-DD`` strings
-duration   Duration of any unit (ns floors to µs)
+duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend)
 list[T]    List or Array of a dtype accepted for ``T``, element by element
 =========  ====================================================================================
 
@@ -255,6 +256,8 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
             return parse_date_expr(c)
     elif k == "duration":
         if isinstance(dtype, pl.Duration):
+            if dtype.time_unit == "ns":  # Polars truncates ns -> us toward zero: floor instead
+                return (c.cast(pl.Int64) // 1000).cast(pl.Duration("us"))
             return c.dt.cast_time_unit("us")
     elif k == "list":
         assert t.elem is not None
@@ -402,15 +405,17 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     for k in keep:
         if k not in schema:
             raise InputError(f"column `{k}` (in keep=) is not in the data", field=k)
-    exprs: list[pl.Expr] = []
+    exprs: dict[str, pl.Expr] = {}
     masks: list[pl.Expr] = []
     for i, (n, t) in enumerate(inputs.items()):
         widened = widen(n, t, schema[n], text=text)
-        exprs.append(widened.alias(n))
+        exprs[n] = widened.alias(n)
         if checks:
             masks += _masks(n, i, t, schema[n], widened)
-    kept = [pl.col(k).alias(f"__fd_keep_{i}") for i, k in enumerate(keep)]
-    return lf.select(kept + exprs + masks)
+    # A kept input read as CSV text has no dtype of its own: keep its parsed value.
+    kept = [(exprs[k] if text and k in exprs else pl.col(k)).alias(f"__fd_keep_{i}")
+            for i, k in enumerate(keep)]
+    return lf.select(kept + list(exprs.values()) + masks)
 
 
 def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) -> pl.DataFrame:
@@ -430,7 +435,10 @@ def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) ->
         row, i, kind = min(found)
         name, t = list(inputs.items())[i]
         if kind == "fail":
-            value = raw.select(pl.col(name)).slice(row, 1).collect().item()
+            try:
+                value = raw.select(pl.col(name)).slice(row, 1).collect().item()
+            except READ_ERRORS:  # the source changed under us: report without the value
+                value = "?"
             raise _conversion_error(name, row, t, value)
         raise _null_error(name, row, t, prepared.get_column(name)[row] is None)
     return prepared.drop(flags)

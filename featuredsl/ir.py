@@ -8,6 +8,9 @@ never re-derive types or overloads. Operators are ordinary registry functions (`
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -202,3 +205,23 @@ def walk(expr: Expr):
         node = stack.pop()
         yield node
         stack.extend(reversed(node.children()))
+
+
+#: Python frames the checker and backends may need: the parser caps expression nesting at 200
+#: levels and each level costs a handful of frames, more than the default limit of 1000.
+_RECURSION_LIMIT = 20_000
+
+
+@contextmanager
+def deep_recursion() -> Iterator[None]:
+    """Let the checker and backends walk the deepest expressions the parser accepts.
+
+    Python 3.11 keeps pure-Python frames off the C stack, so a higher limit is safe here."""
+    old = sys.getrecursionlimit()
+    if old < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        if old < _RECURSION_LIMIT:
+            sys.setrecursionlimit(old)

@@ -340,7 +340,8 @@ def expr_of(draw, kind: str, depth: int, lets: dict[str, list[str]] | None = Non
 
 @st.composite
 def spec_text(draw, max_depth: int = 4) -> tuple[str, list[str]]:
-    """A whole spec: the inputs, a few lets, and several features of random kinds."""
+    """A whole spec: the inputs, a few lets, and several features of random kinds (later
+    values may refer to earlier lets and features by name)."""
     lets: dict[str, list[str]] = {}
     lines = ["input {", *(f"  {n}: {t}" for n, t in INPUTS.items()), "}"]
     for k in range(draw(st.integers(0, 2))):
@@ -355,6 +356,7 @@ def spec_text(draw, max_depth: int = 4) -> tuple[str, list[str]]:
         e = draw(expr_of(kind, draw(st.integers(1, max_depth)), lets))
         exprs.append(e)
         lines.append(f"feature e{k}: {kind}? = {e}")
+        lets.setdefault(kind, []).append(f"e{k}")  # later features may use earlier ones
     return "\n".join(lines) + "\n", exprs
 
 

@@ -247,6 +247,16 @@ def test_csv_columns_are_parsed_per_row(tmp_path) -> None:
         {"label": "z", "a": -2, "c": 1000.0, "e": False, "g": None},
     ]
     assert out.head(150)["a"].null_count() == 150
+    kept = sp.transform(path, keep=["n", "d"]).tail(1)
+    assert kept.schema["n"] == pl.Int64 and kept.row(0)[:2] == (-2, None)
+
+
+def test_csv_string_inputs_stay_text(tmp_path) -> None:
+    path = tmp_path / "zip.csv"
+    path.write_text('zip,n\n02134,1\n"",2\n,3\n')
+    sp = one("zip", {"zip": "string?"})
+    assert sp.transform(path)["out"].to_list() == ["02134", "", None]
+    assert sp.transform(path, keep=["n"]).schema["n"] == pl.Int64
 
 
 @pytest.mark.parametrize(("text", "column", "row"), [
@@ -504,12 +514,19 @@ def test_date_column_for_timestamp_is_midnight_utc() -> None:
 
 def test_duration_widening() -> None:
     sp = one("d", {"d": "duration?"})
-    values = [dt.timedelta(days=1, microseconds=5), None, dt.timedelta(microseconds=-3)]
-    for unit in ("ns", "us", "ms"):
-        s = pl.Series(values, dtype=pl.Duration("us")).cast(pl.Duration(unit))
-        want = [None if v is None else s.cast(pl.Duration("us"))[k]
-                for k, v in enumerate(values)]
-        batch_vs_row(sp, pl.DataFrame({"d": s}), [{"d": v} for v in want])
+    us = [86_400_000_005, None, -3]
+    for unit in ("us", "ms", "ns"):
+        s = pl.Series("d", us, dtype=pl.Duration("us")).cast(pl.Duration(unit))
+        rows = [{"d": None if v is None else pd.Timedelta(v, unit=unit)}
+                for v in s.cast(pl.Int64).to_list()]
+        batch_vs_row(sp, pl.DataFrame(s), rows)
+    # nanoseconds floor to µs (Polars' own cast truncates), like pandas/numpy on the row side
+    ns = [-1, -999, -1000, -1001, 1999]
+    data = pl.DataFrame({"d": pl.Series(ns, dtype=pl.Duration("ns"))})
+    out = batch_vs_row(sp, data, [{"d": pd.Timedelta(v, unit="ns")} for v in ns])
+    assert out == [dt.timedelta(microseconds=u) for u in (-1, -1, -1, -2, 1)]
+    assert sp.row_evaluator()({"d": np.timedelta64(-1001, "ns")})["out"] == \
+        dt.timedelta(microseconds=-2)
 
 
 def test_list_widening() -> None:
@@ -730,3 +747,17 @@ def test_json_ndjson_types(tmp_path) -> None:
     path = tmp_path / "d.ndjson"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert_rows(sp.transform(path), [sp.row_evaluator()(r) for r in rows], sp.features)
+
+
+def test_lower_level_helpers() -> None:
+    from featuredsl import data as data_io
+
+    sp = fd.compile("input {\n x: int\n ts: timestamp?\n}\nfeature a = x\nfeature b = ts\n")
+    raw = pl.DataFrame({"x": pl.Series([1, 2**64 - 1], dtype=pl.UInt64),
+                        "ts": ["2024-01-01", None]})
+    prepared = data_io.prepare(data_io.to_lazy(raw), sp.program.inputs, []).collect()
+    with pytest.raises(fd.InputError) as info:
+        data_io.validate(raw, prepared, sp.program.inputs)
+    assert (info.value.field, info.value.row) == ("x", 1)
+    data_io.validate(raw.head(1), prepared.head(1), sp.program.inputs)
+    assert data_io.to_lazy(raw).collect().equals(raw)

@@ -32,8 +32,8 @@ def test_wheel_ships_grammar_and_installed_copy_parses(tmp_path: Path) -> None:
         "g = resources.files('featuredsl') / 'grammar' / 'featuredsl.lark'\n"
         "assert g.is_file(), g\n"
         "print(fd.__file__)\n"
-        "s = fd.compile_file(%r)\n"
-        "print(s.features)\n" % str(ROOT / "examples" / "transactions.feat"))
+        f"s = fd.compile_file({str(ROOT / 'examples' / 'transactions.feat')!r})\n"
+        "print(s.features)\n")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True,
                          capture_output=True, text=True).stdout

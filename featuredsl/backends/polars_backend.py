@@ -73,6 +73,19 @@ class BatchPlan:
         return lf.select(kept + self.features)
 
 
+def _needed_values(program: ir.Program) -> set[str]:
+    """Names of the lets and features the features depend on (themselves included)."""
+    needed: set[str] = set()
+    stack = [f.name for f in program.features]
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(n.name for n in ir.walk(program.values[name])
+                         if isinstance(n, ir.LetRef))
+    return needed
+
+
 class PolarsLowering:
     """Lowers the expressions of one program, with fitted statistics as constants."""
 
@@ -99,6 +112,13 @@ class PolarsLowering:
 
     def plan(self) -> BatchPlan:
         """Lower every feature; the result is ready to apply to a prepared LazyFrame."""
+        # Named values first, in dependency order: a chain of lets then never recurses
+        # through more than one let's expression at a time.
+        needed = _needed_values(self.program)
+        for name in self.program.order:
+            if name in needed:
+                self.depends_on_row(self.program.values[name])
+                self.lower(ir.LetRef(self.program.values[name].type, name))
         out = []
         for f in self.program.features:
             lowered = self.lower(f.expr)

@@ -23,6 +23,7 @@ from featuredsl.backends import row_input
 from featuredsl.types import Type
 
 _I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
+_MAX_INDENT = 40
 _FAST_TYPE = {"int": "int", "float": "float", "string": "str", "bool": "bool"}
 
 
@@ -120,6 +121,8 @@ class RowCodegen:
         cond = f"type({local}) is not {fast}"
         if t.kind == "int":
             cond += f" or not {_I64.format(local)}"
+        elif t.kind == "string":  # non-ASCII text is checked for lone surrogates
+            cond += f" or not {local}.isascii()"
         self.emit(f"if {cond}:")
         self.emit(f"    {local} = {conv}({args})")
         if t.kind == "float":
@@ -200,6 +203,12 @@ class RowCodegen:
     def _If(self, e: ir.If) -> str:
         c = self.expr(e.cond)
         out = self.tmp()
+        if self.indent > _MAX_INDENT:
+            # Python allows only 100 nested blocks: past this depth both branches are
+            # computed up front (no featuredsl expression raises, so only speed differs).
+            a, b = self.expr(e.then), self.expr(e.otherwise)
+            self.emit(f"{out} = {a} if {c} else {b}")
+            return out
         self.emit(f"if {c}:")
         self._block(e.then, out)
         self.emit("else:")
@@ -223,6 +232,11 @@ class RowCodegen:
         out = self.tmp()
         first = self.expr(e.args[0])
         self.emit(f"{out} = {first}")
+        if self.indent + len(e.args) > _MAX_INDENT:  # see _If
+            for a in e.args[1:]:
+                atom = self.expr(a)
+                self.emit(f"if {out} is None: {out} = {atom}")
+            return out
         depth = 0
         for a in e.args[1:]:
             self.emit(f"if {out} is None:")
