@@ -1,6 +1,6 @@
 """featuredsl vs the hand-written code, side by side, in one process: one markdown table.
 
-    python benchmarks/run.py                   # 1M rows batch, 50k rows row, 7 repeats
+    python benchmarks/run.py                   # 1M rows batch, 50k rows row, 11 repeats
     python benchmarks/run.py --quick           # smoke run, well under a minute
     python benchmarks/run.py --big             # also the batch comparison at 10M rows
 
@@ -303,7 +303,8 @@ def render(r: dict) -> str:
                f" · polars {m['polars']} · numpy {m['numpy']} · {m['usable_cores']} cores "
                f"({m['cpu']}), polars threads {m['polars_threads']} · {m['os']}")
     out.append(f"rows: batch {cfg['rows']:,}, row {cfg['row_rows']:,}; repeats {cfg['repeat']} "
-               "(interleaved); medians over repeats; ratio = median of per-repeat ratios\n")
+               "(interleaved); medians over repeats; ratio = median of per-repeat ratios; row "
+               f"calls timed one by one, minus the timer's own {r['timer_overhead_ns']} ns\n")
     out.append("| path | what | median | p99 (row) · min..max (batch) | loop mean | ratio |")
     out.append("|---|---|---:|---:|---:|---:|")
     row = r["row"]
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, help="batch rows (default 1,000,000; quick 100,000)")
     ap.add_argument("--row-rows", type=int, help="rows for the row benchmark "
                     "(default 50,000; quick 10,000)")
-    ap.add_argument("--repeat", type=int, help="interleaved repeats (default 7; quick 3)")
+    ap.add_argument("--repeat", type=int, help="interleaved repeats (default 11; quick 3)")
     ap.add_argument("--polars-rows", type=int, help="rows for Polars on one-row frames "
                     "(default 300; quick 50; 0 skips)")
     ap.add_argument("--check-rows", type=int, help="rows for the parity and disagreement "
@@ -376,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     q = args.quick
     rows = args.rows or (100_000 if q else 1_000_000)
     row_rows = min(args.row_rows or (10_000 if q else 50_000), rows)
-    repeat = args.repeat or (3 if q else 7)
+    repeat = args.repeat or (3 if q else 11)
     polars_rows = min(args.polars_rows if args.polars_rows is not None else (50 if q else 300),
                       row_rows)
     check_rows = min(args.check_rows or min(rows, 1_000_000), rows)

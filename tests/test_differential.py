@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import featuredsl as fd
+from featuredsl import ir
 from featuredsl.functions.registry import Function, Overload, all_functions
 from tests.harness import mismatches
 
@@ -229,27 +230,44 @@ for _fn in all_functions():
 
 _BINARY = {"add", "sub", "mul", "div", "floordiv", "mod", "eq", "ne", "lt", "le", "gt", "ge"}
 _CONST_LIST = {"bucketize": edges_list, "index_of": member_list, "is_in": member_list}
+#: Functions whose every overload gives a float: a call of one is a float whatever its args.
+_ALWAYS_FLOAT = sorted(
+    name for name, pairs in _BY_RESULT["float"].items()
+    if all(o.result_type(list(o.params)).kind == "float" for o in pairs[0][0].overloads))
 
 
 @st.composite
-def call_of(draw, fn: Function, ov: Overload, depth: int, lets: dict[str, list[str]]) -> str:
-    """A call of one overload, written as the user would (operators with their symbols)."""
+def call_of(draw, fn: Function, ov: Overload, depth: int, lets: dict[str, list[str]],
+            exact: bool = False) -> str:
+    """A call of one overload, written as the user would (operators with their symbols).
+
+    The first float parameter gets an expression that is surely float (not an int that
+    promotes), so that a float overload is really the one the checker picks; with ``exact``
+    the first parameter of any kind is surely of that kind (not a bare ``null``), so the
+    checker picks exactly ``ov``."""
     sub = depth - 1
+    first_float = next((i for i, p in enumerate(ov.params)
+                        if i not in ov.const and (exact or p.kind == "float")), None)
 
     def arg(i: int) -> str:
         p = ov.params[min(i, len(ov.params) - 1)]
-        if i in ov.const:
+        if min(i, len(ov.params) - 1) in ov.const:
             if p.kind == "list":
                 assert p.elem is not None
                 return draw(_CONST_LIST[fn.name](p.elem.kind))
             if fn.name == "round":
                 return int_text(draw(st.integers(-3, 6)))
             return draw(literal_of(p.kind))
-        return draw(expr_of(p.kind, sub, lets))
+        return draw(expr_of(p.kind, sub, lets, strict=i == first_float))
 
     if fn.kind == "operator":
         if fn.name in _BINARY:
-            return f"({arg(0)} {fn.symbol} {arg(1)})"
+            if first_float is not None and draw(st.booleans()):  # the sure one on the right
+                k = ov.params[0].kind
+                a, b = draw(expr_of(k, sub, lets)), draw(expr_of(k, sub, lets, strict=True))
+            else:
+                a, b = arg(0), arg(1)
+            return f"({a} {fn.symbol} {b})"
         if fn.name == "neg":
             return f"(-{arg(0)})"
         if fn.name == "not":
@@ -271,61 +289,74 @@ def call_of(draw, fn: Function, ov: Overload, depth: int, lets: dict[str, list[s
 
 
 @st.composite
-def leaf_of(draw, kind: str, lets: dict[str, list[str]]) -> str:
+def leaf_of(draw, kind: str, lets: dict[str, list[str]], strict: bool = False) -> str:
+    """An input column, a let or earlier feature, a literal, or ``null`` (not when strict)."""
     names = list(COLUMNS[kind]) + list(lets.get(kind, []))
-    if kind == "float":  # int promotes to float
+    if kind == "float" and not strict:  # int promotes to float
         names += COLUMNS["int"][:1]
     choices = ["col", "col", "col"]
     if kind in LITERAL_KINDS:
         choices += ["lit", "lit"]
-    choices.append("null")
+    if not strict:
+        choices.append("null")
     what = draw(st.sampled_from(choices))
     if what == "col":
         return draw(st.sampled_from(names))
     if what == "lit":
-        if kind == "float" and draw(st.integers(0, 3)) == 0:
+        if kind == "float" and not strict and draw(st.integers(0, 3)) == 0:
             return draw(literal_of("int"))
         return draw(literal_of(kind))
     return "null"
 
 
 @st.composite
-def expr_of(draw, kind: str, depth: int, lets: dict[str, list[str]] | None = None) -> str:
+def expr_of(draw, kind: str, depth: int, lets: dict[str, list[str]] | None = None,
+            strict: bool = False) -> str:
     """Source text of a featuredsl expression of ``kind`` (its value may be null), at most
-    ``depth`` levels deep, every subexpression parenthesised."""
+    ``depth`` levels deep, every subexpression parenthesised.
+
+    An int expression may stand for a float (promotion), and a bare ``null`` for anything,
+    unless ``strict``: then the expression's type is exactly ``kind``.
+    """
     lets = lets or {}
     if depth <= 0:
-        return draw(leaf_of(kind, lets))
+        return draw(leaf_of(kind, lets, strict))
     forms = ["leaf", "call", "call", "call", "call", "if", "case", "coalesce"]
     if kind == "bool":
         forms += ["logic", "isnull"]
     form = draw(st.sampled_from(forms))
     sub = depth - 1
     if form == "leaf":
-        return draw(leaf_of(kind, lets))
+        return draw(leaf_of(kind, lets, strict))
     if form == "call":
+        if strict and kind == "float":
+            name = draw(st.sampled_from(_ALWAYS_FLOAT))
+            fn, ov = draw(st.sampled_from(_BY_RESULT["float"][name]))
+            return draw(call_of(fn, ov, depth, lets))
         # every function equally likely, then one of its overloads of the right result kind;
         # int-valued calls stand in for a float a quarter of the time (promotion)
         result = "int" if kind == "float" and draw(st.integers(0, 3)) == 0 else kind
         by_name = _BY_RESULT[result]
         if not by_name:
-            return draw(leaf_of(kind, lets))
+            return draw(leaf_of(kind, lets, strict))
         name = draw(st.sampled_from(sorted(by_name)))
         fn, ov = draw(st.sampled_from(by_name[name]))
         return draw(call_of(fn, ov, depth, lets))
+    # the branches of if/case/coalesce unify to a float if the last one is a sure float
     if form == "if":
         c, a, b = (draw(expr_of("bool", sub, lets)), draw(expr_of(kind, sub, lets)),
-                   draw(expr_of(kind, sub, lets)))
+                   draw(expr_of(kind, sub, lets, strict)))
         return f"(if {c} then {a} else {b})"
     if form == "case":
         whens = draw(st.lists(st.tuples(expr_of("bool", sub, lets), expr_of(kind, sub, lets)),
                               min_size=1, max_size=3))
         body = " ".join(f"when {c} then {v}" for c, v in whens)
-        if draw(st.booleans()):
-            body += f" else {draw(expr_of(kind, sub, lets))}"
+        if strict or draw(st.booleans()):
+            body += f" else {draw(expr_of(kind, sub, lets, strict))}"
         return f"(case {body} end)"
     if form == "coalesce":
-        args = draw(st.lists(expr_of(kind, sub, lets), min_size=2, max_size=3))
+        args = draw(st.lists(expr_of(kind, sub, lets), min_size=1, max_size=2))
+        args.append(draw(expr_of(kind, sub, lets, strict)))
         if len(args) == 2 and draw(st.booleans()):
             return f"({args[0]} ?? {args[1]})"
         return f"coalesce({', '.join(args)})"
@@ -395,6 +426,44 @@ def test_repeated_rows_and_single_row_frames(spec: tuple[str, list[str]], row: d
     for rows in ([row], [row] * n):
         bad = mismatches(compiled, rows)
         assert not bad, "backends disagree:\n" + "\n".join(bad[:10]) + f"\n\nspec:\n{src}"
+
+
+#: Every (function, overload) pair of the registry that the generator can write.
+ALL_OVERLOADS = sorted(
+    {(fn.name, ov.id): (fn, ov) for by_name in _BY_RESULT.values() for pairs in by_name.values()
+     for fn, ov in pairs}.values(), key=lambda p: p[1].id)
+
+
+@st.composite
+def every_overload_spec(draw) -> tuple[str, dict[str, str]]:
+    """One feature per overload of the registry (its arguments random), so that each run
+    exercises all of them; returns the source and feature name -> overload id."""
+    lines = ["input {", *(f"  {n}: {t}" for n, t in INPUTS.items()), "}"]
+    wanted = {}
+    for k, (fn, ov) in enumerate(ALL_OVERLOADS):
+        e = draw(call_of(fn, ov, draw(st.integers(1, 2)), {}, exact=True))
+        kind = ov.result_type(list(ov.params)).kind
+        lines.append(f"feature o{k}: {kind}? = {e}")
+        wanted[f"o{k}"] = ov.id
+    return "\n".join(lines) + "\n", wanted
+
+
+@settings(max_examples=max(10, N_EXAMPLES // 15), deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.large_base_example])
+@given(spec=every_overload_spec(), rows=ROWS)
+def test_every_overload_row_equals_batch(spec: tuple[str, dict[str, str]],
+                                         rows: list[dict]) -> None:
+    src, wanted = spec
+    note(f"spec:\n{src}")
+    compiled = _compile(src)
+    used = set()
+    for f in compiled.program.features:
+        used |= {n.overload.id for n in ir.walk(f.expr) if isinstance(n, ir.Call)}
+    missing = sorted(set(wanted.values()) - used)
+    assert not missing, f"overloads not exercised: {missing}"
+    bad = mismatches(compiled, rows)
+    assert not bad, "backends disagree:\n" + "\n".join(bad[:10]) + f"\n\nspec:\n{src}"
 
 
 # ------------------------------------------------------------------------------ compile robustness

@@ -6,6 +6,7 @@ Each test is the minimized case the property test found, run through both backen
 
 from __future__ import annotations
 
+import featuredsl as fd
 from tests.harness import assert_parity, frame_for, spec_of
 
 NULLABLE = {"b1": "bool?", "i1": "int?", "f1": "float?", "s1": "string?"}
@@ -79,3 +80,51 @@ def test_negating_the_int64_min_literal_is_null_not_a_compile_error() -> None:
     spec = spec_of("-9223372036854775808 + i1", {"i1": "int?"})
     assert assert_parity(spec, [{"i1": -1}, {"i1": 1}]) == [{"out": None},
                                                            {"out": -(2**63) + 1}]
+
+
+def test_constant_condition_with_a_literal_left_comparison_keeps_the_frame_length() -> None:
+    # Polars 2.1: `when(<null or false literal>).then(lit(0) == col).otherwise(<literal>)` is
+    # one row long, so the batch output had 1 row for 2 input rows. The lowering now picks the
+    # branch of a constant condition itself.
+    rows = [{"i1": 0}, {"i1": None}, {"i1": 5}]
+    for expr, expected in [("case when null then (0 == i1) end", [None, None, None]),
+                           ("if false then 0 == i1 else null", [None, None, None]),
+                           ("if true then 0 == i1 else null", [True, None, False]),
+                           ("if null and true then 1 else i1", [0, None, 5])]:
+        spec = spec_of(expr, {"i1": "int?"})
+        assert [r["out"] for r in assert_parity(spec, rows)] == expected, expr
+
+
+def test_literal_left_comparison_with_an_all_true_when_then() -> None:
+    # Polars 2.1: `lit == when(all-true mask).then(lit).otherwise(col)` is one row long; the
+    # batch frame came out short (or ShapeError beside another feature). Comparisons now put
+    # the literal on the right.
+    types = {"i1": "int?", "du1": "duration?", "f1": "float?", "s1": "string?"}
+    rows = [{"i1": 0, "du1": None, "f1": 2.0, "s1": "b"}, {"i1": 0, "du1": None, "f1": 3.0,
+                                                           "s1": "c"}]
+    for expr, expected in [
+        ("0d == (if i1 == i1 then 0d else du1)", [True, True]),
+        ("(1.0 < (if f1 > 0 then 5.0 else f1)) is null", [False, False]),
+        ('"a" >= (if f1 > 0 then "ab" else s1)', [False, False]),
+        ("not (7 != (if i1 == 0 then 7 else i1))", [True, True]),
+    ]:
+        spec = spec_of(expr, types)
+        assert [r["out"] for r in assert_parity(spec, rows)] == expected, expr
+        spec = fd.compile(f"input {{ i1: int?\n du1: duration?\n f1: float?\n s1: string? }}\n"
+                          f"feature a = i1\nfeature out = {expr}\n")
+        assert [r["out"] for r in assert_parity(spec, rows)] == expected, expr
+
+
+def test_row_dependence_cache_survives_short_lived_nodes() -> None:
+    # The batch lowering cached "depends on the row" by id(node); plan() lowers temporary LetRef
+    # nodes, a freed one's id was reused, and feature `e1 = b1` was taken for a constant
+    # (KeyError '$in:b1' while folding it). Many lets and constant features make reuse likely.
+    lines = ["input { b1: bool?\n d1: date? }"]
+    lines += [f"let l{k} = (d1 ?? d1)" for k in range(3)]
+    for k in range(20):
+        lines.append(f"feature c{k} = true")
+        lines.append(f"feature v{k} = b1")
+    spec = fd.compile("\n".join(lines) + "\n")
+    rows = [{"b1": None, "d1": None}, {"b1": False, "d1": None}]
+    out = assert_parity(spec, rows)
+    assert [r["v19"] for r in out] == [None, False]

@@ -93,22 +93,43 @@ class PolarsLowering:
         self.program = program
         self.stats = stats
         self._memo: dict[tuple, _Lowered] = {}
-        self._row_dependent: dict[int, bool] = {}
+        # id(node) -> (node, answer): the node is kept alive so that its id is never reused
+        # by a later node (plan() lowers short-lived LetRef nodes).
+        self._row_dependent: dict[int, tuple[ir.Expr, bool]] = {}
         self._stages: list[list[pl.Expr]] = []
         self._temps: list[str] = []
 
     def depends_on_row(self, e: ir.Expr) -> bool:
         """Whether ``e`` reads an input (directly or through a let)."""
-        hit = self._row_dependent.get(id(e))
-        if hit is None:
-            if isinstance(e, ir.Input):
-                hit = True
-            elif isinstance(e, ir.LetRef):
-                hit = self.depends_on_row(self.program.values[e.name])
-            else:
-                hit = any(self.depends_on_row(c) for c in e.children())
-            self._row_dependent[id(e)] = hit
+        cached = self._row_dependent.get(id(e))
+        if cached is not None:
+            return cached[1]
+        if isinstance(e, ir.Input):
+            hit = True
+        elif isinstance(e, ir.LetRef):
+            hit = self.depends_on_row(self.program.values[e.name])
+        else:
+            hit = any(self.depends_on_row(c) for c in e.children())
+        self._row_dependent[id(e)] = (e, hit)
         return hit
+
+    def lowers_to_literal(self, e: ir.Expr) -> bool:
+        """Whether ``e`` lowers to one literal value rather than a column: it is
+        row-independent, or an ``if`` whose constant condition picks such a branch."""
+        while True:
+            if not self.depends_on_row(e):
+                return True
+            if isinstance(e, ir.LetRef):
+                e = self.program.values[e.name]
+            elif isinstance(e, ir.If) and not self.depends_on_row(e.cond):
+                e = self._branch_taken(e)
+            else:
+                return False
+
+    def _branch_taken(self, e: ir.If) -> ir.Expr:
+        """The branch of an ``if`` whose condition is row-independent (else when null)."""
+        cond = evaluate_constant(self.program, self.stats, e.cond)
+        return e.then if cond is True else e.otherwise
 
     def plan(self) -> BatchPlan:
         """Lower every feature; the result is ready to apply to a prepared LazyFrame."""
@@ -123,7 +144,7 @@ class PolarsLowering:
         for f in self.program.features:
             lowered = self.lower(f.expr)
             e = lowered.expr
-            if not self.depends_on_row(f.expr):
+            if self.lowers_to_literal(f.expr):
                 # A constant feature is a literal: alone in a select it would give one row
                 # whatever the frame's length. Repeat it to the frame's length instead.
                 e = pl.repeat(e, pl.len())
@@ -206,6 +227,10 @@ class PolarsLowering:
             (a,) = self._operands([e.arg], [None])
             return self._join(a.expr.cast(pl.Float64), [a])
         if isinstance(e, ir.If):
+            if not self.depends_on_row(e.cond):
+                # Decided here: Polars' when/then on a literal condition may even shrink the
+                # column to one row (when the branch is `lit == col`).
+                return self.lower(self._branch_taken(e))
             parts = self._operands([e.cond, e.then, e.otherwise], [BOOL, e.type, e.type])
             c, t, o = (p.expr for p in parts)
             return self._join(pl.when(c).then(t).otherwise(o), parts)

@@ -15,6 +15,7 @@ deterministic for a given spec and fitted statistics.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 
@@ -115,6 +116,11 @@ class RowCodegen:
         args = f"{local}, {name!r}, {t.nullable}"
         self.emit(f"{local} = get({name!r})")
         fast = _FAST_TYPE.get(t.kind)
+        if t.kind == "timestamp":  # the common case, a naive (UTC) datetime, passes through
+            self.emit(f"if type({local}) is not {self.ref(dt.datetime, 'datetime')} "
+                      f"or {local}.tzinfo is not None:")
+            self.emit(f"    {local} = {conv}({args})")
+            return
         if fast is None:
             self.emit(f"{local} = {conv}({args})")
             return

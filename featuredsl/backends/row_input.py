@@ -34,8 +34,10 @@ instant must fall within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. An
 ``t``/``z``, surrounding spaces, an offset without a time) is an ``InputError``; note that this
 is stricter than Python's ``datetime.fromisoformat``.
 
-Internal representations: timestamp = int microseconds since the Unix epoch (UTC), date = int
-days since 1970-01-01, duration = int microseconds.
+Internal representations: a timestamp is a *naive* ``datetime`` holding the UTC wall clock
+(so calendar functions are attribute reads: ``t.hour``, ``t.isoweekday()``, and a naive input,
+the common case, passes through untouched); a date is a ``date``; a duration is an int of
+microseconds. Outputs are converted back: timestamps become aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -228,7 +230,28 @@ def parse_date(s: str) -> int | None:
         return None
 
 
-def in_timestamp(v: object, name: str, nullable: bool) -> int | None:
+_UTC_ZONES = (dt.UTC,)
+try:  # Polars and pandas hand out ZoneInfo("UTC"); it is UTC too.
+    import zoneinfo
+
+    _UTC_ZONES = (dt.UTC, zoneinfo.ZoneInfo("UTC"))
+except Exception:  # pragma: no cover - no tz database
+    pass
+
+
+def in_timestamp(v: object, name: str, nullable: bool) -> dt.datetime | None:
+    """Any accepted timestamp value -> a naive datetime holding the UTC wall clock."""
+    if type(v) is dt.datetime:
+        tz = v.tzinfo
+        if tz is None:
+            return v
+        if tz in _UTC_ZONES:
+            return v.replace(tzinfo=None)
+    us = timestamp_us(v, name, nullable)
+    return None if us is None else _EPOCH_NAIVE + dt.timedelta(microseconds=us)
+
+
+def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
     """datetime (naive = UTC, aware converted), date, ISO-8601 string -> int microseconds."""
     if isinstance(v, str):
         us = parse_timestamp(v)
@@ -269,14 +292,14 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
                 // _US)
 
 
-def in_date(v: object, name: str, nullable: bool) -> int | None:
+def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
     if isinstance(v, str):
         days = parse_date(v)
         if days is None:
             raise _bad(name, _t("date", nullable), v, "not a date; use YYYY-MM-DD")
-        return days
+        return _EPOCH_DATE + dt.timedelta(days=days)
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
-        return (v - _EPOCH_DATE).days
+        return v
     if _is_missing(v):
         return _missing(v, name, nullable, "date")
     raise _bad(name, _t("date", nullable), v, "use a date or a YYYY-MM-DD string")
@@ -333,12 +356,8 @@ def converter(t: Type) -> Callable:
 # ------------------------------------------------------------------------------------ output
 
 
-def out_timestamp(us: int | None) -> dt.datetime | None:
-    return None if us is None else _EPOCH + dt.timedelta(microseconds=us)
-
-
-def out_date(days: int | None) -> dt.date | None:
-    return None if days is None else _EPOCH_DATE + dt.timedelta(days=days)
+def out_timestamp(t: dt.datetime | None) -> dt.datetime | None:
+    return None if t is None else t.replace(tzinfo=dt.UTC)
 
 
 def out_duration(us: int | None) -> dt.timedelta | None:
@@ -349,8 +368,6 @@ def output_converter(t: Type) -> Callable | None:
     """How to turn an internal value of type ``t`` into the user-facing Python value."""
     if t.kind == "timestamp":
         return out_timestamp
-    if t.kind == "date":
-        return out_date
     if t.kind == "duration":
         return out_duration
     if t.kind == "list":

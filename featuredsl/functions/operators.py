@@ -138,13 +138,33 @@ register(
 _ORDERED = (INT, FLOAT, STRING, BOOL, TIMESTAMP, DATE, DURATION)
 
 
+_MIRRORED = {operator.eq: operator.eq, operator.ne: operator.ne, operator.lt: operator.gt,
+             operator.le: operator.ge, operator.gt: operator.lt, operator.ge: operator.le}
+
+
+def _compare_polars(op: Callable) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+    """``op(a, b)``, with a literal left operand moved to the right (``1 < x`` is ``x > 1``).
+
+    Polars 2.1 gives a *one-row* result for ``lit < when(m).then(lit).otherwise(col)`` when the
+    mask happens to be all true (the when/then then yields its literal): the feature column
+    came out one row long, or raised ShapeError next to other features.
+    """
+    mirrored = _MIRRORED[op]
+
+    def lower(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+        if a.meta.is_literal() and not b.meta.is_literal():
+            return mirrored(b, a)
+        return op(a, b)
+    return lower
+
+
 def _compare(name: str, symbol: str, op: Callable, py: str) -> None:
     register(
         name,
         f"`a {symbol} b`. ints compared with floats are converted to float first; strings "
         "compare by code point.",
         ("a", "b"),
-        [Overload(f"{name}_{t.kind}", (t, t), BOOL, op,
+        [Overload(f"{name}_{t.kind}", (t, t), BOOL, _compare_polars(op),
                   lambda g, a, b, py=py: f"{a} {py} {b}") for t in _ORDERED],
         [Example(f"a {symbol} b", {"a": 1, "b": 2}, op(1, 2)),
          Example(f"a {symbol} b", {"a": 2.5, "b": 2}, op(2.5, 2)),
