@@ -2,8 +2,9 @@
 
 The row backend keeps a timestamp as a naive ``datetime`` holding the UTC wall clock and a date
 as a ``date`` (see ``backends/row_input.py``), so each field is an attribute read; Python's
-datetime is proleptic Gregorian like Polars', so instants before 1970 agree. ``day_of_week`` is ISO: Monday 1
-to Sunday 7. Time zones arrive with the function-library issue; today every field is UTC.
+datetime is proleptic Gregorian like Polars', so instants before 1970 agree. ``day_of_week``
+is ISO: Monday 1 to Sunday 7. Time zones arrive with the function-library issue; today every
+field is UTC.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _field(name: str, doc: str, polars_fn, row_ts, row_date, ex: object, old: ob
     )
 
 
-def _attr(name: str, call: str = ""):  # noqa: ANN202
+def _attr(name: str, call: str = ""):
     return lambda g, t: f"{t}.{name}{call}"
 
 
