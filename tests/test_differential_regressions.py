@@ -128,3 +128,46 @@ def test_row_dependence_cache_survives_short_lived_nodes() -> None:
     rows = [{"b1": None, "d1": None}, {"b1": False, "d1": None}]
     out = assert_parity(spec, rows)
     assert [r["v19"] for r in out] == [None, False]
+
+
+def test_pow_is_libm_pow_whatever_the_chunking() -> None:
+    # Polars' pow kernel multiplies (x*x*x*x*x*x) when the exponent array has one element: a
+    # one-row frame, or a one-row morsel in the streaming engine. 2067.0 ** 6.0 is then one ulp
+    # below math.pow's 7.799070743921967e+19.
+    spec = spec_of("pow(i1, f1)", {"i1": "int?", "f1": "float?"})
+    expected = 7.799070743921967e19
+    for n in (1, 2, 3, 7):
+        rows = [{"i1": 2067, "f1": 6.0}] * n
+        assert [r["out"] for r in assert_parity(spec, rows)] == [expected] * n
+        for engine in ("streaming", "in-memory"):
+            lazy = spec.transform_lazy(frame_for(spec, rows).lazy()).collect(engine=engine)
+            assert lazy["out"].to_list() == [expected] * n
+
+
+# ------------------------------------------------------------------ found by the compile fuzzer
+
+
+def _codes(source: str) -> list[str]:
+    try:
+        fd.compile(source)
+    except fd.SpecError as exc:
+        return [d.code for d in exc.diagnostics if d.severity == "error"]
+    return []
+
+
+def test_int_literal_longer_than_python_int_limit_is_a_spec_error() -> None:
+    # int() refuses more than 4300 digits: the parser leaked a lark VisitError (a traceback).
+    head = "input { x: int }\n"
+    assert _codes(head + "feature y = x + " + "1" * 5000 + "\n") == ["E004"]
+    assert _codes(head + "feature y = x + -" + "1" * 5000 + "\n") == ["E004"]
+    assert _codes(head + "feature y = x + 0009223372036854775807\n") == []
+
+
+def test_duration_literal_out_of_int64_microseconds_is_a_spec_error() -> None:
+    # `99999999999999999999d` compiled, then the batch backend raised OverflowError building a
+    # Python timedelta for the literal (and 5000-digit counts leaked a VisitError).
+    head = "input { du1: duration? }\n"
+    assert _codes(head + "feature y = du1 > 99999999999999999999d\n") == ["E004"]
+    assert _codes(head + "feature y = du1 > " + "9" * 5000 + "d\n") == ["E004"]
+    spec = spec_of("du1 > 106751991d", {"du1": "duration?"})
+    assert assert_parity(spec, [{"du1": None}]) == [{"out": None}]

@@ -175,6 +175,12 @@ class PolarsLowering:
             self._memo[key] = hit
         return hit
 
+    def _is_zero(self, e: ir.Expr) -> bool:
+        """Whether a row-independent expression is +-0.0 (or may be: non-constants count)."""
+        if isinstance(e, ir.Const | ir.StatRef):
+            return self.const_value(e) == 0.0
+        return True
+
     def _materialize(self, low: _Lowered) -> _Lowered:
         if low.level == 0:
             return low
@@ -267,7 +273,8 @@ class PolarsLowering:
             if ov.per_row_scalars:
                 if self.depends_on_row(a):
                     anchor = low.expr if anchor is None else anchor
-                elif a.type.kind == "float":
+                elif a.type.kind == "float" and (
+                        ov.per_row_scalars == "always" or self._is_zero(a)):
                     scalars.append(i)
         if anchor is not None:
             for i in scalars:

@@ -80,6 +80,7 @@ class RowCodegen:
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
         self.emit("get = row.get")
+        self._fields_only = self._inputs_read_as_fields_only()
         for name, t in self.program.inputs.items():
             self._input(name, t)
         needed = self._needed()
@@ -109,6 +110,20 @@ class RowCodegen:
                     stack.append(node.name)
         return needed
 
+    def _inputs_read_as_fields_only(self) -> set[str]:
+        """Timestamp inputs used only by calendar-field functions: they may stay aware UTC."""
+        ok = {n for n, t in self.program.inputs.items() if t.kind == "timestamp"}
+        for value in self.program.values.values():
+            for node in ir.walk(value):
+                allowed = isinstance(node, ir.Call) and node.overload.reads_fields_only
+                for child in node.children():
+                    if isinstance(child, ir.Input) and not allowed:
+                        ok.discard(child.name)
+        for f in self.program.features:  # a feature that *is* an input outputs it
+            if isinstance(f.expr, ir.Input):
+                ok.discard(f.expr.name)
+        return ok
+
     def _input(self, name: str, t: Type) -> None:
         local = self.tmp()
         self.values["$in:" + name] = local
@@ -117,8 +132,13 @@ class RowCodegen:
         self.emit(f"{local} = get({name!r})")
         fast = _FAST_TYPE.get(t.kind)
         if t.kind == "timestamp":  # the common case, a naive (UTC) datetime, passes through
-            self.emit(f"if type({local}) is not {self.ref(dt.datetime, 'datetime')} "
-                      f"or {local}.tzinfo is not None:")
+            cond = f"type({local}) is not {self.ref(dt.datetime, 'datetime')} or "
+            if name in self._fields_only:  # aware UTC datetimes can pass through as well
+                utc = self.ref(row_input.UTC_ZONES, "utc")
+                cond += f"({local}.tzinfo is not None and {local}.tzinfo not in {utc})"
+            else:
+                cond += f"{local}.tzinfo is not None"
+            self.emit(f"if {cond}:")
             self.emit(f"    {local} = {conv}({args})")
             return
         if fast is None:

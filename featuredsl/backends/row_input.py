@@ -230,11 +230,11 @@ def parse_date(s: str) -> int | None:
         return None
 
 
-_UTC_ZONES = (dt.UTC,)
+UTC_ZONES = (dt.UTC,)
 try:  # Polars and pandas hand out ZoneInfo("UTC"); it is UTC too.
     import zoneinfo
 
-    _UTC_ZONES = (dt.UTC, zoneinfo.ZoneInfo("UTC"))
+    UTC_ZONES = (dt.UTC, zoneinfo.ZoneInfo("UTC"))
 except Exception:  # pragma: no cover - no tz database
     pass
 
@@ -245,7 +245,7 @@ def in_timestamp(v: object, name: str, nullable: bool) -> dt.datetime | None:
         tz = v.tzinfo
         if tz is None:
             return v
-        if tz in _UTC_ZONES:
+        if tz in UTC_ZONES:
             return v.replace(tzinfo=None)
     us = timestamp_us(v, name, nullable)
     return None if us is None else _EPOCH_NAIVE + dt.timedelta(microseconds=us)

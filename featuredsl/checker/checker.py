@@ -468,12 +468,14 @@ class Checker:
                            node.span)
                 return None
             final.append(a)
+        consts = [a.value if isinstance(a, ir.Const) else None for a in final]
         if ov.check_const is not None:
-            consts = [a.value if isinstance(a, ir.Const) else None for a in final]
             problem = ov.check_const(consts)
             if problem is not None:
                 self.error("E208", problem, span)
                 return None
+        if ov.specialize is not None and (special := ov.specialize(consts)) is not None:
+            ov = next(o for o in fn.overloads if o.id == special)
         base = [a.type.base for a in final]
         result = ov.result_type(base)
         if fn.null_policy == "propagate":
@@ -550,6 +552,8 @@ def _resolve(fn: Function, types: list[Type]) -> Overload | None:
     """The overload needing the fewest promotions; ties go to the first declared."""
     best: tuple[int, Overload] | None = None
     for ov in fn.overloads:
+        if ov.hidden:
+            continue
         n = len(ov.params)
         if len(types) != n and not (ov.variadic and len(types) >= n):
             continue

@@ -63,6 +63,28 @@ def py_float_binop(np_fn, a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.map_batches([a, b], kernel, return_dtype=pl.Float64, is_elementwise=True)
 
 
+def libm_pow(x: pl.Expr, y: pl.Expr) -> pl.Expr:
+    """``x ** y`` by libm's ``pow`` on every row (Python's ``math.pow``).
+
+    Polars' float pow kernel takes shortcuts when the exponent array has a single element,
+    which happens for a one-row frame *and* for any one-row morsel of the streaming engine:
+    ``y == 0.5`` becomes ``sqrt`` and an integral ``y`` in 2..9 repeated multiplication, both
+    off by an ulp from ``pow`` for some x (``2067.0 ** 6.0``). So the result depended on how
+    the frame was chunked. Batches of one row are padded to two, which takes the plain
+    element-wise path.
+    """
+
+    def kernel(s: list[pl.Series]) -> pl.Series:
+        base, exp = s[0].cast(pl.Float64), s[1].cast(pl.Float64)
+        if len(exp) == 1:
+            base = pl.Series([base[0], 1.0], dtype=pl.Float64)
+            exp = pl.Series([exp[0], 1.0], dtype=pl.Float64)
+            return base.pow(exp).slice(0, 1)
+        return base.pow(exp)
+
+    return pl.map_batches([x, y], kernel, return_dtype=pl.Float64, is_elementwise=True)
+
+
 def null_if_any_null(result: pl.Expr, args: list[pl.Expr]) -> pl.Expr:
     """``result`` where no argument is null, else null (for ops Polars makes null-skipping)."""
     cond = args[0].is_null()

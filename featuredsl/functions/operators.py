@@ -7,8 +7,9 @@ Python (floor, remainder with the divisor's sign); a zero divisor gives null (SP
 
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta as _td
 
 import numpy as np
@@ -33,7 +34,7 @@ def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py:
             Overload(f"{name}_int", II, INT, int_op, lambda g, a, b: f"{a} {py} {b}",
                      int_overflow=True, may_be_null=True),
             Overload(f"{name}_float", FF, FLOAT, _float_op(op), lambda g, a, b: f"{a} {py} {b}",
-                     row_nan=True, may_be_null=True, per_row_scalars=True),
+                     row_nan=True, may_be_null=True, per_row_scalars="zero"),
         ],
         examples, kind="operator", symbol=symbol, category="operators",
     )
@@ -57,15 +58,25 @@ def _div_polars(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return _pl.no_nan(pl.when(b != 0).then(a / b))
 
 
+def _div_by_constant(consts: Sequence[object]) -> str | None:
+    c = consts[1]
+    finite = isinstance(c, float) and c != 0.0 and math.isfinite(c)
+    return "div_float_by_constant" if finite else None
+
+
 register(
     "div",
     "True division, always float (ints are promoted). `x / 0` is null; `inf / inf` is null.",
     ("a", "b"),
     [Overload("div_float", FF, FLOAT, _div_polars,
               lambda g, a, b: f"({a} / {b} if {b} else None)", row_nan=True, may_be_null=True,
-              per_row_scalars=True)],
+              per_row_scalars="always", specialize=_div_by_constant),
+     # x / c for a finite non-zero constant c: never null for a non-null x, no zero test.
+     Overload("div_float_by_constant", FF, FLOAT, lambda a, b: a / b,
+              lambda g, a, b: f"{a} / {b}", per_row_scalars="always", hidden=True)],
     [Example("a / b", {"a": 1, "b": 4}, 0.25), Example("a / b", {"a": 1.0, "b": 0.0}, None),
-     Example("a / b", {"a": 1.0, "b": 3.0}, 1 / 3)],
+     Example("a / b", {"a": 1.0, "b": 3.0}, 1 / 3), Example("a / 10", {"a": 0.7}, 0.7 / 10),
+     Example("a / -0.5", {"a": None}, None, {"a": "float?"})],
     kind="operator", symbol="/", category="operators",
 )
 
@@ -98,7 +109,7 @@ register(
               may_be_null=True),
      Overload("floordiv_float", FF, FLOAT, _floordiv_float,
               lambda g, a, b: f"({a} // {b} if {b} else None)", row_nan=True,
-              may_be_null=True, per_row_scalars=True)],
+              may_be_null=True, per_row_scalars="always")],
     [Example("a // b", {"a": -7, "b": 2}, -4), Example("a // b", {"a": 7, "b": 0}, None),
      Example("a // b", {"a": -7.5, "b": 2.0}, -4.0),
      Example("a // b", {"a": -(2**63), "b": -1}, None)],
@@ -112,7 +123,7 @@ register(
               may_be_null=True),
      Overload("mod_float", FF, FLOAT, _mod_float,
               lambda g, a, b: f"({a} % {b} if {b} else None)", row_nan=True, may_be_null=True,
-              per_row_scalars=True)],
+              per_row_scalars="always")],
     [Example("a % b", {"a": -7, "b": 3}, 2), Example("a % b", {"a": 7, "b": -3}, -2),
      Example("a % b", {"a": 7, "b": 0}, None), Example("a % b", {"a": -7.5, "b": 2.0}, 0.5)],
     kind="operator", symbol="%", category="operators",

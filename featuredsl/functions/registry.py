@@ -66,10 +66,21 @@ class Overload:
     #: chains, horizontal folds); the backend then adds the null check.
     polars_nulls: bool = True
     #: Float arguments that are the same on every row (literals, statistics) are turned into
-    #: per-row columns before the Polars lowering sees them (see ``_pl.per_row``).
-    per_row_scalars: bool = False
+    #: per-row columns before the Polars lowering sees them (see ``_pl.per_row``): ``"always"``,
+    #: or ``"zero"`` for a scalar that is 0.0 or -0.0 only (``x + 0.0`` is short-cut to ``x``,
+    #: which keeps ``-0.0``; other addends are computed exactly).
+    per_row_scalars: str = ""
     #: Validates constant arguments at compile time: returns an error message or None.
     check_const: Callable[[Sequence[object]], str | None] | None = None
+    #: Given the constant argument values (None where not constant), the id of a more specific
+    #: overload of the same function to use instead (e.g. division by a non-zero constant,
+    #: which can skip the zero check and is never null), or None.
+    specialize: Callable[[Sequence[object]], str | None] | None = None
+    #: Only reachable through ``specialize``, never chosen by argument types.
+    hidden: bool = False
+    #: The row lowering only reads calendar fields of its timestamp arguments, so it works on
+    #: an aware UTC datetime as well as a naive one (the row backend can skip normalizing).
+    reads_fields_only: bool = False
 
     def result_type(self, args: Sequence[Type]) -> Type:
         r = self.result(args) if callable(self.result) else self.result

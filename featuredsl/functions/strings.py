@@ -23,14 +23,16 @@ SS = (STRING, STRING)
 register(
     "lower", "Full Unicode lowercase (`\"ÀΣ\"` -> `\"àς\"`).", ("s",),
     [Overload("lower_string", S, STRING, lambda s: s.str.to_lowercase(),
-              lambda g, s: f"{g.ref(lower_row, 'lower')}({s})")],
+              lambda g, s: f"({s}.lower() if {s}.isascii() "
+                           f"else {g.ref(lower_row, 'lower')}({s}))")],
     [Example("lower(s)", {"s": "ÀB"}, "àb"), Example("lower(s)", {"s": "\ua7cb"}, "\u0264")],
     category="string",
 )
 register(
     "upper", "Full Unicode uppercase (`\"ß\"` -> `\"SS\"`).", ("s",),
     [Overload("upper_string", S, STRING, lambda s: s.str.to_uppercase(),
-              lambda g, s: f"{g.ref(upper_row, 'upper')}({s})")],
+              lambda g, s: f"({s}.upper() if {s}.isascii() "
+                           f"else {g.ref(upper_row, 'upper')}({s}))")],
     [Example("upper(s)", {"s": "straße"}, "STRASSE"), Example("upper(s)", {"s": ""}, "")],
     category="string",
 )

@@ -25,6 +25,13 @@ from featuredsl.syntax import ast
 
 _INT64_MIN = -(2**63)
 
+
+def _big_int(text: str) -> int:
+    """The value of a digit string; a very long one (Python's int() refuses more than 4300
+    digits) becomes 10**40, which is out of every range just as well."""
+    digits = text.replace("_", "").lstrip("0") or "0"
+    return int(digits) if len(digits) <= 40 else 10**40
+
 #: Deepest expression nesting accepted; deeper input is E210 (split it with `let`).
 MAX_DEPTH = 200
 
@@ -137,7 +144,7 @@ class _ToAst(Transformer_NonRecursive):
     # -- literals
     def int_lit(self, meta, children):
         tok = children[0]
-        return self._node(ast.Literal(_span_of(tok), "int", int(str(tok).replace("_", ""))))
+        return self._node(ast.Literal(_span_of(tok), "int", _big_int(str(tok))))
 
     def float_lit(self, meta, children):
         tok = children[0]
@@ -153,7 +160,11 @@ class _ToAst(Transformer_NonRecursive):
 
     def duration_lit(self, meta, children):
         tok = children[0]
-        total = sum(int(n) * _DURATION_US[u] for n, u in _DURATION_PART.findall(str(tok)))
+        total = sum(_big_int(n) * _DURATION_US[u] for n, u in _DURATION_PART.findall(str(tok)))
+        if total > -_INT64_MIN - 1:
+            self._error("E004", f"duration literal `{tok}` is out of range", _span_of(tok),
+                        "durations hold up to 106751991 days (int64 microseconds)")
+            total = 0
         return self._node(ast.Literal(_span_of(tok), "duration", total))
 
     def true_lit(self, meta, children):
