@@ -13,7 +13,10 @@ for every Unicode scalar value (0..0x10FFFF minus surrogates) and emits:
 
 Usage: python gen_case_table.py [output_path]
 """
-import sys, pprint
+import pprint
+import sys
+import unicodedata
+
 import polars as pl
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "featuredsl/functions/_unicode_case.py"
@@ -38,7 +41,7 @@ def cls(a, b):
     return "CASED" if a else ("IGN" if b else "OTHER")
 
 lower_fix, upper_fix, sigma_fix = {}, {}, {}
-for i, (cp, ch) in enumerate(zip(cps, chars)):
+for i, (cp, ch) in enumerate(zip(cps, chars, strict=False)):
     if ch.lower() != lo[i]:
         lower_fix[cp] = lo[i]
     if ch.upper() != up[i]:
@@ -109,11 +112,13 @@ def polars_upper(s):
         return s.upper()
     return "".join(UPPER_FIXUP.get(ord(c)) or c.upper() for c in s)
 '''
-import unicodedata
+
 src = TEMPLATE.format(
     plv=pl.__version__, pyv=sys.version.split()[0], udv=unicodedata.unidata_version,
-    lower=pprint.pformat(lower_fix), upper=pprint.pformat(upper_fix), sigma=pprint.pformat(sigma_fix),
+    lower=pprint.pformat(lower_fix), upper=pprint.pformat(upper_fix),
+    sigma=pprint.pformat(sigma_fix),
 )
 with open(OUT, "w", encoding="utf-8") as f:
     f.write(src)
-print(f"wrote {OUT}: {len(lower_fix)} lower, {len(upper_fix)} upper, {len(sigma_fix)} sigma-class fixups")
+print(f"wrote {OUT}: {len(lower_fix)} lower, {len(upper_fix)} upper, "
+      f"{len(sigma_fix)} sigma-class fixups")
