@@ -66,11 +66,17 @@ class BatchPlan:
     stages: list[list[pl.Expr]]
     features: list[pl.Expr]
     temporaries: list[str]
+    anchor: str | None = None  # an input column: referencing it costs nothing
 
     def apply(self, lf: pl.LazyFrame, kept: list[pl.Expr]) -> pl.LazyFrame:
         for stage in self.stages:
             lf = lf.with_columns(stage)
-        return lf.select(kept + self.features)
+        # Polars may simplify a row-dependent expression to a scalar (``when(true).then(0)``);
+        # a select of scalars alone would return one row. A row index column keeps every
+        # select as tall as the frame; it is dropped again.
+        anchor = (pl.col(self.anchor) if self.anchor is not None
+                  else pl.int_range(pl.len())).alias("__fd_anchor")
+        return lf.select([*kept, *self.features, anchor]).drop("__fd_anchor")
 
 
 def _needed_values(program: ir.Program) -> set[str]:
@@ -149,7 +155,8 @@ class PolarsLowering:
                 # whatever the frame's length. Repeat it to the frame's length instead.
                 e = pl.repeat(e, pl.len())
             out.append(e.alias(f.name))
-        return BatchPlan(self._stages, out, self._temps)
+        anchor = next(iter(self.program.inputs), None)
+        return BatchPlan(self._stages, out, self._temps, anchor)
 
     def feature_exprs(self) -> list[pl.Expr]:
         """The feature expressions alone (valid only when the plan has no stages)."""
@@ -271,7 +278,8 @@ class PolarsLowering:
             if a.type.nullable:
                 nullable.append(low.expr)
             if ov.per_row_scalars:
-                if self.depends_on_row(a):
+                # (an `if` on a constant condition is row-dependent yet may lower to a literal)
+                if not self.lowers_to_literal(a):
                     anchor = low.expr if anchor is None else anchor
                 elif a.type.kind == "float" and (
                         ov.per_row_scalars == "always" or self._is_zero(a)):
