@@ -16,13 +16,24 @@ from featuredsl.errors import (
     NotFittedError,
     SpecError,
 )
+from featuredsl.fitted import FittedSpec, FitWarning
 
 __version__ = "0.1.0"
+
+
+def load(path: str) -> FittedSpec:
+    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``)."""
+    from featuredsl.artifact import load as _load
+
+    return _load(path)
+
 
 __all__ = [
     "ArtifactError",
     "Diagnostic",
     "FeatureDSLError",
+    "FitWarning",
+    "FittedSpec",
     "InputError",
     "NotFittedError",
     "Spec",
@@ -30,4 +41,5 @@ __all__ = [
     "__version__",
     "compile",
     "compile_file",
+    "load",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -15,6 +16,9 @@ from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.checker import check
 from featuredsl.errors import Diagnostic, FeatureDSLError, InputError, NotFittedError, SpecError
 from featuredsl.syntax.parser import parse
+
+if TYPE_CHECKING:
+    from featuredsl.fitted import FittedSpec
 
 
 class Spec:
@@ -73,6 +77,17 @@ class Spec:
         if self._stats is None:
             raise NotFittedError(self.program.stats)
         return self._stats
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, data: object) -> FittedSpec:
+        """Fit every statistic on training data and freeze them (SPEC section 5).
+
+        ``data`` is anything ``transform`` accepts. Returns a :class:`FittedSpec`; a spec
+        without statistics fits too (cheaply: only the training profile is computed).
+        """
+        from featuredsl.fit import fit
+
+        return fit(self, data)
 
     # ------------------------------------------------------------------ batch
     def batch_plan(self) -> BatchPlan:
