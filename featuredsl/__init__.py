@@ -16,6 +16,7 @@ from featuredsl.errors import (
     NotFittedError,
     SpecError,
 )
+from featuredsl.fit import FitTimeWarning
 from featuredsl.fitted import FittedSpec, FitWarning
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ __all__ = [
     "ArtifactError",
     "Diagnostic",
     "FeatureDSLError",
+    "FitTimeWarning",
     "FitWarning",
     "FittedSpec",
     "InputError",
