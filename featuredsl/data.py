@@ -377,7 +377,12 @@ def _bad_null(e: pl.Expr, t: Type) -> pl.Expr:
 def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr) -> list[pl.Expr]:
     out = []
     if dtype != pl.Null and _may_fail(dtype, t):
-        failed = _deep_nulls(widened, dtype_of(t)) > _deep_nulls(pl.col(name), dtype)
+        raw_nulls = _deep_nulls(pl.col(name), dtype)
+        if t.kind == "float" and isinstance(dtype, pl.String):
+            # the text "NaN" parses to NaN, which is null by design, not a failed conversion
+            text_nan = pl.col(name).cast(pl.Float64, strict=False).is_nan().fill_null(False)
+            raw_nulls = raw_nulls + text_nan.cast(pl.UInt32)
+        failed = _deep_nulls(widened, dtype_of(t)) > raw_nulls
         out.append(failed.alias(_FAIL.format(i)))
     if _strict(t):
         out.append(_bad_null(widened, t).alias(_NULL.format(i)))

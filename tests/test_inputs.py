@@ -761,3 +761,11 @@ def test_lower_level_helpers() -> None:
     assert (info.value.field, info.value.row) == ("x", 1)
     data_io.validate(raw.head(1), prepared.head(1), sp.program.inputs)
     assert data_io.to_lazy(raw).collect().equals(raw)
+
+
+def test_csv_nan_text_is_null_not_a_conversion_error(tmp_path) -> None:
+    path = tmp_path / "nan.csv"
+    pl.DataFrame({"x": [1.0, float("nan"), None, 2.5]}).write_csv(path)
+    spec = fd.compile("input { x: float? }\nfeature y = x * 2\n")
+    assert spec.transform(path)["y"].to_list() == [2.0, None, None, 5.0]
+    assert spec.row_evaluator()({"x": float("nan")})["y"] is None
