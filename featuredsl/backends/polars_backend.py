@@ -23,6 +23,7 @@ import polars as pl
 from featuredsl import ir
 from featuredsl.backends.row_backend import evaluate_constant
 from featuredsl.functions import _pl
+from featuredsl.functions.registry import specialized
 from featuredsl.types import BOOL, Type
 
 
@@ -114,27 +115,18 @@ class PolarsLowering:
             hit = True
         elif isinstance(e, ir.LetRef):
             hit = self.depends_on_row(self.program.values[e.name])
+        elif isinstance(e, ir.If) and not self.depends_on_row(e.cond):
+            # only the branch taken counts: `not (if true then null else b1)` is a constant,
+            # and lowering it as a column would give a one-row (literal) Polars result
+            hit = self.depends_on_row(self._branch_taken(e))
         else:
             hit = any(self.depends_on_row(c) for c in e.children())
         self._row_dependent[id(e)] = (e, hit)
         return hit
 
-    def lowers_to_literal(self, e: ir.Expr) -> bool:
-        """Whether ``e`` lowers to one literal value rather than a column: it is
-        row-independent, or an ``if`` whose constant condition picks such a branch."""
-        while True:
-            if not self.depends_on_row(e):
-                return True
-            if isinstance(e, ir.LetRef):
-                e = self.program.values[e.name]
-            elif isinstance(e, ir.If) and not self.depends_on_row(e.cond):
-                e = self._branch_taken(e)
-            else:
-                return False
-
     def _branch_taken(self, e: ir.If) -> ir.Expr:
         """The branch of an ``if`` whose condition is row-independent (else when null)."""
-        cond = evaluate_constant(self.program, self.stats, e.cond)
+        cond = evaluate_constant(self.program, self.stats, e.cond, self.depends_on_row)
         return e.then if cond is True else e.otherwise
 
     def plan(self) -> BatchPlan:
@@ -150,7 +142,7 @@ class PolarsLowering:
         for f in self.program.features:
             lowered = self.lower(f.expr)
             e = lowered.expr
-            if self.lowers_to_literal(f.expr):
+            if not self.depends_on_row(f.expr):
                 # A constant feature is a literal: alone in a select it would give one row
                 # whatever the frame's length. Repeat it to the frame's length instead.
                 e = pl.repeat(e, pl.len())
@@ -181,6 +173,12 @@ class PolarsLowering:
             hit = self._lower(e)
             self._memo[key] = hit
         return hit
+
+    def _scalar_value(self, e: ir.Expr) -> float:
+        """The value of a row-independent float expression."""
+        if isinstance(e, ir.Const | ir.StatRef):
+            return self.const_value(e)  # type: ignore[return-value]
+        return evaluate_constant(self.program, self.stats, e, self.depends_on_row)  # type: ignore
 
     def _is_zero(self, e: ir.Expr) -> bool:
         """Whether a row-independent expression is +-0.0 (or may be: non-constants count)."""
@@ -224,8 +222,8 @@ class PolarsLowering:
         if not isinstance(e, ir.Const | ir.StatRef) and not self.depends_on_row(e):
             # A row-independent expression is folded by the row backend's code (the reference
             # semantics) into one literal: Polars' scalar kernels never see it.
-            return _Lowered(literal(evaluate_constant(self.program, self.stats, e), e.type),
-                            0, 0)
+            value = evaluate_constant(self.program, self.stats, e, self.depends_on_row)
+            return _Lowered(literal(value, e.type), 0, 0)
         if isinstance(e, ir.Const):
             return _Lowered(literal(e.value, e.type), 0, 0)
         if isinstance(e, ir.Input):
@@ -260,7 +258,9 @@ class PolarsLowering:
         raise TypeError(f"cannot lower {type(e).__name__} to Polars")  # pragma: no cover
 
     def _call(self, e: ir.Call) -> _Lowered:
-        ov = e.overload
+        ov = specialized(e.function, e.overload, [
+            self.const_value(a) if isinstance(a, ir.Const | ir.StatRef) else None
+            for a in e.args])
         n = len(ov.params)
         dynamic = [i for i in range(len(e.args)) if min(i, n - 1) not in ov.const]
         lows = self._operands([e.args[i] for i in dynamic],
@@ -278,16 +278,35 @@ class PolarsLowering:
             if a.type.nullable:
                 nullable.append(low.expr)
             if ov.per_row_scalars:
-                # (an `if` on a constant condition is row-dependent yet may lower to a literal)
-                if not self.lowers_to_literal(a):
+                if self.depends_on_row(a):
                     anchor = low.expr if anchor is None else anchor
                 elif a.type.kind == "float" and (
                         ov.per_row_scalars == "always" or self._is_zero(a)):
                     scalars.append(i)
         if anchor is not None:
             for i in scalars:
-                args[i] = _pl.per_row(args[i], anchor)  # type: ignore[arg-type]
+                value = self._scalar_value(e.args[i])
+                args[i] = _pl.per_row_value(value, anchor)
         out = ov.polars(*args)
         if nullable and not ov.polars_nulls and e.function.null_policy == "propagate":
             out = _pl.null_if_any_null(out, nullable)
         return self._join(out, lows)
+
+    def lower_exprs(self, exprs: list[ir.Expr]) -> BatchPlan:
+        """Lower arbitrary row expressions (``fit`` lowers the arguments of statistics): the
+        ``with_columns`` stages they need, then one unaliased expression each (a row-independent
+        one is a literal, which ``with_columns`` broadcasts)."""
+        needed: set[str] = set()
+        stack = [n.name for e in exprs for n in ir.walk(e) if isinstance(n, ir.LetRef)]
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.add(name)
+                stack.extend(n.name for n in ir.walk(self.program.values[name])
+                             if isinstance(n, ir.LetRef))
+        for name in self.program.order:  # lets in dependency order, as plan() does
+            if name in needed:
+                self.depends_on_row(self.program.values[name])
+                self.lower(ir.LetRef(self.program.values[name].type, name))
+        out = [self.lower(e).expr for e in exprs]
+        return BatchPlan(self._stages, out, self._temps, next(iter(self.program.inputs), None))

@@ -21,11 +21,21 @@ from collections.abc import Callable, Mapping
 
 from featuredsl import ir
 from featuredsl.backends import row_input
+from featuredsl.functions.registry import specialized
 from featuredsl.types import Type
 
 _I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
 _MAX_INDENT = 40
 _FAST_TYPE = {"int": "int", "float": "float", "string": "str", "bool": "bool"}
+
+
+def _is_local(atom: str) -> bool:
+    """Whether an atom is a variable (a local or a bound global), not a literal.
+
+    Literal atoms (``5``, ``'a'``, ``-0.0``, ``None``) are known at generation time: testing
+    them with ``is None`` is pointless, and a SyntaxWarning for numbers and strings.
+    """
+    return atom.isidentifier() and atom not in ("None", "True", "False")
 
 
 class RowCodegen:
@@ -183,7 +193,9 @@ class RowCodegen:
         self.memo = saved
 
     def _Call(self, e: ir.Call) -> str:
-        ov = e.overload
+        ov = specialized(e.function, e.overload, [
+            a.value if isinstance(a, ir.Const) else
+            self.stats[a.name] if isinstance(a, ir.StatRef) else None for a in e.args])
         args: list[object] = []
         nullable: list[str] = []
         for i, a in enumerate(e.args):
@@ -192,7 +204,7 @@ class RowCodegen:
             else:
                 atom = self.expr(a)
                 args.append(atom)
-                if a.type.nullable and atom != "None":
+                if a.type.nullable and _is_local(atom):
                     nullable.append(atom)
         out = self.tmp()
         if any(a == "None" for i, a in enumerate(args) if min(i, len(ov.params) - 1)
@@ -220,7 +232,9 @@ class RowCodegen:
     def _Cast(self, e: ir.Cast) -> str:
         a = self.expr(e.arg)
         out = self.tmp()
-        if e.arg.type.nullable:
+        if a == "None":
+            return a
+        if e.arg.type.nullable and _is_local(a):
             self.emit(f"{out} = None if {a} is None else float({a})")
         else:
             self.emit(f"{out} = float({a})")
@@ -275,10 +289,9 @@ class RowCodegen:
         return out
 
     def _IsNull(self, e: ir.IsNull) -> str:
-        if isinstance(e.arg, ir.Const | ir.StatRef):  # `5 is None` is a SyntaxWarning
-            value = e.arg.value if isinstance(e.arg, ir.Const) else self.stats[e.arg.name]
-            return repr((value is None) != e.negated)
         a = self.expr(e.arg)
+        if not _is_local(a):  # a literal, or a let holding one: `5 is None` is a SyntaxWarning
+            return repr((a == "None") != e.negated)
         out = self.tmp()
         self.emit(f"{out} = {a} is {'not ' if e.negated else ''}None")
         return out
@@ -296,14 +309,20 @@ def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callabl
     return fn  # type: ignore[return-value]
 
 
-def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Expr) -> object:
+def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Expr,
+                      depends_on_row: Callable[[ir.Expr], bool] | None = None) -> object:
     """The value of a row-independent expression, computed by the row backend's own code.
 
     The batch backend folds such expressions with this, so constant arithmetic follows the
-    reference (row) semantics exactly.
+    reference (row) semantics exactly. An input, or a let that ``depends_on_row``, may appear
+    in a branch that a constant condition never takes (``if true then 1 else x``): it compiles
+    to an undefined name, a NameError if it were ever run.
     """
     gen = RowCodegen(program, stats)
     gen.lines.append("def evaluate():")
+    dead = "__featuredsl_row_value__"
+    for name in program.inputs:
+        gen.values["$in:" + name] = dead
     lets: list[str] = []
     stack = [e]
     while stack:
@@ -313,7 +332,9 @@ def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Ex
                 stack.append(program.values[node.name])
     for name in program.order:
         if name in lets:
-            gen.values[name] = gen.expr(program.values[name])
+            value = program.values[name]
+            live = depends_on_row is None or not depends_on_row(value)
+            gen.values[name] = gen.expr(value) if live else dead
     gen.emit(f"return {gen.expr(e)}")
     namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
     exec(compile("\n".join(gen.lines) + "\n", "<featuredsl constant>", "exec"), namespace)

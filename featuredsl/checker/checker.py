@@ -570,8 +570,9 @@ def _resolve(fn: Function, types: list[Type]) -> Overload | None:
 
 
 def _signatures(fn: Function) -> str:
-    sigs = "; ".join(o.signature(fn.symbol or fn.name) for o in fn.overloads[:6])
-    more = f" (+{len(fn.overloads) - 6} more)" if len(fn.overloads) > 6 else ""
+    shown = [o for o in fn.overloads if not o.hidden]
+    sigs = "; ".join(o.signature(fn.symbol or fn.name) for o in shown[:6])
+    more = f" (+{len(shown) - 6} more)" if len(shown) > 6 else ""
     return f"`{fn.symbol or fn.name}` accepts: {sigs}{more}"
 
 

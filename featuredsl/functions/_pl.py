@@ -6,6 +6,8 @@ Each helper exists because the obvious Polars spelling disagrees with the writte
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 INT64_MIN = -(2**63)
@@ -15,6 +17,15 @@ INT64_MAX = 2**63 - 1
 def no_nan(e: pl.Expr) -> pl.Expr:
     """NaN -> null: no featuredsl expression ever yields NaN (SPEC 4.4)."""
     return e.fill_nan(None)
+
+
+def per_row_value(value: float, anchor: pl.Expr) -> pl.Expr:
+    """:func:`per_row` of a known constant, keeping the sign of a ``-0.0`` (``0.0 + -0.0`` is
+    ``+0.0``, so that one is spelled as a negated zero column)."""
+    zero = anchor.is_null().cast(pl.Float64)
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        return -zero
+    return zero + pl.lit(value, pl.Float64)
 
 
 def per_row(scalar: pl.Expr, anchor: pl.Expr) -> pl.Expr:
@@ -76,11 +87,12 @@ def libm_pow(x: pl.Expr, y: pl.Expr) -> pl.Expr:
 
     def kernel(s: list[pl.Series]) -> pl.Series:
         base, exp = s[0].cast(pl.Float64), s[1].cast(pl.Float64)
-        if len(exp) == 1:
-            base = pl.Series([base[0], 1.0], dtype=pl.Float64)
-            exp = pl.Series([exp[0], 1.0], dtype=pl.Float64)
-            return base.pow(exp).slice(0, 1)
-        return base.pow(exp)
+        n = max(len(base), len(exp))
+        size = max(n, 2)
+        # broadcast a literal operand, and pad a one-row batch, to a real column
+        base = base.new_from_index(0, size) if len(base) == 1 else base
+        exp = exp.new_from_index(0, size) if len(exp) == 1 else exp
+        return base.pow(exp).slice(0, n)
 
     return pl.map_batches([x, y], kernel, return_dtype=pl.Float64, is_elementwise=True)
 

@@ -34,24 +34,43 @@ def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py:
             Overload(f"{name}_int", II, INT, int_op, lambda g, a, b: f"{a} {py} {b}",
                      int_overflow=True, may_be_null=True),
             Overload(f"{name}_float", FF, FLOAT, _float_op(op), lambda g, a, b: f"{a} {py} {b}",
-                     row_nan=True, may_be_null=True, per_row_scalars="zero"),
+                     row_nan=True, may_be_null=True, per_row_scalars="zero",
+                     specialize=_finite_operand(f"{name}_float_finite", nonzero=name == "mul")),
+            # With a finite (for `*`: finite non-zero) constant operand the result cannot be
+            # NaN (inf + c is inf), so it needs no NaN check and is never null.
+            Overload(f"{name}_float_finite", FF, FLOAT, op, lambda g, a, b: f"{a} {py} {b}",
+                     per_row_scalars="zero", hidden=True),
         ],
         examples, kind="operator", symbol=symbol, category="operators",
     )
 
 
+def _finite_operand(special: str, nonzero: bool) -> Callable[[Sequence[object]], str | None]:
+    def choose(consts: Sequence[object]) -> str | None:
+        for c in consts:
+            if isinstance(c, float) and math.isfinite(c) and not (nonzero and c == 0.0):
+                return special
+        return None
+    return choose
+
+
 _arith("add", "+", "Addition. int overflow gives null; `inf + -inf` gives null.", operator.add,
        _pl.add_int, "+", [Example("a + b", {"a": 2, "b": 3}, 5),
              Example("a + b", {"a": 2**63 - 1, "b": 1}, None),
-             Example("a + b", {"a": float("inf"), "b": float("-inf")}, None)])
+             Example("a + b", {"a": float("inf"), "b": float("-inf")}, None),
+             Example("a + 0.5", {"a": float("-inf")}, float("-inf")),
+             Example("-0.0 + a", {"a": -0.0}, -0.0)])
 _arith("sub", "-", "Subtraction. int overflow gives null.", operator.sub, _pl.sub_int, "-",
        [Example("a - b", {"a": 2, "b": 3.5}, -1.5),
-        Example("a - b", {"a": -(2**63), "b": 1}, None)])
+        Example("a - b", {"a": -(2**63), "b": 1}, None),
+        Example("a - 1.5", {"a": None}, None, {"a": "float?"})])
 _arith("mul", "*", "Multiplication. int overflow gives null; `0 * inf` gives null.",
        operator.mul, _pl.mul_int, "*",
        [Example("a * b", {"a": 50000, "b": 50000}, 2500000000),
         Example("a * b", {"a": 2**62, "b": 2}, None),
-        Example("a * b", {"a": 0.0, "b": float("inf")}, None)])
+        Example("a * b", {"a": 0.0, "b": float("inf")}, None),
+        Example("a * 2.5", {"a": float("inf")}, float("inf")),
+        Example("a * 0.0", {"a": float("inf")}, None)])
 
 
 def _div_polars(a: pl.Expr, b: pl.Expr) -> pl.Expr:

@@ -128,6 +128,18 @@ class Function:
 REGISTRY: dict[str, Function] = {}
 
 
+def specialized(fn: Function, ov: Overload, const_values: Sequence[object]) -> Overload:
+    """The overload to lower for these constant argument values (None where not constant).
+
+    The checker applies this to literals; both backends apply it again once fitted
+    statistics are known, through this one function, so they always agree.
+    """
+    if ov.specialize is None:
+        return ov
+    special = ov.specialize(const_values)
+    return ov if special is None else next(o for o in fn.overloads if o.id == special)
+
+
 def register(
     name: str,
     doc: str,
