@@ -52,8 +52,10 @@ constant (no nulls, one distinct value) on the training data.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -112,9 +114,9 @@ class _Batch:
         return self._moments[column]
 
     def order_stats(self, column: str, fractions: list[tuple[int, int]]) -> list[_Getter]:
-        exprs = order_stats(normalize_zero(pl.col(column)), fractions,
-                            f"__fd_q{len(self.scalars)}")
-        return [self.scalar(e) for e in exprs]
+        get = self.scalar(order_stats(normalize_zero(pl.col(column)), fractions,
+                                      f"__fd_q{len(self.scalars)}"))
+        return [(lambda res, j=j: get(res)[j]) for j in range(len(fractions))]  # type: ignore
 
     def top(self, column: str, top: int, min_count: int = 1) -> _Getter:
         c = pl.col(column)
@@ -310,10 +312,43 @@ def _plain(v: object) -> object:
 
 def fit(spec: Spec, data: object) -> FittedSpec:
     """Fit ``spec``'s statistics and training profile on ``data`` (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="featuredsl-fit-") as tmp:
+        return _fit(spec, data, _Materializer(data, Path(tmp)))
+
+
+class _Materializer:
+    """Computes a LazyFrame once for the many queries of a pass.
+
+    Each statistic and profile query would otherwise recompute the widened inputs and the
+    features from the source. In-memory data is collected; a file or LazyFrame source is
+    streamed to a temporary Parquet file (bounded memory) and scanned back.
+    """
+
+    def __init__(self, data: object, tmp: Path) -> None:
+        self.in_memory = not isinstance(data, pl.LazyFrame | str | Path)
+        self.tmp = tmp
+        self.count = 0
+
+    def __call__(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        try:
+            if self.in_memory:
+                return lf.collect(engine="streaming").lazy()
+            self.count += 1
+            path = self.tmp / f"pass{self.count}.parquet"
+            lf.sink_parquet(path)
+            return pl.scan_parquet(path)
+        except data_io.READ_ERRORS as exc:
+            raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
+                from None
+
+
+def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
     program = spec.program
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
     prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
+    if program.stats:
+        prepared = materialize(prepared)
     flags = [c for c in prepared.collect_schema().names()
              if c.startswith(("__fd_fail_", "__fd_null_"))]
     base = prepared.select(list(inputs))
@@ -329,9 +364,9 @@ def fit(spec: Spec, data: object) -> FittedSpec:
     lf = plan.apply(prepared, kept)
     columns = {f"__fd_in_{i}": t for i, t in enumerate(inputs.values())}
     columns.update((f.name, f.expr.type) for f in program.features)
-    batch = _Batch(lf.with_columns(
+    batch = _Batch(materialize(lf.with_columns(
         pl.col(c).cast(pl.Float64).fill_nan(None).alias(f"{c}__f")
-        for c, t in columns.items() if t.kind in ("int", "float")))
+        for c, t in columns.items() if t.kind in ("int", "float"))))
     bad = [batch.scalar(pl.col(f).any()) for f in flags]
     rows = batch.scalar(pl.len().cast(pl.Int64))
     in_prof = {n: _profile_column(batch, f"__fd_in_{i}", t)

@@ -140,14 +140,17 @@ def lower_rank(n: int, i: int, k: int) -> int:
     return (n - 1) * i // k
 
 
-def order_stats(x: pl.Expr, fractions: list[tuple[int, int]], prefix: str) -> list[pl.Expr]:
+def order_stats(x: pl.Expr, fractions: list[tuple[int, int]], prefix: str) -> pl.Expr:
     """Exact order statistics of the non-null values of ``x``: for each ``(i, k)`` the value of
-    0-based rank ``floor((n - 1) * i / k)`` in ascending order (null when there are none).
+    0-based rank ``floor((n - 1) * i / k)`` in ascending order (null when there are none), as
+    one list-valued expression.
     Callers pass floats through :func:`normalize_zero` (``-0.0`` counts as ``0.0``)."""
-    values = x.drop_nulls().sort()
+    # One sort for all the ranks (a `get` per rank would sort once each); the appended null
+    # answers every rank when there are no values.
+    values = x.drop_nulls().sort().extend_constant(None, 1)
     n = x.count().cast(pl.Int64)
-    return [values.get((n - 1) * i // k, null_on_oob=True).alias(f"{prefix}_{j}")
-            for j, (i, k) in enumerate(fractions)]
+    ranks = pl.concat_list([((n - 1) * i // k).clip(lower_bound=0) for i, k in fractions])
+    return values.gather(ranks.explode()).implode().alias(prefix)
 
 
 def normalize_zero(x: pl.Expr) -> pl.Expr:
