@@ -3,13 +3,18 @@
     python benchmarks/breakdown.py                 # row and batch breakdowns
     python benchmarks/breakdown.py --explain       # also print both Polars plans
     python benchmarks/breakdown.py --cprofile      # also cProfile the row evaluator
+    python benchmarks/breakdown.py --fit --skip-row --skip-batch   # where spec.fit's time goes
 
 * row: the marginal cost of each feature, for featuredsl (a spec with the input block and that
   one feature, minus a spec whose only feature is ``n_items``) and for the hand-written Python
   (the same input reads and that one feature's expression); plus the input block alone;
 * batch: each feature's expression alone, featuredsl's (over the already widened inputs) vs the
   hand-written one (over the raw frame), and the steps of ``spec.transform``: widening the
-  inputs, the validation pass, the feature select.
+  inputs, the validation pass, the feature select;
+* fit (``--fit``): ``spec.fit``'s queries one kind at a time (internal API of fit.py and
+  fit_exact.py): the statistics passes, the exact-moments query, the vocabulary query, and the
+  profile pass with its parts added one by one (counts, min/max, exact moments, deciles,
+  top-20), next to the hand-written Polars ``select`` of the same aggregates.
 
 Same data, statistics and spec as run.py; interleaved repeats, best of each. Diagnostic
 only: the numbers are noisy on a shared machine, read the ratios and the large gaps.
@@ -95,7 +100,18 @@ def _loop(fn: Callable[[dict], object], rows: Sequence[dict]) -> Callable[[], No
     return go
 
 
-def row_breakdown(source: str, stats: dict, rows: list[dict], repeat: int) -> None:
+def with_stats(spec: fd.Spec, stats: dict[str, object]) -> fd.Spec:
+    """``spec`` with its statistics taken from ``stats`` (a one-feature spec reuses the whole
+    spec's fitted values: inline statistics are named by their source text)."""
+    if not spec.statistics:
+        return spec
+    return fd.FittedSpec(spec.source, spec.file, spec.program, spec.diagnostics,
+                         {k: stats[k] for k in spec.statistics})
+
+
+def row_breakdown(source: str, stats: dict, rows: list[dict], repeat: int,
+                  fitted: dict[str, object]) -> None:
+    """``stats``: the hand-written constants; ``fitted``: the spec's fitted statistics."""
     header, _, _ = source.partition("\nfeature ")
     lines = {ln.split()[1]: ln for ln in source.splitlines() if ln.startswith("feature ")}
     hand_globals = {"math": __import__("math"), "bisect": __import__("bisect"),
@@ -109,14 +125,15 @@ def row_breakdown(source: str, stats: dict, rows: list[dict], repeat: int) -> No
         return ns["f"]  # type: ignore[return-value]
 
     def fd_fn(feature_line: str) -> Callable[[dict], object]:
-        return fd.compile(header + "\n" + feature_line + "\n").row_evaluator()
+        return with_stats(fd.compile(header + "\n" + feature_line + "\n"),
+                          fitted).row_evaluator()
 
     impls = {"fd:base": _loop(fd_fn("feature base = n_items"), rows),
              "hand:base": _loop(hand_fn("base", "n_items"), rows)}
     for name, line in lines.items():
         impls[f"fd:{name}"] = _loop(fd_fn(line), rows)
         impls[f"hand:{name}"] = _loop(hand_fn(name, HAND_ROW[name]), rows)
-    impls["fd:all"] = _loop(fd.compile(source).row_evaluator(), rows)
+    impls["fd:all"] = _loop(with_stats(fd.compile(source), fitted).row_evaluator(), rows)
     impls["hand:all"] = _loop(handwritten.python_features(
         stats["amount_mean"], stats["amount_std"], stats["cat_vocab"]), rows)
     med = {k: v / len(rows) * 1e9 for k, v in interleaved(impls, repeat).items()}
@@ -169,6 +186,103 @@ def batch_breakdown(df: pl.DataFrame, spec: fd.Spec, hand: list[pl.Expr], repeat
             print(f"| {k.split(':', 1)[1]} | {v:.1f} |")
 
 
+def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
+    """``spec.fit``'s passes taken apart (mirrors featuredsl/fit.py's ``fit``; internal API)."""
+    from featuredsl import data as data_io
+    from featuredsl import fit as fm
+    from featuredsl.fit_exact import moments_query, normalize_zero, order_stats
+
+    program, inputs = spec.program, spec.program.inputs
+    src = data_io.open_source(df, inputs)
+    prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
+    base = prepared.select(list(inputs))
+
+    def stats_only() -> dict[str, object]:
+        fitted: dict[str, object] = {}
+        for names in fm.stat_levels(program):
+            fm._fit_level(program, base, names, fitted)
+        return fitted
+
+    fitted = fd.FittedSpec(spec.source, spec.file, program, spec.diagnostics, stats_only())
+    flags = [c for c in prepared.collect_schema().names()
+             if c.startswith(("__fd_fail_", "__fd_null_"))]
+    kept = [pl.col(n).alias(f"__fd_in_{i}") for i, n in enumerate(inputs)]
+    lf = fitted.batch_plan().apply(prepared, kept + [pl.col(f) for f in flags])
+    columns = {f"__fd_in_{i}": t for i, t in enumerate(inputs.values())}
+    columns.update((f.name, f.expr.type) for f in program.features)
+    numeric = [c for c, t in columns.items() if t.kind in ("int", "float")]
+    lf = lf.with_columns(pl.col(c).cast(pl.Float64).fill_nan(None).alias(f"{c}__f")
+                         for c in numeric)
+
+    def profile(*parts: str) -> Callable[[], object]:
+        def go() -> object:
+            b = fm._Batch(lf)
+            for c, t in columns.items():
+                b.scalar(pl.col(c).count())
+                b.scalar(pl.col(c).null_count())
+                if t.kind in ("int", "float"):
+                    if "minmax" in parts:
+                        b.scalar(pl.col(c).min())
+                        b.scalar(pl.col(c).max())
+                    if "moments" in parts:
+                        b.moments(f"{c}__f")
+                    if "deciles" in parts:
+                        b.order_stats(f"{c}__f", fm._DECILES)
+                if t.kind in ("int", "string") and "top" in parts:
+                    b.top(c, fm._TOP)
+            return b.run()
+        return go
+
+    amount = base.select(pl.col("amount").cast(pl.Float64).fill_nan(None).alias("a"))
+    deciles = order_stats(normalize_zero(pl.col("a")), fm._DECILES, "q")  # as _Batch does
+
+    def deciles_one_sort() -> object:
+        values = normalize_zero(pl.col("a")).drop_nulls().sort()
+        n = pl.col("a").count()
+        idx = pl.concat_list([(n - 1) * i // k for i, k in fm._DECILES]).explode()
+        return amount.select(values.gather(idx).implode()).collect(engine="streaming")
+
+    def top(col: str) -> Callable[[], object]:
+        c = pl.col(col)
+        q = (lf.select(c).filter(c.is_not_null()).group_by(col).agg(pl.len().alias("n"))
+             .sort(["n", col], descending=[True, False]).head(fm._TOP))
+        return lambda: q.collect(engine="streaming")
+
+    impls: dict[str, Callable[[], object]] = {
+        "hand-written Polars select of the aggregates": lambda: run.hand_fit_frame(df),
+        "spec.fit(df)": lambda: run.fit_spec(spec, df),
+        "statistics passes only": stats_only,
+        "  exact moments of amount (moments_query)":
+            lambda: moments_query(amount, "a").collect(engine="streaming"),
+        "  Polars mean + std of amount":
+            lambda: amount.select(pl.col("a").mean().alias("m"),
+                                  pl.col("a").std(ddof=0).alias("s")).collect(),
+        "profile: features + flags materialized": lambda: lf.collect(engine="streaming"),
+        "profile: counts": profile(),
+        "profile: + min/max": profile("minmax"),
+        "profile: + exact moments": profile("minmax", "moments"),
+        "profile: + deciles": profile("minmax", "moments", "deciles"),
+        "profile: + top-20 (= fit's profile pass)": profile("minmax", "moments", "deciles",
+                                                              "top"),
+        "  deciles of amount, as fit.py (order_stats of normalize_zero: 9 gets)":
+            lambda: amount.select(deciles).collect(engine="streaming"),
+        "  deciles of amount, one sort + one gather": deciles_one_sort,
+        "  deciles of amount, order_stats of the plain column":
+            lambda: amount.select(order_stats(pl.col("a"), fm._DECILES, "q")).collect(
+                engine="streaming"),
+        "  top-20 of description (757k distinct at 1M)": top("__fd_in_7"),
+        "  top-20 of user_id": top("__fd_in_0"),
+        "  top-20 of category": top("__fd_in_6"),
+    }
+    med = {k: v * 1e3 for k, v in interleaved(impls, repeat).items()}
+    print(f"\n## Fit: spec.fit taken apart ({df.height:,} rows, best of {repeat}; "
+          f"{len(numeric)} numeric profile columns, "
+          f"{sum(1 for t in columns.values() if t.kind in ('int', 'string'))} top-20 columns)\n")
+    print("| query | ms |\n|---|---:|")
+    for k, v in med.items():
+        print(f"| {k} | {v:,.1f} |")
+
+
 def _transform_steps(lf: pl.LazyFrame, inputs: dict) -> dict[str, Callable[[], object]]:
     """The steps of ``spec.transform`` (internal API: skipped with a note if it changed)."""
     try:
@@ -196,13 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--explain", action="store_true", help="print both optimized plans")
     ap.add_argument("--cprofile", action="store_true", help="cProfile the row evaluator")
     ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument("--fit", action="store_true", help="also break spec.fit down")
     ap.add_argument("--skip-row", action="store_true")
     args = ap.parse_args(argv)
 
     df = data_gen.make_frame(args.rows)
-    stats = run.fitted_values(df)
-    source = run.spec_source(stats)
-    spec = fd.compile(source)
+    stats = run.hand_stats(df)
+    source = run.SPEC_FILE.read_text(encoding="utf-8")
+    spec = run.fit_spec(fd.compile(source), df)
     hand = handwritten.polars_exprs(stats["amount_mean"], stats["amount_std"],  # type: ignore
                                     stats["cat_vocab"])  # type: ignore[arg-type]
     m = run.machine_info()
@@ -210,9 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"featuredsl {m['featuredsl']} ({m['commit']})")
     rows = data_gen.rows_for_serving(df.head(args.row_rows))
     if not args.skip_row:
-        row_breakdown(source, stats, rows, args.repeat)
+        row_breakdown(source, stats, rows, args.repeat, spec.stats)
     if not args.skip_batch:
         batch_breakdown(df, spec, hand, args.repeat)
+    if args.fit:
+        fit_breakdown(df, fd.compile(source), max(1, min(args.repeat, 3)))
     if args.cprofile:
         ev = spec.row_evaluator()
         prof = cProfile.Profile()

@@ -2,18 +2,24 @@
 
     python benchmarks/run.py                   # 1M rows batch, 50k rows row, 11 repeats
     python benchmarks/run.py --quick           # smoke run, well under a minute
-    python benchmarks/run.py --big             # also the batch comparison at 10M rows
+    python benchmarks/run.py --big             # also the batch and fit comparisons at 10M rows
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
-* generates the reference data (``data_gen.py``, seeded) and computes the three fitted values
-  with numpy/Counter into the spec text (``reference.feat``; TODO(fit): use ``spec.fit``);
+* generates the reference data (``data_gen.py``, seeded), compiles ``reference.feat`` and fits
+  its three statistics with ``spec.fit(df)`` once, before any timing (the hand-written
+  baselines use their own constants from a Polars ``select``, as a user would);
 * row: featuredsl's ``row_evaluator()`` vs a hand-written ``features(row)`` on the same list of
   dicts, interleaved (A, B, A, B...), each call timed alone: median and p99 µs per row, and the
   ratio (the median of the per-repeat ratios); also the plain-loop throughput, a dict literal
   and Polars on one-row frames for context;
 * batch: ``spec.transform(df)`` vs a hand-written ``df.select([...])`` on the in-memory engine,
   interleaved, medians and ratio;
+* fit: ``spec.fit(df)`` vs a hand-written Polars ``select`` of the same aggregates (mean, std
+  with ddof=0, the top-100 vocabulary via ``value_counts``), interleaved; also featuredsl's
+  statistics passes alone (internal API), so the cost of the training profile shows;
+* cold start: a fresh ``python -c "import featuredsl; featuredsl.compile_file(...)"`` vs
+  ``python -c "import polars"`` (and ``python -c pass``), interleaved, median wall time;
 * checks: featuredsl row outputs == batch outputs on the benchmark rows (must be 0 mismatches:
   the exit status is 1 otherwise) and, for information, where the hand-written Polars and the
   hand-written Python disagree with each other, per feature.
@@ -33,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -49,47 +55,72 @@ if str(HERE) not in sys.path:  # benchmarks/ is a directory of scripts, not a pa
 import data_gen  # noqa: E402
 import handwritten  # noqa: E402
 
-TEMPLATE = HERE / "reference.feat"
+SPEC_FILE = HERE / "reference.feat"
+ROOT = HERE.parent
 
 #: Issue targets (now) and final targets (BENCHMARK.md): featuredsl / hand-written.
 ROW_TARGET, ROW_FINAL = 1.5, 1.2
 BATCH_TARGET, BATCH_FINAL = 1.3, 1.15
+FIT_FINAL = 1.3
 
 
 # ----------------------------------------------------------------------------- the spec
 
 
-def fitted_values(df: pl.DataFrame) -> dict[str, object]:
-    """mean and population std of amount (nulls skipped), vocab(category, top=100).
+def hand_fit_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """The hand-written fit: one Polars ``select`` of the same aggregates as reference.feat.
 
-    TODO(fit): replace with ``spec.fit(df)`` once fitting lands (the next issue); these are
-    computed the way the SPEC defines the statistics (ddof=0; most frequent first, ties by
-    value ascending) so the numbers will not move when the switch happens.
-    """
-    amount = df.get_column("amount").drop_nulls().to_numpy()
-    counts = Counter(df.get_column("category").drop_nulls().to_list())
-    vocab = [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:100]
-    return {"amount_mean": float(np.mean(amount)), "amount_std": float(np.std(amount, ddof=0)),
-            "cat_vocab": vocab}
+    ``std(ddof=0)`` is the population std the SPEC defines; the vocabulary is sorted by count,
+    then by value, so it is deterministic (``value_counts(sort=True)`` leaves ties in any
+    order)."""
+    cat = pl.col("category")
+    counts = cat.drop_nulls().value_counts(name="n")
+    top = counts.sort_by([counts.struct.field("n"), counts.struct.field("category")],
+                         descending=[True, False]).head(100).struct.field("category")
+    return df.lazy().select(
+        pl.col("amount").mean().alias("amount_mean"),
+        pl.col("amount").std(ddof=0).alias("amount_std"),
+        top.implode().alias("cat_vocab"),
+    ).collect(engine="in-memory")
 
 
-def _feat_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def hand_stats(df: pl.DataFrame) -> dict[str, object]:
+    """The constants the hand-written baselines use (a user computes them with Polars)."""
+    row = hand_fit_frame(df).row(0, named=True)
+    return {"amount_mean": row["amount_mean"], "amount_std": row["amount_std"],
+            "cat_vocab": list(row["cat_vocab"])}
 
 
-def spec_source(stats: dict[str, object]) -> str:
-    """reference.feat with the fitted values pasted in as literals (exact float reprs)."""
-    text = TEMPLATE.read_text(encoding="utf-8")
-    subs = {
-        "@AMOUNT_MEAN@": repr(stats["amount_mean"]),
-        "@AMOUNT_STD@": repr(stats["amount_std"]),
-        "@CATEGORY_VOCAB@": "[" + ", ".join(_feat_string(v) for v in stats["cat_vocab"]) + "]",
-    }
-    for k, v in subs.items():
-        text = text.replace(k, v)
-    body = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
-    assert "@" not in body, "unreplaced placeholder in reference.feat"
-    return text
+def fit_spec(spec: fd.Spec, df: pl.DataFrame) -> fd.FittedSpec:
+    """``spec.fit(df)``, fit-time warnings silenced (tiny smoke-test frames trigger some)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fd.FitTimeWarning)
+        return spec.fit(df)
+
+
+def stats_only_fit(spec: fd.Spec, df: pl.DataFrame) -> Callable[[], object] | None:
+    """featuredsl's statistics passes alone, without the profile pass (internal API of
+    featuredsl/fit.py, mirroring ``fit()``; None if those internals changed)."""
+    try:
+        from featuredsl import data as data_io
+        from featuredsl import fit as fit_mod
+
+        inputs = spec.program.inputs
+
+        def go() -> dict[str, object]:
+            src = data_io.open_source(df, inputs)
+            prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
+            base = prepared.select(list(inputs))
+            fitted: dict[str, object] = {}
+            for names in fit_mod.stat_levels(spec.program):
+                fit_mod._fit_level(spec.program, base, names, fitted)
+            return fitted
+
+        go()
+        return go
+    except (ImportError, AttributeError, TypeError) as exc:
+        print(f"# fit internals changed, statistics-only timing skipped: {exc}", file=sys.stderr)
+        return None
 
 
 # ----------------------------------------------------------------------------- timing
@@ -166,6 +197,33 @@ def bench_batch(impls: dict[str, Callable[[], object]], repeat: int) -> dict[str
     for _ in range(repeat):
         for name, fn in impls.items():
             res[name].append(time_once(fn))
+    return res
+
+
+FIT_HAND = "hand-written Polars select of mean, std(ddof=0), top-100 value_counts"
+FIT_FD = "featuredsl spec.fit(df) (exact statistics + training profile)"
+FIT_STATS = "featuredsl fit, statistics passes only (no profile; internal API)"
+
+COLD = {
+    "python -c pass (the interpreter alone)": "pass",
+    "python -c 'import polars'": "import polars",
+    "python -c 'import featuredsl; featuredsl.compile_file(reference.feat)'":
+        "import featuredsl; featuredsl.compile_file('benchmarks/reference.feat')",
+}
+COLD_BASE = "python -c 'import polars'"
+COLD_FD = "python -c 'import featuredsl; featuredsl.compile_file(reference.feat)'"
+
+
+def bench_cold(runs: int) -> dict[str, list[float]]:
+    """Wall seconds of each command in a fresh interpreter, interleaved, ``runs`` times."""
+    res: dict[str, list[float]] = {k: [] for k in COLD}
+    for code in COLD.values():  # warm the OS file cache (and the .pyc files), untimed
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    for _ in range(runs):
+        for name, code in COLD.items():
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+            res[name].append(time.perf_counter() - t0)
     return res
 
 
@@ -333,6 +391,17 @@ def render(r: dict) -> str:
             spread = f"{_ms(min(v))}..{_ms(max(v))}"
             out.append(f"| batch {int(size):,} | {name} | {_ms(med)} ({rate:.1f}M rows/s) | "
                        f"{spread} | | {ratio:.2f} |")
+    for size, fit in r.get("fit", {}).items():
+        fbase = fit[FIT_HAND]
+        for name, v in fit.items():
+            med = statistics.median(v)
+            out.append(f"| fit {int(size):,} | {name} | {_ms(med)} | {_ms(min(v))}..{_ms(max(v))}"
+                       f" | | {paired_ratio(v, fbase):.2f} |")
+    cold = r.get("cold") or {}
+    for name, v in cold.items():
+        out.append(f"| cold start | {name} | {_ms(statistics.median(v))} | "
+                   f"{_ms(min(v))}..{_ms(max(v))} | | "
+                   f"{statistics.median(v) / statistics.median(cold[COLD_BASE]):.2f} |")
     out.append("")
     rr = paired_ratio(row["featuredsl row_evaluator()"]["median"], base["median"])
     out.append(f"- row: featuredsl / hand-written Python = **{rr:.2f}x** median per row: "
@@ -342,11 +411,34 @@ def render(r: dict) -> str:
                           batch["hand-written Polars select"])
         out.append(f"- batch {int(size):,}: featuredsl transform / hand-written Polars = "
                    f"**{br:.2f}x**: {_verdict(br, BATCH_TARGET, BATCH_FINAL)}")
+    for size, fit in r.get("fit", {}).items():
+        fr = paired_ratio(fit[FIT_FD], fit[FIT_HAND])
+        line = (f"- fit {int(size):,}: featuredsl spec.fit / hand-written Polars select = "
+                f"**{fr:.2f}x** (target {FIT_FINAL}x: "
+                f"{'met' if fr <= FIT_FINAL else '**missed**'})")
+        if FIT_STATS in fit:
+            sr = paired_ratio(fit[FIT_STATS], fit[FIT_HAND])
+            share = 1 - statistics.median(fit[FIT_STATS]) / statistics.median(fit[FIT_FD])
+            line += (f"; the statistics passes alone are {sr:.2f}x, so the training profile is "
+                     f"~{share:.0%} of fit's time")
+        out.append(line)
+    st = r.get("stats", {})
+    if "featuredsl" in st:
+        f, h = st["featuredsl"], st["hand-written"]
+        out.append(f"- fitted values: featuredsl (exact) mean {f['mean(amount)']!r}, std "
+                   f"{f['std(amount)']!r}; hand-written Polars mean {h['amount_mean']!r}, std "
+                   f"{h['amount_std']!r}; same vocabulary: "
+                   f"{list(f['vocab(category, top=100)']) == h['cat_vocab']}")
+    if cold:
+        out.append(f"- cold start: import featuredsl + compile the spec "
+                   f"{_ms(statistics.median(cold[COLD_FD]))} vs import polars "
+                   f"{_ms(statistics.median(cold[COLD_BASE]))} (fresh processes, median)")
     c = r["checks"]
     par = sum(c["parity"].values()) + sum(c["wrong_type"].values())
     out.append(f"- featuredsl row vs batch parity on {c['rows']:,} benchmark rows: "
                f"**{par} mismatches**" + ("" if par == 0 else " (FAIL)"))
-    out.append(f"- build: compile {r['build']['compile_ms']:.1f} ms, row evaluator "
+    out.append(f"- build: compile {r['build']['compile_ms']:.1f} ms, fit (first call) "
+               f"{r['build']['fit_ms']:,.0f} ms, row evaluator "
                f"{r['build']['evaluator_ms']:.1f} ms, feature exprs "
                f"{r['build']['exprs_ms']:.1f} ms; peak RSS {r['peak_rss_mib']:,.0f} MiB\n")
     out.append(f"Per feature, on {c['rows']:,} rows: hand-written Python vs hand-written Polars "
@@ -375,7 +467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "(default 300; quick 50; 0 skips)")
     ap.add_argument("--check-rows", type=int, help="rows for the parity and disagreement "
                     "checks (default: every batch row up to 1,000,000)")
-    ap.add_argument("--big", action="store_true", help="also the batch comparison at 10M rows")
+    ap.add_argument("--big", action="store_true", help="also the batch and fit comparisons at "
+                    "10M rows")
+    ap.add_argument("--fit-repeat", type=int, help="interleaved repeats of the fit comparison "
+                    "(default: min(repeat, 5))")
+    ap.add_argument("--cold-runs", type=int, help="fresh processes per cold-start command "
+                    "(default 5; quick 3; 0 skips)")
     ap.add_argument("--quick", action="store_true", help="smoke-test sizes (< 60 s)")
     ap.add_argument("--seed", type=int, default=data_gen.SEED)
     ap.add_argument("--json", type=Path, help="also write the raw results here")
@@ -387,19 +484,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     polars_rows = min(args.polars_rows if args.polars_rows is not None else (50 if q else 300),
                       row_rows)
     check_rows = min(args.check_rows or min(rows, 1_000_000), rows)
+    fit_repeat = args.fit_repeat or min(repeat, 5)
+    cold_runs = args.cold_runs if args.cold_runs is not None else (3 if q else 5)
 
     t0 = time.perf_counter()
     df = data_gen.make_frame(rows, args.seed)
-    stats = fitted_values(df)
-    source = spec_source(stats)
     t = time.perf_counter()
-    spec = fd.compile(source, str(TEMPLATE.relative_to(HERE.parent)))
+    spec = fd.compile_file(SPEC_FILE)
     t_compile = time.perf_counter() - t
     t = time.perf_counter()
-    evaluator = spec.row_evaluator()
+    fitted = fit_spec(spec, df)  # once, outside every timed loop
+    t_fit_once = time.perf_counter() - t
+    stats = hand_stats(df)
+    t = time.perf_counter()
+    evaluator = fitted.row_evaluator()
     t_eval = time.perf_counter() - t
     t = time.perf_counter()
-    spec.feature_exprs()
+    fitted.feature_exprs()
     t_exprs = time.perf_counter() - t
     args_stats = (stats["amount_mean"], stats["amount_std"], stats["cat_vocab"])
     features = handwritten.python_features(*args_stats)  # type: ignore[arg-type]
@@ -411,19 +512,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {
             "hand-written Polars select": lambda: frame.lazy().select(hand_exprs).collect(
                 engine="in-memory"),
-            "featuredsl spec.transform(df)": lambda: spec.transform(frame),
+            "featuredsl spec.transform(df)": lambda: fitted.transform(frame),
             "featuredsl transform_lazy(df).collect() (one plan, no validation pass)":
-                lambda: spec.transform_lazy(frame).collect(engine="in-memory"),
+                lambda: fitted.transform_lazy(frame).collect(engine="in-memory"),
         }
+
+    def fit_impls(frame: pl.DataFrame) -> dict[str, Callable[[], object]]:
+        impls: dict[str, Callable[[], object]] = {
+            FIT_HAND: lambda: hand_fit_frame(frame),
+            FIT_FD: lambda: fit_spec(spec, frame),
+        }
+        stats_fn = stats_only_fit(spec, frame)
+        if stats_fn is not None:
+            impls[FIT_STATS] = stats_fn
+        return impls
 
     batch = {str(rows): bench_batch(batch_impls(df), repeat)}
     print(f"# batch {rows:,} done", file=sys.stderr)
+    fit = {str(rows): bench_batch(fit_impls(df), fit_repeat)}
+    print(f"# fit {rows:,} done", file=sys.stderr)
     if args.big and rows < 10_000_000:
         big = data_gen.make_frame(10_000_000, args.seed)
         batch["10000000"] = bench_batch(batch_impls(big), max(3, repeat // 2))
+        print("# batch 10M done", file=sys.stderr)
+        fit["10000000"] = bench_batch(fit_impls(big), 3)
+        print("# fit 10M done", file=sys.stderr)
         del big
         gc.collect()
-        print("# batch 10M done", file=sys.stderr)
 
     # ---------------------------------------------------------------- row
     serving = data_gen.rows_for_serving(df.head(row_rows))
@@ -455,21 +570,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         one_row = res
 
     # ---------------------------------------------------------------- checks
-    fd_batch = spec.transform(df.head(check_rows))
+    fd_batch = fitted.transform(df.head(check_rows))
     hand_batch = df.head(check_rows).lazy().select(hand_exprs).collect(engine="in-memory")
-    checks = run_checks(df, fd_batch, hand_batch, evaluator, features, spec, check_rows)
+    checks = run_checks(df, fd_batch, hand_batch, evaluator, features, fitted, check_rows)
     print("# checks done", file=sys.stderr)
+
+    # ---------------------------------------------------------------- cold start
+    cold = bench_cold(cold_runs) if cold_runs else {}
 
     result = {
         "config": {"rows": rows, "row_rows": row_rows, "repeat": repeat,
                    "polars_rows": polars_rows, "check_rows": check_rows, "seed": args.seed,
                    "quick": q},
         "machine": machine_info(),
-        "stats": stats,
-        "build": {"compile_ms": t_compile * 1e3, "evaluator_ms": t_eval * 1e3,
-                  "exprs_ms": t_exprs * 1e3},
+        "stats": {"featuredsl": fitted.stats, "hand-written": stats},
+        "build": {"compile_ms": t_compile * 1e3, "fit_ms": t_fit_once * 1e3,
+                  "evaluator_ms": t_eval * 1e3, "exprs_ms": t_exprs * 1e3},
         "timer_overhead_ns": overhead,
-        "row": row, "one_row_polars": one_row, "batch": batch, "checks": checks,
+        "row": row, "one_row_polars": one_row, "batch": batch, "fit": fit, "cold": cold,
+        "checks": checks,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "seconds": time.perf_counter() - t0,
     }

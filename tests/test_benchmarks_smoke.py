@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -41,21 +42,27 @@ def test_reference_data_is_deterministic_and_shaped_as_documented():
     assert rows[0]["ts"].utcoffset().total_seconds() == 0
 
 
-def test_reference_spec_compiles_with_the_fitted_literals():
+def test_reference_spec_fits_its_inline_statistics():
     data_gen, run = _bench_module("data_gen"), _bench_module("run")
-    stats = run.fitted_values(data_gen.make_frame(500))
     import featuredsl as fd
 
-    spec = fd.compile(run.spec_source(stats))
+    spec = fd.compile_file(run.SPEC_FILE)
     assert len(spec.features) == 16
-    assert stats["cat_vocab"][0] in run.spec_source(stats)
+    assert spec.statistics == ["mean(amount)", "std(amount)", "vocab(category, top=100)"]
+    df = data_gen.make_frame(500)
+    fitted = run.fit_spec(spec, df).stats
+    hand = run.hand_stats(df)  # the hand-written baselines' constants, from a Polars select
+    assert math.isclose(fitted["mean(amount)"], hand["amount_mean"], rel_tol=1e-12)
+    assert math.isclose(fitted["std(amount)"], hand["amount_std"], rel_tol=1e-12)
+    assert list(fitted["vocab(category, top=100)"]) == hand["cat_vocab"]
+    assert "@" not in run.SPEC_FILE.read_text(encoding="utf-8")  # no pasted-literal template
 
 
 def test_quick_run_on_tiny_sizes_holds_parity(tmp_path):
     out = tmp_path / "result.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--quick", "--rows", "600", "--row-rows", "300",
-         "--repeat", "1", "--polars-rows", "5", "--json", str(out)],
+         "--repeat", "1", "--polars-rows", "5", "--cold-runs", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -67,6 +74,8 @@ def test_quick_run_on_tiny_sizes_holds_parity(tmp_path):
     assert sum(checks["wrong_type"].values()) == 0, checks["wrong_type"]
     # the table is there, with every path
     for needle in ("| row | featuredsl row_evaluator()", "| row | hand-written Python",
-                   "| batch 600 | featuredsl spec.transform(df)", "parity on 600"):
+                   "| batch 600 | featuredsl spec.transform(df)", "| fit 600 | featuredsl spec.fit",
+                   "| fit 600 | hand-written Polars select",
+                   "| cold start | python -c 'import polars'", "parity on 600"):
         assert needle in proc.stdout, needle
     assert result["machine"]["polars"] == pl.__version__
