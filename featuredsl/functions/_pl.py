@@ -59,10 +59,13 @@ def mul_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.when(exact).then(r)
 
 
-def py_float_binop(np_fn, a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """Python's float ``%`` / ``//`` via numpy (bit-identical to CPython's fmod-based
-    algorithm; Polars computes ``a - b*floor(a/b)`` instead). Vectorized, batch by batch."""
+def py_float_binop(np_name: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Python's float ``%`` / ``//`` via numpy's ``remainder`` / ``floor_divide``
+    (bit-identical to CPython's fmod-based algorithm; Polars computes ``a - b*floor(a/b)``
+    instead). Vectorized, batch by batch. numpy is imported here, not at start-up."""
     import numpy as np
+
+    np_fn = getattr(np, np_name)
 
     def kernel(s: list[pl.Series]) -> pl.Series:
         x = s[0].cast(pl.Float64).to_numpy()

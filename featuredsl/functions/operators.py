@@ -12,7 +12,6 @@ import operator
 from collections.abc import Callable, Sequence
 from datetime import timedelta as _td
 
-import numpy as np
 import polars as pl
 
 from featuredsl.functions import _pl
@@ -106,7 +105,7 @@ def _floordiv_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _floordiv_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop(np.floor_divide, a, b)))
+    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop("floor_divide", a, b)))
 
 
 def _mod_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -116,7 +115,7 @@ def _mod_int(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _mod_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop(np.remainder, a, b)))
+    return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop("remainder", a, b)))
 
 
 register(
