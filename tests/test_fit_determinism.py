@@ -165,3 +165,22 @@ def test_streaming_fit_from_a_parquet_scan(tmp_path: Path) -> None:
     assert fitted.profile["rows"] == size
     again = spec.fit(_rechunked(df, [65_536, 100_003]))
     assert _fingerprint(again) == _fingerprint(fitted)
+
+
+def test_artifacts_are_byte_identical_across_sources(spec: fd.Spec, frame: pl.DataFrame,
+                                                     tmp_path: Path) -> None:
+    """The issue's contract: the same rows give a byte-identical artifact whatever the source."""
+    parquet = tmp_path / "train.parquet"
+    frame.write_parquet(parquet, row_group_size=5000)
+    sources = {
+        "frame": frame, "rechunked": _rechunked(frame, [1001, 7]), "lazy": frame.lazy(),
+        "parquet": parquet, "pandas": frame.to_pandas(),
+    }
+    blobs = {}
+    for name, data in sources.items():
+        out = tmp_path / f"{name}.featpack.json"
+        spec.fit(data).save(out)
+        blobs[name] = out.read_bytes()
+    assert len(set(blobs.values())) == 1, [n for n, b in blobs.items() if b != blobs["frame"]]
+    loaded = fd.load(tmp_path / "parquet.featpack.json")
+    assert loaded.stats == spec.fit(frame).stats
