@@ -171,3 +171,61 @@ def test_duration_literal_out_of_int64_microseconds_is_a_spec_error() -> None:
     assert _codes(head + "feature y = du1 > " + "9" * 5000 + "d\n") == ["E004"]
     spec = spec_of("du1 > 106751991d", {"du1": "duration?"})
     assert assert_parity(spec, [{"du1": None}]) == [{"out": None}]
+
+
+def test_constant_if_branch_is_a_scalar_operand() -> None:
+    # `if <constant> then 0 else f1` lowers to the literal 0.0 but is row-dependent in the IR:
+    # pow's batch kernel got a one-element exponent next to a 2-row base and returned row 0's
+    # value for every row.
+    spec = spec_of("pow(f1, (if coalesce(true, true) then 0 else f1))", {"f1": "float?"})
+    rows = [{"f1": None}, {"f1": 0.0}, {"f1": 3.0}]
+    assert [r["out"] for r in assert_parity(spec, rows)] == [None, 1.0, 1.0]
+    # and a divisor that lowers to a literal must still divide (not multiply by 1/7)
+    spec = spec_of("f1 / (if true then 7 else f1)", {"f1": "float?"})
+    rows = [{"f1": 0.1}, {"f1": 0.3}, {"f1": None}]
+    assert [r["out"] for r in assert_parity(spec, rows)] == [0.1 / 7, 0.3 / 7, None]
+
+
+def test_call_of_a_constant_if_branch_is_folded() -> None:
+    # `not (case when true then null else b1 end)`: the taken branch is a constant, so the
+    # `not` was a one-row Polars scalar (frame length 1). Dead branches no longer make a value
+    # row-dependent, even through a let.
+    types = {"b1": "bool?", "i1": "int?"}
+    rows = [{"b1": True, "i1": 1}, {"b1": None, "i1": 2}, {"b1": False, "i1": None}]
+    for expr, expected in [
+        ("not (case when true then null else b1 end)", [None] * 3),
+        ("-(if coalesce(true, b1) then 4 else i1)", [-4] * 3),
+        ("(if false then i1 else 2) + i1", [3, 4, None]),
+    ]:
+        spec = spec_of(expr, types)
+        assert [r["out"] for r in assert_parity(spec, rows)] == expected, expr
+    src = ("input { b1: bool?\n i1: int? }\nlet l = b1 and true\nlet k = if true then 5 else i1\n"
+           "feature out = not (if true then null else l)\nfeature out2 = k * 2\n")
+    out = assert_parity(fd.compile(src), rows)
+    assert [(r["out"], r["out2"]) for r in out] == [(None, 10)] * 3
+
+
+def test_is_null_of_a_constant_let_compiles_without_warning() -> None:
+    # `e0 is null` where e0 is a feature holding a literal: the row code said `0.0 is None`
+    # (a SyntaxWarning when the evaluator is compiled); same for casts and null checks.
+    import warnings
+
+    src = ("input { i1: int? }\nfeature e0: float? = 0\nlet s = \"a\"\nlet k = 3\n"
+           "feature e3 = (e0 is null) or (s is not null)\nfeature e4 = k + i1\n"
+           "feature e5 = pow(k, e0)\nfeature e6 = i1 is null\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = assert_parity(fd.compile(src), [{"i1": None}, {"i1": 2}])
+    assert [(r["e3"], r["e4"], r["e5"], r["e6"]) for r in out] == [(True, None, 1.0, True),
+                                                                   (True, 5, 1.0, False)]
+
+
+def test_call_with_a_null_literal_argument_on_an_empty_frame() -> None:
+    # Polars: `lit(None, String).str.contains(col)` is one row long on an empty frame. A
+    # null-propagating call with a literal null argument is now folded to null.
+    for expr in ["contains(null, s1)", "contains(lower(s1), null)", "starts_with(null, s1)",
+                 "length(null) + i1"]:
+        spec = spec_of(expr, {"s1": "string?", "i1": "int?"})
+        assert assert_parity(spec, []) == []
+        rows = [{"s1": "a", "i1": 1}, {"s1": None, "i1": None}]
+        assert [r["out"] for r in assert_parity(spec, rows)] == [None, None], expr

@@ -21,7 +21,7 @@ from datetime import timedelta
 import polars as pl
 
 from featuredsl import ir
-from featuredsl.backends.row_backend import evaluate_constant
+from featuredsl.backends.row_backend import evaluate_constant, null_by_literal
 from featuredsl.functions import _pl
 from featuredsl.functions.registry import specialized
 from featuredsl.types import BOOL, Type
@@ -115,6 +115,8 @@ class PolarsLowering:
             hit = True
         elif isinstance(e, ir.LetRef):
             hit = self.depends_on_row(self.program.values[e.name])
+        elif isinstance(e, ir.Call) and null_by_literal(self.program, e):
+            hit = False  # null on every row: folded (`contains(null, s)` on no rows is 1 row)
         elif isinstance(e, ir.If) and not self.depends_on_row(e.cond):
             # only the branch taken counts: `not (if true then null else b1)` is a constant,
             # and lowering it as a column would give a one-row (literal) Polars result

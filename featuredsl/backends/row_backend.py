@@ -29,6 +29,22 @@ _MAX_INDENT = 40
 _FAST_TYPE = {"int": "int", "float": "float", "string": "str", "bool": "bool"}
 
 
+def null_by_literal(program: ir.Program, e: ir.Call) -> bool:
+    """Whether a null-propagating call has a literal ``null`` argument (directly or through
+    a let): it is null on every row, whatever its other arguments."""
+    if e.function.null_policy != "propagate":
+        return False
+    n = len(e.overload.params)
+    for i, a in enumerate(e.args):
+        if min(i, n - 1) in e.overload.const:
+            continue
+        while isinstance(a, ir.LetRef):
+            a = program.values[a.name]
+        if isinstance(a, ir.Const) and a.value is None:
+            return True
+    return False
+
+
 def _is_local(atom: str) -> bool:
     """Whether an atom is a variable (a local or a bound global), not a literal.
 
@@ -193,6 +209,10 @@ class RowCodegen:
         self.memo = saved
 
     def _Call(self, e: ir.Call) -> str:
+        if null_by_literal(self.program, e):
+            out = self.tmp()  # no code for the other arguments: the result is null anyway
+            self.emit(f"{out} = None")
+            return out
         ov = specialized(e.function, e.overload, [
             a.value if isinstance(a, ir.Const) else
             self.stats[a.name] if isinstance(a, ir.StatRef) else None for a in e.args])
