@@ -139,20 +139,19 @@ class _Batch:
 # ---------------------------------------------------------------------------- statistics
 
 
-def _stat_deps(program: ir.Program, stat: ir.Stat) -> set[str]:
-    """Names of the statistics a statistic's arguments use (through lets too)."""
-    deps: set[str] = set()
+def _stats_used(program: ir.Program, *exprs: ir.Expr) -> set[str]:
+    """Names of the statistics the expressions use (looking through lets)."""
+    used: set[str] = set()
     seen: set[str] = set()
-    stack: list[ir.Expr] = list(stat.expr.args)
+    stack = list(exprs)
     while stack:
-        node = stack.pop()
-        for n in ir.walk(node):
+        for n in ir.walk(stack.pop()):
             if isinstance(n, ir.StatRef):
-                deps.add(n.name)
+                used.add(n.name)
             elif isinstance(n, ir.LetRef) and n.name not in seen:
                 seen.add(n.name)
                 stack.append(program.values[n.name])
-    return deps
+    return used
 
 
 def stat_levels(program: ir.Program) -> list[list[str]]:
@@ -161,7 +160,7 @@ def stat_levels(program: ir.Program) -> list[list[str]]:
 
     def depth(name: str) -> int:
         if name not in level:
-            deps = _stat_deps(program, program.stats[name])
+            deps = _stats_used(program, *program.stats[name].expr.args)
             level[name] = 1 + max((depth(d) for d in deps), default=-1)
         return level[name]
 
@@ -390,20 +389,6 @@ def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
 
 
 # ---------------------------------------------------------------------------- warnings
-
-
-def _stats_used(program: ir.Program, expr: ir.Expr) -> set[str]:
-    used: set[str] = set()
-    seen: set[str] = set()
-    stack = [expr]
-    while stack:
-        for n in ir.walk(stack.pop()):
-            if isinstance(n, ir.StatRef):
-                used.add(n.name)
-            elif isinstance(n, ir.LetRef) and n.name not in seen:
-                seen.add(n.name)
-                stack.append(program.values[n.name])
-    return used
 
 
 def _zero_spread(program: ir.Program, fitted: dict[str, object]) -> dict[str, str]:
