@@ -271,3 +271,12 @@ def test_evaluator_built_once_across_threads() -> None:
     with ThreadPoolExecutor(8) as pool:
         evs = list(pool.map(get, range(8)))
     assert all(e is evs[0] for e in evs)
+
+
+def test_duration_outside_int64_microseconds_is_an_input_error() -> None:
+    import datetime as _dt
+
+    spec = fd.compile("input { d: duration }\nfeature e = d\n")
+    with pytest.raises(fd.InputError, match="int64 microsecond range"):
+        spec.row_evaluator()({"d": _dt.timedelta.max})
+    assert spec.row_evaluator()({"d": _dt.timedelta(days=1)})["e"] == _dt.timedelta(days=1)

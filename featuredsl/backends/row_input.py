@@ -312,7 +312,10 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
                 return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
             except (AttributeError, OverflowError, ValueError):
                 pass
-        return v // _US
+        us = v // _US
+        if not INT64_MIN <= us <= INT64_MAX:  # a Duration column holds int64 microseconds
+            raise _bad(name, _t("duration", nullable), v, "outside the int64 microsecond range")
+        return us
     if _is_numpy(v) and type(v).__name__ == "timedelta64":
         if v != v:  # NaT
             return _missing(v, name, nullable, "duration")
