@@ -229,3 +229,11 @@ def test_call_with_a_null_literal_argument_on_an_empty_frame() -> None:
         assert assert_parity(spec, []) == []
         rows = [{"s1": "a", "i1": 1}, {"s1": None, "i1": None}]
         assert [r["out"] for r in assert_parity(spec, rows)] == [None, None], expr
+
+
+def test_division_by_a_row_expression_polars_reduces_to_a_scalar() -> None:
+    # Found by a soak run: Polars reduces `coalesce(50000, f1)` to the literal 50000 and then
+    # multiplies by its reciprocal: 1e308 / 50000 came out 2.0000000000000003e+303.
+    spec = spec_of("f3 / coalesce(50000, f1)", {"f3": "float?", "f1": "float?"})
+    out = assert_parity(spec, [{"f3": 1e308, "f1": None}, {"f3": 0.7, "f1": None}] * 3)
+    assert out[0]["out"] == 1e308 / 50000 and out[1]["out"] == 0.7 / 50000

@@ -93,6 +93,11 @@ def _needed_values(program: ir.Program) -> set[str]:
     return needed
 
 
+def _is_column(e: ir.Expr) -> bool:
+    """An input column, or one cast to float: never a scalar to Polars."""
+    return isinstance(e, ir.Input) or (isinstance(e, ir.Cast) and isinstance(e.arg, ir.Input))
+
+
 class PolarsLowering:
     """Lowers the expressions of one program, with fitted statistics as constants."""
 
@@ -175,6 +180,11 @@ class PolarsLowering:
             hit = self._lower(e)
             self._memo[key] = hit
         return hit
+
+    def _zero(self) -> pl.Expr:
+        """A float column of zeros that Polars cannot see as a scalar (built from an input)."""
+        c = pl.col(next(iter(self.program.inputs)))
+        return (c.is_null() & c.is_not_null()).cast(pl.Float64)
 
     def _scalar_value(self, e: ir.Expr) -> float:
         """The value of a row-independent float expression."""
@@ -272,23 +282,20 @@ class PolarsLowering:
             if min(i, n - 1) in ov.const:
                 args[i] = self.const_value(a)
         nullable: list[pl.Expr] = []
-        anchor: pl.Expr | None = None
-        scalars: list[int] = []
         for i, low in zip(dynamic, lows, strict=True):
             a = e.args[i]
             args[i] = low.expr
             if a.type.nullable:
                 nullable.append(low.expr)
-            if ov.per_row_scalars:
-                if self.depends_on_row(a):
-                    anchor = low.expr if anchor is None else anchor
-                elif a.type.kind == "float" and (
-                        ov.per_row_scalars == "always" or self._is_zero(a)):
-                    scalars.append(i)
-        if anchor is not None:
-            for i in scalars:
-                value = self._scalar_value(e.args[i])
-                args[i] = _pl.per_row_value(value, anchor)
+            if not ov.per_row_scalars or a.type.kind != "float":
+                continue
+            if not self.depends_on_row(a):
+                if ov.per_row_scalars == "always" or self._is_zero(a):
+                    args[i] = _pl.per_row_value(self._scalar_value(a), self._zero())
+            elif ov.per_row_scalars == "always" and i > 0 and not _is_column(a):
+                # Row-dependent, yet Polars may still reduce it to a scalar (`coalesce(5, x)`
+                # is the literal 5) and then divide by its reciprocal: make it a real column.
+                args[i] = self._zero() + low.expr
         out = ov.polars(*args)
         if nullable and not ov.polars_nulls and e.function.null_policy == "propagate":
             out = _pl.null_if_any_null(out, nullable)

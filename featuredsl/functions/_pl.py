@@ -19,11 +19,11 @@ def no_nan(e: pl.Expr) -> pl.Expr:
     return e.fill_nan(None)
 
 
-def per_row_value(value: float, anchor: pl.Expr) -> pl.Expr:
-    """:func:`per_row` of a known constant, keeping the sign of a ``-0.0`` (``0.0 + -0.0`` is
-    ``+0.0``, so that one is spelled as a negated zero column)."""
-    zero = anchor.is_null().cast(pl.Float64)
-    if value == 0.0 and math.copysign(1.0, value) < 0:
+def per_row_value(value: float | None, zero: pl.Expr) -> pl.Expr:
+    """A constant as a real per-row column, given a column of zeros (see :func:`per_row`),
+    keeping the sign of a ``-0.0`` (``0.0 + -0.0`` is ``+0.0``, so that one is spelled as a
+    negated zero column)."""
+    if value is not None and value == 0.0 and math.copysign(1.0, value) < 0:
         return -zero
     return zero + pl.lit(value, pl.Float64)
 
