@@ -237,3 +237,17 @@ def test_division_by_a_row_expression_polars_reduces_to_a_scalar() -> None:
     spec = spec_of("f3 / coalesce(50000, f1)", {"f3": "float?", "f1": "float?"})
     out = assert_parity(spec, [{"f3": 1e308, "f1": None}, {"f3": 0.7, "f1": None}] * 3)
     assert out[0]["out"] == 1e308 / 50000 and out[1]["out"] == 0.7 / 50000
+
+
+def test_signed_zeros_through_polars_scalar_shortcuts() -> None:
+    # `coalesce(0.0, b)` is folded as the constant it is (Polars would reduce it to a literal
+    # and short-cut `a + 0.0` / `a * 0.0`); constants made per-row keep -0.0; `scalar - column`
+    # is avoided (Polars computes it as -(column - scalar), turning 0.0 into -0.0).
+    parts = ["a + coalesce(0.0, b)", "a * coalesce(0.0, b)", "-0.0 + a", "a - 0.0",
+             "a / coalesce(7, b)", "a * 0.0", "0.0 - a", "a + coalesce(b, 0.0)"]
+    expr = "concat(" + ', "|", '.join(f"to_string({p})" for p in parts) + ")"
+    spec = spec_of(expr, {"a": "float", "b": "float?"})
+    rows = [{"a": -0.0, "b": None}, {"a": 0.0, "b": -0.0}, {"a": -5.0, "b": 2.5},
+            {"a": float("inf"), "b": None}]
+    out = assert_parity(spec, rows * 2)
+    assert out[0]["out"] == "0.0|-0.0|-0.0|-0.0|-0.0|-0.0|0.0|0.0"

@@ -126,10 +126,22 @@ class PolarsLowering:
             # only the branch taken counts: `not (if true then null else b1)` is a constant,
             # and lowering it as a column would give a one-row (literal) Polars result
             hit = self.depends_on_row(self._branch_taken(e))
+        elif isinstance(e, ir.Coalesce):
+            hit = self._coalesce_depends_on_row(e)
         else:
             hit = any(self.depends_on_row(c) for c in e.children())
         self._row_dependent[id(e)] = (e, hit)
         return hit
+
+    def _coalesce_depends_on_row(self, e: ir.Coalesce) -> bool:
+        """``coalesce(5, x)`` is the constant 5: Polars reduces it to that literal (and then
+        takes scalar shortcuts such as ``x + 0.0`` or a reciprocal), so it must be folded."""
+        for a in e.args:
+            if self.depends_on_row(a):
+                return True
+            if evaluate_constant(self.program, self.stats, a, self.depends_on_row) is not None:
+                return False
+        return False
 
     def _branch_taken(self, e: ir.If) -> ir.Expr:
         """The branch of an ``if`` whose condition is row-independent (else when null)."""
@@ -293,9 +305,11 @@ class PolarsLowering:
                 if ov.per_row_scalars == "always" or self._is_zero(a):
                     args[i] = _pl.per_row_value(self._scalar_value(a), self._zero())
             elif ov.per_row_scalars == "always" and i > 0 and not _is_column(a):
-                # Row-dependent, yet Polars may still reduce it to a scalar (`coalesce(5, x)`
-                # is the literal 5) and then divide by its reciprocal: make it a real column.
-                args[i] = self._zero() + low.expr
+                # A divisor or exponent Polars might still see as a scalar: make it a real
+                # column. `y - zero` is exactly `y` for a column; were `y` a scalar, Polars
+                # computes `-(zero - y)`, still `y` except 0.0 -> -0.0 (a zero divisor is null
+                # either way, and x ** -0.0 == x ** 0.0).
+                args[i] = low.expr - self._zero()
         out = ov.polars(*args)
         if nullable and not ov.polars_nulls and e.function.null_policy == "propagate":
             out = _pl.null_if_any_null(out, nullable)

@@ -20,9 +20,9 @@ def no_nan(e: pl.Expr) -> pl.Expr:
 
 
 def per_row_value(value: float | None, zero: pl.Expr) -> pl.Expr:
-    """A constant as a real per-row column, given a column of zeros (see :func:`per_row`),
-    keeping the sign of a ``-0.0`` (``0.0 + -0.0`` is ``+0.0``, so that one is spelled as a
-    negated zero column)."""
+    """A constant as a real per-row column, given a column of zeros (see :func:`per_row`)."""
+    # Not `lit - zero`: Polars computes `scalar - column` as `-(column - scalar)`, which
+    # turns 0.0 into -0.0. `zero + c` is exact for every c but -0.0, spelled `-zero`.
     if value is not None and value == 0.0 and math.copysign(1.0, value) < 0:
         return -zero
     return zero + pl.lit(value, pl.Float64)
