@@ -160,12 +160,9 @@ class PolarsLowering:
         out = []
         for f in self.program.features:
             lowered = self.lower(f.expr)
-            e = lowered.expr
-            if not self.depends_on_row(f.expr):
-                # A constant feature is a literal: alone in a select it would give one row
-                # whatever the frame's length. Repeat it to the frame's length instead.
-                e = pl.repeat(e, pl.len())
-            out.append(e.alias(f.name))
+            # A constant feature is a literal; BatchPlan.apply's anchor column keeps the
+            # select as tall as the frame, so it needs no repeating here.
+            out.append(lowered.expr.alias(f.name))
         anchor = next(iter(self.program.inputs), None)
         return BatchPlan(self._stages, out, self._temps, anchor)
 
