@@ -219,8 +219,9 @@ for _fn in all_functions():
     if _fn.kind == "aggregate":
         continue
     for _ov in _fn.overloads:
-        if any(p.kind not in KINDS and p.kind != "list" for p in _ov.params):
-            continue
+        if any(p.kind not in KINDS and (i not in _ov.const or p.kind != "list")
+               for i, p in enumerate(_ov.params)):
+            continue  # a parameter kind the generator cannot write an expression of
         res = _ov.result_type(list(_ov.params)).kind
         if res in _BY_RESULT:
             _BY_RESULT[res].setdefault(_fn.name, []).append((_fn, _ov))
@@ -250,6 +251,9 @@ def call_of(draw, fn: Function, ov: Overload, depth: int, lets: dict[str, list[s
     def arg(i: int) -> str:
         p = ov.params[min(i, len(ov.params) - 1)]
         if min(i, len(ov.params) - 1) in ov.const:
+            samples = fn.const_samples.get(fn.params[min(i, len(fn.params) - 1)])
+            if samples:
+                return draw(st.sampled_from(samples))
             if p.kind == "list":
                 assert p.elem is not None
                 return draw(_CONST_LIST[fn.name](p.elem.kind))

@@ -123,6 +123,9 @@ class Function:
     category: str = "misc"
     null_doc: str = "null if any argument is null"
     symbol: str | None = None  # the operator spelling, for operators
+    #: For constant parameters (by name): a few valid arguments as source text (`"UTC"`,
+    #: `"[a-z]+"`), used by the differential test to write calls and by the reference docs.
+    const_samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, Function] = {}
