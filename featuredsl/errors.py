@@ -45,6 +45,12 @@ CODES: dict[str, str] = {
     "W001": "unused input",
     "W002": "unused let",
     "W003": "unused statistic",
+    "W004": "feature is null on every row",
+    "W005": "division by a literal zero",
+    "W006": "condition always true or always false by type",
+    "W007": "comparison with `null`",
+    "W008": "names differing only by case or `_`",
+    "W009": "let or stat named like a function",
 }
 
 

@@ -57,6 +57,9 @@ class Checker:
         self.types: dict[str, Type] = {}  # checked type of every named value and stat
         self.used: set[str] = set()
         self._inline: dict[str, str] = {}  # structural key of an inline aggregate -> stat name
+        #: The checked type of every AST expression node that checked, by ``id``: the lints
+        #: (``lints.py``) need types at source positions.
+        self.node_types: dict[int, Type] = {}
 
     # ----------------------------------------------------------------------------- helpers
     def error(self, code: str, msg: str, span: Span, hint: str | None = None) -> None:
@@ -230,7 +233,10 @@ class Checker:
     # ----------------------------------------------------------------------------- expressions
     def expr(self, node: ast.Node) -> ir.Expr | None:
         method = getattr(self, "_" + type(node).__name__)
-        return method(node)
+        result = method(node)
+        if result is not None:
+            self.node_types[id(node)] = result.type
+        return result
 
     def _Literal(self, n: ast.Literal) -> ir.Expr | None:
         if n.kind == "int":
@@ -455,7 +461,7 @@ class Checker:
         for i, (a, node) in enumerate(zip(args, nodes, strict=True)):
             p = ov.params[min(i, len(ov.params) - 1)]
             if accepts(p, a.type) == "promote":
-                a = _promote(a)
+                a = _promote(a, const_param=min(i, len(ov.params) - 1) in ov.const)
             if min(i, len(ov.params) - 1) in ov.const and not isinstance(
                 a, ir.Const | ir.StatRef
             ):
@@ -576,14 +582,17 @@ def _signatures(fn: Function) -> str:
     return f"`{fn.symbol or fn.name}` accepts: {sigs}{more}"
 
 
-def _promote(e: ir.Expr) -> ir.Expr:
+def _promote(e: ir.Expr, const_param: bool = False) -> ir.Expr:
     """int -> float (lists element-wise). Constants fold."""
     if e.type.kind == "list":
-        assert isinstance(e, ir.Const | ir.StatRef)
         if isinstance(e, ir.Const):
             return ir.Const(list_of(FLOAT, e.type.nullable),
                             tuple(float(v) for v in e.value))  # type: ignore[union-attr]
-        return e
+        if isinstance(e, ir.StatRef) and const_param:  # its lowering takes the values
+            return e
+        # a list-valued expression (input, let, call): promoted element-wise at run time
+        assert e.type.elem is not None
+        return ir.Cast(list_of(FLOAT.with_nullable(e.type.elem.nullable), e.type.nullable), e)
     t = FLOAT.with_nullable(e.type.nullable)
     if isinstance(e, ir.Const):
         return ir.Const(t, None if e.value is None else float(e.value))  # type: ignore
@@ -596,6 +605,9 @@ def _coerce(e: ir.Expr, t: Type) -> ir.Expr:
         return ir.Const(t.with_nullable(True), None)
     if e.type.kind == "int" and t.kind == "float":
         return _promote(e)
+    if (e.type.kind == "list" and t.kind == "list" and e.type.elem is not None
+            and t.elem is not None and e.type.elem.kind == "int" and t.elem.kind == "float"):
+        return _promote(e)  # list[int] branch of a list[float] value
     return e
 
 
@@ -614,6 +626,8 @@ def _const_of(value: object) -> ir.Const:
 def check(module: ast.Module, source: str, file: str = "<spec>") -> tuple[ir.Program,
                                                                            list[Diagnostic]]:
     """Check a parsed module. Returns the program and all diagnostics (errors and warnings)."""
+    from featuredsl.checker.lints import lint  # lints build on this module
+
     checker = Checker(module, source, file)
     program = checker.run()
-    return program, checker.diags
+    return program, checker.diags + lint(checker)
