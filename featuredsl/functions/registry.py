@@ -185,6 +185,8 @@ def _load_all() -> None:
             lookups,
             mathfns,
             operators,
+            regex,
             strings,
             temporal,
+            text,
         )

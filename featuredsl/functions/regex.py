@@ -1,0 +1,660 @@
+"""Regular expressions: ``regex_match(s, pattern)`` and ``regex_extract(s, pattern, group=0)``.
+
+The batch backend runs Polars (the Rust ``regex`` crate), the row backend Python's ``re``. The
+two dialects differ in many corners (``$`` before a trailing newline, Unicode-aware ``\\d \\w
+\\s \\b``, nested classes and set operations, inline flags, look-around, back-references,
+possessive quantifiers, ``{`` as a literal, ...), so a pattern is never handed to either engine
+as the user wrote it. It is parsed here, at compile time, into a small syntax tree of a SAFE
+SUBSET that both engines read the same way, and written out again once per engine; anything
+outside the subset is a ``SpecError`` (E208) naming the construct and the alternative.
+
+The subset (every pattern is a constant, compiled once):
+
+* literal characters; ``\\`` escapes of the meta characters ``\\ . ^ $ | ? * + ( ) [ ] { } -
+  / & ~ #`` and of ``\\t \\n \\r``, ``\\xHH``; ``.`` (any character but ``\\n``);
+* ``\\d \\w \\s`` and ``\\D \\W \\S`` as ASCII classes ``[0-9]``, ``[0-9A-Za-z_]``,
+  ``[\\t\\n\\v\\f\\r ]`` (both engines are Unicode-aware for these, differently);
+* classes ``[abc]``, ``[^a-z]`` with ranges and the escapes above (``[ & ~ -`` inside a class
+  must be escaped: Rust reads ``[[`` ``&&`` ``~~`` ``--`` as nested classes and set operations);
+* groups ``( )`` (numbered from 1 by their opening parenthesis) and ``(?: )``; ``|``;
+* quantifiers ``* + ? {n} {n,} {n,m}`` (counts up to 1000), each optionally lazy (``*?``);
+* anchors ``^`` (start of the string) and ``$`` (end of the string only: Python's ``$`` also
+  matches before a final newline, so Python gets ``\\Z``).
+
+Not supported (rejected with a hint): look-around, back-references, named groups, inline flags
+and case-insensitivity (use ``lower(s)`` first), possessive quantifiers, atomic groups,
+``\\b \\B \\A \\z \\Z``, Unicode classes ``\\p``, POSIX classes, ``\\u``/``\\x{}`` escapes (write
+the character itself: the `.feat` string literal already has ``\\uXXXX``).
+
+Matching is a search (unanchored, leftmost-first, like Polars ``str.contains`` and Python's
+``re.search``); ``regex_extract`` returns the first match's group (0 = the whole match), null
+when there is no match or the group did not take part in it.
+
+Backtracking: Python's ``re`` backtracks, so a pattern whose matching could take exponential
+(or high polynomial) time is rejected at compile time: a repeated group (``(...)*``, ``{n,m}``)
+must be unambiguous (its body either alternatives without quantifiers whose first characters
+differ, or a sequence that starts with a required character set no quantified character in it
+can match: ``(\\.[a-z]+)*``, not ``(a+)+`` or ``(a|ab)*``), and two repeats that can match the
+same character need a required character between them that the first cannot match (``[^,]*,.*``,
+not ``.*a.*``). What remains is at worst quadratic in the string length (``re.search`` tries
+every start position); the Rust engine is linear.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.types import BOOL, INT, STRING
+
+MAX_REPEAT = 1000
+MAX_CP = 0x10FFFF
+
+#: A character set: sorted, disjoint, inclusive code point ranges.
+Ranges = tuple[tuple[int, int], ...]
+
+
+class RegexError(ValueError):
+    """A pattern outside the supported subset (the message says what and how to fix it)."""
+
+
+def _norm(ranges: list[tuple[int, int]]) -> Ranges:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def _negate(r: Ranges) -> Ranges:
+    out, nxt = [], 0
+    for lo, hi in r:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = hi + 1
+    if nxt <= MAX_CP:
+        out.append((nxt, MAX_CP))
+    return tuple(out)
+
+
+def _disjoint(a: Ranges, b: Ranges) -> bool:
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][1] < b[j][0]:
+            i += 1
+        elif b[j][1] < a[i][0]:
+            j += 1
+        else:
+            return False
+    return True
+
+
+_DIGIT: Ranges = ((48, 57),)
+_WORD: Ranges = _norm([(48, 57), (65, 90), (95, 95), (97, 122)])
+_SPACE: Ranges = _norm([(9, 13), (32, 32)])
+_CLASS_ESC = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
+_CTRL_ESC = {"t": 9, "n": 10, "r": 13}
+#: Characters that may be escaped with a backslash (both engines read `\c` as the literal c).
+_ESCAPABLE = set("\\.^$|?*+()[]{}-/&~#")
+#: Meta characters of either engine outside a class, escaped when written out.
+_META = set("\\.^$|?*+()[]{}#&-~")
+_CLASS_META = set("\\]^-[&~")
+_UNSUPPORTED_ESC = {
+    "b": "word boundaries `\\b` (Unicode-aware differently in the two engines)",
+    "B": "`\\B` (Unicode-aware differently in the two engines)",
+    "A": "`\\A`: write `^`", "z": "`\\z`: write `$`", "Z": "`\\Z`: write `$`",
+    "p": "Unicode classes `\\p{..}`", "P": "Unicode classes `\\P{..}`",
+    "u": "`\\u` escapes: write the character itself (the string literal has `\\uXXXX`)",
+    "U": "`\\U` escapes: write the character itself",
+}
+
+
+# ------------------------------------------------------------------------------- the tree
+
+
+@dataclass(frozen=True)
+class Chars:
+    """One character from a set: a literal, a class, ``.`` or an escape class."""
+
+    ranges: Ranges
+    text: str  # written out as is (already escaped, the same for both engines)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``^`` or ``$``."""
+
+    end: bool
+
+
+@dataclass(frozen=True)
+class Group:
+    """``( )`` (``index`` >= 1) or ``(?: )`` (``index`` 0); ``body`` is an :class:`Alt`."""
+
+    index: int
+    body: Alt
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A quantified atom."""
+
+    atom: Chars | Group
+    lo: int
+    hi: int | None  # None: unbounded
+    lazy: bool
+
+
+@dataclass(frozen=True)
+class Alt:
+    """Alternatives, each a sequence of items."""
+
+    branches: tuple[tuple[Chars | Anchor | Group | Repeat, ...], ...]
+
+
+Item = Chars | Anchor | Group | Repeat
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A validated pattern written out for each engine."""
+
+    source: str
+    python: str
+    rust: str
+    groups: int
+
+
+# ------------------------------------------------------------------------------- the parser
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.t = text
+        self.i = 0
+        self.groups = 0
+
+    def fail(self, what: str, at: bool = True) -> RegexError:
+        where = f" (at offset {self.i})" if at else ""
+        return RegexError(f"regex pattern {self.t!r}: {what}{where}")
+
+    def rule(self, what: str) -> RegexError:
+        """A pattern that parses but breaks a backtracking rule (no offset to point at)."""
+        return self.fail(what, at=False)
+
+    def peek(self) -> str | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def alt(self) -> Alt:
+        branches = [self.seq()]
+        while self.peek() == "|":
+            self.i += 1
+            branches.append(self.seq())
+        return Alt(tuple(branches))
+
+    def seq(self) -> tuple[Item, ...]:
+        items: list[Item] = []
+        while (c := self.peek()) is not None and c not in "|)":
+            atom = self.atom()
+            items.append(self.quantified(atom))
+        return tuple(items)
+
+    def quantified(self, atom: Item) -> Item:
+        c = self.peek()
+        if c is None or c not in "*+?{":
+            return atom
+        if isinstance(atom, Anchor):
+            raise self.fail("a quantifier on an anchor")
+        start = self.i
+        if c == "{":
+            lo, hi = self.counts()
+        else:
+            self.i += 1
+            lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
+        lazy = self.peek() == "?"
+        if lazy:
+            self.i += 1
+        if (n := self.peek()) is not None and n in "*+?{":
+            what = "possessive quantifiers" if n == "+" else "quantifiers after quantifiers"
+            raise self.fail(f"{what} are not supported ({self.t[start:self.i + 1]!r}); "
+                            "wrap the inner part in `(?: )` if you mean a repeat of a repeat")
+        return Repeat(atom, lo, hi, lazy)
+
+    def counts(self) -> tuple[int, int | None]:
+        m = re.compile(r"\{([0-9]+)(,([0-9]*))?\}", re.ASCII).match(self.t, self.i)
+        if m is None:
+            raise self.fail("`{` must start a count `{n}`, `{n,}` or `{n,m}`; escape a literal "
+                            "brace as `\\{`")
+        lo = int(m.group(1))
+        hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+        if lo > MAX_REPEAT or (hi is not None and (hi > MAX_REPEAT or hi < lo)):
+            raise self.fail(f"counts must satisfy n <= m <= {MAX_REPEAT}")
+        self.i = m.end()
+        return lo, hi
+
+    def atom(self) -> Item:
+        c = self.t[self.i]
+        if c == "(":
+            return self.group()
+        self.i += 1
+        if c == ".":
+            return Chars(_negate(((10, 10),)), ".")
+        if c == "^":
+            return Anchor(False)
+        if c == "$":
+            return Anchor(True)
+        if c == "[":
+            return self.klass()
+        if c == "\\":
+            return self.escape(in_class=False)
+        if c in "*+?{":
+            raise self.fail(f"nothing to repeat before `{c}`; escape it as `\\{c}`")
+        if c in "]}":
+            raise self.fail(f"escape a literal `{c}` as `\\{c}`")
+        return _lit(ord(c))
+
+    def group(self) -> Group:
+        self.i += 1
+        index = 0
+        if self.t.startswith("?", self.i):
+            if not self.t.startswith("?:", self.i):
+                raise self.fail(_group_problem(self.t[self.i:self.i + 3]))
+            self.i += 2
+        else:
+            self.groups += 1
+            index = self.groups
+        body = self.alt()
+        if self.peek() != ")":
+            raise self.fail("unbalanced `(`")
+        self.i += 1
+        return Group(index, body)
+
+    def escape(self, in_class: bool) -> Chars:
+        if self.i >= len(self.t):
+            raise self.fail("a trailing backslash")
+        c = self.t[self.i]
+        self.i += 1
+        if c in _ESCAPABLE:
+            return _lit(ord(c))
+        if c in _CTRL_ESC:
+            return _lit(_CTRL_ESC[c])
+        if c == "x":
+            h = self.t[self.i:self.i + 2]
+            if len(h) != 2 or not all(ch in "0123456789abcdefABCDEF" for ch in h):
+                raise self.fail("`\\x` takes exactly two hex digits (`\\x1f`)")
+            self.i += 2
+            return _lit(int(h, 16))
+        if c.lower() in _CLASS_ESC:
+            r = _CLASS_ESC[c.lower()]
+            if c.isupper():
+                if in_class:
+                    raise self.fail(f"`\\{c}` inside a class; write the negated class "
+                                    f"`[^...]` instead")
+                r = _negate(r)
+            return Chars(r, _class_text(r))
+        if c in _UNSUPPORTED_ESC:
+            raise self.fail(f"{_UNSUPPORTED_ESC[c]} are not supported" if c in "bBpPuU"
+                            else f"{_UNSUPPORTED_ESC[c]}")
+        if c.isdigit():
+            raise self.fail("back-references are not supported (the Rust engine has none)")
+        raise self.fail(f"unknown escape `\\{c}`")
+
+    def klass(self) -> Chars:
+        negated = self.peek() == "^"
+        if negated:
+            self.i += 1
+        ranges: list[tuple[int, int]] = []
+        first = True
+        while True:
+            c = self.peek()
+            if c is None:
+                raise self.fail("unterminated class `[`")
+            if c == "]" and not first:
+                self.i += 1
+                break
+            if c == "[" and self.t.startswith("[:", self.i):
+                raise self.fail("POSIX classes `[:alpha:]` are not supported; write the ranges")
+            if c in "[&~-" or (c == "]" and first):
+                raise self.fail(f"escape `{c}` inside a class as `\\{c}` (Rust reads `[` `&&` "
+                                "`~~` `--` in a class as nested classes and set operations)")
+            first = False
+            lo = self.class_char()
+            if isinstance(lo, Chars):
+                ranges.extend(lo.ranges)
+                continue
+            if self.peek() == "-" and self.t[self.i + 1:self.i + 2] not in ("]", ""):
+                self.i += 1
+                hi = self.class_char()
+                if isinstance(hi, Chars):
+                    raise self.fail("a class escape cannot end a range")
+                if hi < lo:
+                    raise self.fail("a range out of order")
+                ranges.append((lo, hi))
+            else:
+                ranges.append((lo, lo))
+        r = _norm(ranges)
+        if negated:
+            r = _negate(r)
+        if not r:
+            raise self.fail("a class that matches nothing")
+        return Chars(r, _class_text(r))
+
+    def class_char(self) -> int | Chars:
+        c = self.t[self.i]
+        if c == "\\":
+            self.i += 1
+            e = self.escape(in_class=True)
+            if len(e.ranges) == 1 and e.ranges[0][0] == e.ranges[0][1]:
+                return e.ranges[0][0]
+            return e
+        self.i += 1
+        return ord(c)
+
+
+def _group_problem(head: str) -> str:
+    if head.startswith(("?=", "?!", "?<=", "?<!")):
+        return "look-around `(?=` `(?!` `(?<=` `(?<!` is not supported (the Rust engine has none)"
+    if head.startswith(("?P", "?<")):
+        return "named groups are not supported: use a plain group `( )` and its number"
+    if head.startswith("?>"):
+        return "atomic groups `(?>` are not supported"
+    return ("inline flags `(?i)` etc. are not supported (the engines fold case differently): "
+            "use lower(s) and a lowercase pattern, or a class like `[Aa]`")
+
+
+def _esc_char(cp: int, meta: set[str]) -> str:
+    ch = chr(cp)
+    if ch in meta:
+        return "\\" + ch
+    if cp < 0x20 or cp == 0x7F:
+        return f"\\x{cp:02x}"
+    return ch
+
+
+def _lit(cp: int) -> Chars:
+    return Chars(((cp, cp),), _esc_char(cp, _META))
+
+
+def _class_text(r: Ranges) -> str:
+    """A class written out from its ranges (the same text for both engines)."""
+    neg = bool(r) and r[0][0] == 0 and r[-1][1] == MAX_CP
+    if neg:
+        r = _negate(r)
+    parts = []
+    for lo, hi in r:
+        a = _esc_char(lo, _CLASS_META)
+        parts.append(a if lo == hi else f"{a}-{_esc_char(hi, _CLASS_META)}")
+    return ("[^" if neg else "[") + "".join(parts) + "]"
+
+
+# ------------------------------------------------------------------------ backtracking rules
+
+
+def _chars_of(node: Alt | Item) -> Ranges:
+    """Every character the node can match (for the overlap rules)."""
+    if isinstance(node, Chars):
+        return node.ranges
+    if isinstance(node, Anchor):
+        return ()
+    if isinstance(node, Repeat):
+        return _chars_of(node.atom)
+    if isinstance(node, Group):
+        return _chars_of(node.body)
+    return _norm([r for b in node.branches for it in b for r in _chars_of(it)])
+
+
+def _has_repeat(node: Alt | Item) -> bool:
+    if isinstance(node, Repeat):
+        return True
+    if isinstance(node, Group):
+        return _has_repeat(node.body)
+    if isinstance(node, Alt):
+        return any(_has_repeat(it) for b in node.branches for it in b)
+    return False
+
+
+def _flat(seq: Sequence[Item]) -> list[Item]:
+    """A sequence with single-branch unquantified groups opened up."""
+    out: list[Item] = []
+    for it in seq:
+        if isinstance(it, Group) and len(it.body.branches) == 1:
+            out.extend(_flat(it.body.branches[0]))
+        else:
+            out.append(it)
+    return out
+
+
+def _nullable(seq: Sequence[Item]) -> bool:
+    for it in seq:
+        if isinstance(it, Chars):
+            return False
+        if isinstance(it, Repeat) and it.lo > 0 and not _nullable([it.atom]):
+            return False
+        if isinstance(it, Group) and not any(_nullable(b) for b in it.body.branches):
+            return False
+    return True
+
+
+def _first(seq: Sequence[Item]) -> Chars | None:
+    items = _flat(seq)
+    return items[0] if items and isinstance(items[0], Chars) else None
+
+
+def _check_repeated_body(p: _Parser, body: Alt) -> None:
+    """Rule 1: the body of a repeated group is unambiguous (no exponential backtracking)."""
+    evil = ("a repeated group must be unambiguous, or matching can take exponential time "
+            "(`(a+)+`, `(a|ab)*`): ")
+    if len(body.branches) > 1:
+        firsts: list[Ranges] = []
+        for b in body.branches:
+            f = _first(b)
+            if _has_repeat(Alt((b,))) or f is None or _nullable(b) \
+                    or any(isinstance(it, Anchor) for it in _flat(b)):
+                raise p.rule(evil + "its alternatives may not contain quantifiers, anchors "
+                             "or be empty, and must start with a character")
+            if any(not _disjoint(f.ranges, g) for g in firsts):
+                raise p.rule(evil + "its alternatives must start with different "
+                             "characters")
+            firsts.append(f.ranges)
+        return
+    items = _flat(body.branches[0])
+    if not items or not isinstance(items[0], Chars):
+        raise p.rule(evil + "it must start with a required character or class")
+    first = items[0].ranges
+    choices = 0  # a quantified character set or a group of alternatives
+    for it in items[1:]:
+        if isinstance(it, Anchor):
+            raise p.rule("anchors inside a repeated group are not supported")
+        if isinstance(it, Chars):
+            continue
+        choices += 1
+        ok = (choices == 1 and not (isinstance(it, Group) and _has_repeat(it))
+              and not (isinstance(it, Repeat) and not isinstance(it.atom, Chars))
+              and _disjoint(_chars_of(it), first))
+        if not ok:
+            raise p.rule(evil + "after its first character it may hold one choice "
+                         "(a quantified character set or a group of alternatives without "
+                         "quantifiers) that cannot match that first character "
+                         "(`(,[^,]*)*` is fine)")
+
+
+def _check(p: _Parser, node: Alt) -> None:
+    """Rule 1 in every repeated group; rule 2 in every sequence."""
+    for branch in node.branches:
+        _check_sequence(p, _linear(branch))
+        for it in branch:
+            _check_item(p, it)
+
+
+def _check_item(p: _Parser, it: Item) -> None:
+    if isinstance(it, Group):
+        _check(p, it.body)
+    elif isinstance(it, Repeat) and isinstance(it.atom, Group):
+        if it.hi is None or it.hi > 1:
+            _check_repeated_body(p, it.atom.body)
+        _check(p, it.atom.body)
+
+
+def _linear(seq: Sequence[Item]) -> list[tuple[str, Ranges]]:
+    """A sequence as (kind, characters) steps for rule 2: ``must`` (a required character),
+    ``opt`` (may be skipped), ``rep`` (a repeat with a choice of lengths); groups are opened,
+    alternatives and optional groups counted conservatively."""
+    out: list[tuple[str, Ranges]] = []
+    for it in seq:
+        if isinstance(it, Chars):
+            out.append(("must", it.ranges))
+        elif isinstance(it, Group):
+            if len(it.body.branches) == 1:
+                out.extend(_linear(it.body.branches[0]))
+            else:
+                kind = "rep" if _has_repeat(it) else (
+                    "opt" if any(_nullable(b) for b in it.body.branches) else "must")
+                out.append((kind, _chars_of(it)))
+        elif isinstance(it, Repeat):
+            if isinstance(it.atom, Chars) and it.lo == it.hi:
+                out.append(("must", it.atom.ranges))
+            elif it.hi == 1 and isinstance(it.atom, Group):
+                out.extend(("opt" if k == "must" else k, r)
+                           for b in it.atom.body.branches for k, r in _linear(b))
+            elif it.hi == 1:
+                out.append(("opt", _chars_of(it)))
+            else:
+                out.append(("rep", _chars_of(it)))
+    return out
+
+
+def _check_sequence(p: _Parser, steps: list[tuple[str, Ranges]]) -> None:
+    """Rule 2: two repeats that can match the same character are separated by a required
+    character the first cannot match (else the split between them is tried every way)."""
+    for i, (ki, ri) in enumerate(steps):
+        if ki != "rep":
+            continue
+        for j in range(i + 1, len(steps)):
+            kj, rj = steps[j]
+            if kj == "must" and _disjoint(rj, ri):
+                break  # the first repeat cannot run past this character
+            if kj == "rep" and not _disjoint(ri, rj):
+                raise p.rule("two repeats that can match the same characters with "
+                             "nothing between them that the first cannot match (`.*a.*`): matching "
+                             "could take polynomial time; bound the first one with a negated "
+                             "class (`[^a]*a.*`), or drop a leading/trailing `.*` (matching is "
+                             "a search)")
+
+
+# ----------------------------------------------------------------------------- writing out
+
+
+def _write(node: Alt | Item, end: str) -> str:
+    if isinstance(node, Alt):
+        return "|".join("".join(_write(it, end) for it in b) for b in node.branches)
+    if isinstance(node, Chars):
+        return node.text
+    if isinstance(node, Anchor):
+        return end if node.end else "^"
+    if isinstance(node, Group):
+        return ("(" if node.index else "(?:") + _write(node.body, end) + ")"
+    q = {(0, None): "*", (1, None): "+", (0, 1): "?"}.get((node.lo, node.hi))
+    if q is None:
+        q = (f"{{{node.lo}}}" if node.lo == node.hi else
+             f"{{{node.lo},}}" if node.hi is None else f"{{{node.lo},{node.hi}}}")
+    return _write(node.atom, end) + q + ("?" if node.lazy else "")
+
+
+_CACHE: dict[str, Compiled] = {}
+
+
+def compile_pattern(pattern: str) -> Compiled:
+    """Validate a pattern against the subset and write it out for both engines.
+
+    Raises :class:`RegexError` (its message names the construct and the alternative)."""
+    hit = _CACHE.get(pattern)
+    if hit is not None:
+        return hit
+    p = _Parser(pattern)
+    tree = p.alt()
+    if p.i != len(pattern):
+        raise p.fail("unbalanced `)`; escape a literal one as `\\)`")
+    _check(p, tree)
+    out = Compiled(pattern, _write(tree, "\\Z"), _write(tree, "$"), p.groups)
+    _CACHE[pattern] = out
+    return out
+
+
+def _check_pattern(consts: Sequence[object]) -> str | None:
+    pattern = consts[1]
+    if not isinstance(pattern, str):
+        return "the regex pattern must be a string literal (it is validated when compiling)"
+    try:
+        c = compile_pattern(pattern)
+    except RegexError as exc:
+        return str(exc)
+    if len(consts) > 2:
+        group = consts[2]
+        if not isinstance(group, int) or not 0 <= group <= c.groups:
+            return (f"group {group!r} does not exist: the pattern has {c.groups} group"
+                    f"{'s' if c.groups != 1 else ''} (0 is the whole match)")
+    return None
+
+
+def _searcher(pattern: str) -> Callable[[str], object]:
+    return re.compile(compile_pattern(pattern).python).search
+
+
+def _extractor(pattern: str, group: int) -> Callable[[str], str | None]:
+    search = _searcher(pattern)
+
+    def extract(s: str) -> str | None:
+        m = search(s)
+        return None if m is None else m.group(group)
+
+    return extract
+
+
+_SAMPLES = ('"[0-9]+"', '"^a"', '"(x|y)z"', '"\\\\.[a-z]+$"', '"é+"', '""', '"^$"',
+            '"([a-z]+)@([a-z]+)"', '"a(b)?c"', '"\\\\d{2,3}"')
+
+register(
+    "regex_match",
+    "Whether `pattern` matches somewhere in `s` (a search, like `re.search`; anchor with `^` "
+    "and `$`). The pattern is a string literal in featuredsl's regex subset, the same in both "
+    "backends: literals, `.`, classes `[a-z]` `[^,]`, ASCII `\\d \\w \\s`, groups `( )` "
+    "`(?: )`, `|`, quantifiers `* + ? {n,m}` (and lazy `*?`), `^`, `$` (end of string only). "
+    "Anything else (look-around, back-references, flags, `\\b`, nested quantifiers that could "
+    "backtrack exponentially) is a compile error saying why.",
+    ("s", "pattern"),
+    [Overload("regex_match_string", (STRING, STRING), BOOL,
+              lambda s, p: s.str.contains(compile_pattern(p).rust, literal=False),
+              lambda g, s, p: f"({g.ref(_searcher(p), 'search')}({s}) is not None)",
+              const=frozenset({1}), check_const=_check_pattern)],
+    [Example('regex_match(s, "^[0-9]+$")', {"s": "0123"}, True),
+     Example('regex_match(s, "^[0-9]+$")', {"s": "12\n"}, False),
+     Example('regex_match(s, "\\\\d")', {"s": "\u0663"}, False),
+     Example('regex_match(s, "b|c")', {"s": None}, None, {"s": "string?"})],
+    category="string",
+    const_samples={"pattern": _SAMPLES},
+)
+register(
+    "regex_extract",
+    "The text matched by group `group` (0, the default, is the whole match) of the first "
+    "match of `pattern` in `s`; null when nothing matches or the group took no part in the "
+    "match. Same pattern subset as `regex_match`; `group` is a literal no larger than the "
+    "number of groups.",
+    ("s", "pattern", "group"),
+    [Overload("regex_extract_string", (STRING, STRING, INT), STRING,
+              lambda s, p, k: s.str.extract(compile_pattern(p).rust, k),
+              lambda g, s, p, k: f"{g.ref(_extractor(p, k), 'extract')}({s})",
+              const=frozenset({1, 2}), check_const=_check_pattern, may_be_null=True)],
+    [Example('regex_extract(s, "[0-9]+")', {"s": "ab12c345"}, "12"),
+     Example('regex_extract(s, "([a-z]+)@([a-z]+)", 2)', {"s": "x bob@host y"}, "host"),
+     Example('regex_extract(s, "a(b)?c", 1)', {"s": "ac"}, None),
+     Example('regex_extract(s, "z*")', {"s": "abc"}, ""),
+     Example('regex_extract(s, "[0-9]+")', {"s": "none"}, None)],
+    defaults={"group": 0},
+    category="string",
+    const_samples={"pattern": _SAMPLES, "group": ("0",)},
+)
+
