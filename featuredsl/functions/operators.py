@@ -15,6 +15,7 @@ from datetime import timedelta as _td
 import polars as pl
 
 from featuredsl.functions import _pl
+from featuredsl.functions import temporal_ops as _time
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
@@ -26,7 +27,8 @@ def _float_op(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[..., pl.Exp
 
 
 def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py: str,
-           examples: list[Example]) -> None:
+           examples: list[Example], time: Sequence[Overload] = ()) -> None:
+    # `time`: the timestamp/date/duration overloads (functions/temporal_ops.py).
     register(
         name, doc, ("a", "b"),
         [
@@ -39,6 +41,7 @@ def _arith(name: str, symbol: str, doc: str, op: Callable, int_op: Callable, py:
             # NaN (inf + c is inf), so it needs no NaN check and is never null.
             Overload(f"{name}_float_finite", FF, FLOAT, op, lambda g, a, b: f"{a} {py} {b}",
                      per_row_scalars="zero", hidden=True),
+            *time,
         ],
         examples, kind="operator", symbol=symbol, category="operators",
     )
@@ -53,23 +56,26 @@ def _finite_operand(special: str, nonzero: bool) -> Callable[[Sequence[object]],
     return choose
 
 
-_arith("add", "+", "Addition. int overflow gives null; `inf + -inf` gives null.", operator.add,
+_arith("add", "+", "Addition. int overflow gives null; `inf + -inf` gives null. "
+       "`timestamp + duration` and `date + duration` (whole days, floored) are null outside "
+       "years 1..9999.", operator.add,
        _pl.add_int, "+", [Example("a + b", {"a": 2, "b": 3}, 5),
              Example("a + b", {"a": 2**63 - 1, "b": 1}, None),
              Example("a + b", {"a": float("inf"), "b": float("-inf")}, None),
              Example("a + 0.5", {"a": float("-inf")}, float("-inf")),
-             Example("-0.0 + a", {"a": -0.0}, -0.0)])
-_arith("sub", "-", "Subtraction. int overflow gives null.", operator.sub, _pl.sub_int, "-",
+             Example("-0.0 + a", {"a": -0.0}, -0.0), *_time.ADD_EXAMPLES], _time.ADD)
+_arith("sub", "-", "Subtraction. int overflow gives null. `timestamp - timestamp` and "
+       "`date - date` give a duration.", operator.sub, _pl.sub_int, "-",
        [Example("a - b", {"a": 2, "b": 3.5}, -1.5),
         Example("a - b", {"a": -(2**63), "b": 1}, None),
-        Example("a - 1.5", {"a": None}, None, {"a": "float?"})])
+        Example("a - 1.5", {"a": None}, None, {"a": "float?"}), *_time.SUB_EXAMPLES], _time.SUB)
 _arith("mul", "*", "Multiplication. int overflow gives null; `0 * inf` gives null.",
        operator.mul, _pl.mul_int, "*",
        [Example("a * b", {"a": 50000, "b": 50000}, 2500000000),
         Example("a * b", {"a": 2**62, "b": 2}, None),
         Example("a * b", {"a": 0.0, "b": float("inf")}, None),
         Example("a * 2.5", {"a": float("inf")}, float("inf")),
-        Example("a * 0.0", {"a": float("inf")}, None)])
+        Example("a * 0.0", {"a": float("inf")}, None), *_time.MUL_EXAMPLES], _time.MUL)
 
 
 def _div_polars(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -156,9 +162,11 @@ register(
     "neg", "Unary minus. `-(-9223372036854775808)` overflows and gives null.", ("a",),
     [Overload("neg_int", (INT,), INT, _neg_int, lambda g, a: f"-{a}", int_overflow=True,
               may_be_null=True),
-     Overload("neg_float", (FLOAT,), FLOAT, lambda a: -a, lambda g, a: f"-{a}")],
+     Overload("neg_float", (FLOAT,), FLOAT, lambda a: -a, lambda g, a: f"-{a}"),
+     *_time.NEG],
     [Example("-a", {"a": 5}, -5), Example("-a", {"a": -(2**63)}, None),
-     Example("-a", {"a": 0.0}, -0.0), Example("-a", {"a": float("-inf")}, float("inf"))],
+     Example("-a", {"a": 0.0}, -0.0), Example("-a", {"a": float("-inf")}, float("inf")),
+     *_time.NEG_EXAMPLES],
     kind="operator", symbol="-", category="operators",
 )
 
