@@ -182,6 +182,7 @@ def _load_all() -> None:
         from featuredsl.functions import (  # noqa: F401
             aggregates,
             convert,
+            encodings,
             lookups,
             mathfns,
             operators,

@@ -1,0 +1,240 @@
+"""Encodings: ``hash``, ``hash_bucket``, ``cross``, ``one_hot``, ``multi_hot``.
+
+One hash everywhere: XXH64 with seed 0 of a documented byte encoding of the value (see
+``_hash.py``: UTF-8 for strings, 8 little-endian bytes for ints, the IEEE bits for floats with
+-0.0 as 0.0, one byte for bools, dates/timestamps/durations as their day/microsecond count).
+``hash(x)`` is the 64-bit result read as a signed int64; ``hash_bucket(x, n)`` is the
+*unsigned* 64-bit result modulo ``n``, so it is in ``[0, n)`` and as uniform as XXH64 itself.
+The row backend calls the ``xxhash`` C library; the batch backend a vectorized numpy
+transcription of XXH64 over whole Arrow columns, once per batch (``map_batches``, element-wise:
+the value of a row never depends on how the frame is chunked or streamed).
+
+``cross(a, b, ..., n)``: a hashed feature cross. Each component is hashed as above, the 8-byte
+little-endian hashes are concatenated in argument order and hashed again, and the result is
+taken modulo ``n``: fixed-width parts, so no separator can collide (``("a|b", "c")`` and
+``("a", "b|c")`` differ), and the order matters (``cross(a, b, n) != cross(b, a, n)`` in
+general). Any null component makes the cross null. ``n`` is the last argument, positional
+only, an int literal > 0; 2 to 6 components of any types.
+
+``one_hot(x, values, oov=0)``: a ``list[int]`` of ``len(values) + oov`` zeros and ones: slot
+``i`` is 1 when ``x`` equals ``values[i]`` (its first occurrence, as ``index_of``; -0.0 equals
+0.0). A value not in ``values`` gives all zeros when ``oov`` is 0; with ``oov=1`` one extra
+last slot says "out of vocabulary"; with ``oov=k > 1`` the value's ``hash_bucket(x, k)`` picks
+one of ``k`` extra slots (hashed OOV buckets). A null ``x`` gives null. ``values`` is a
+constant list or a fitted ``vocab``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from featuredsl.functions import _hash
+from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.types import (
+    BOOL,
+    DATE,
+    DURATION,
+    FLOAT,
+    INT,
+    STRING,
+    TIMESTAMP,
+    Type,
+)
+
+ANY = Type("any")
+_HASHABLE = (STRING, INT, FLOAT, BOOL, DATE, TIMESTAMP, DURATION)
+
+#: Row helper per kind: the unsigned hash of a non-null value.
+_ROW_U = {"string": _hash.u_str, "int": _hash.u_int, "float": _hash.u_float,
+          "bool": _hash.u_bool, "date": _hash.u_date, "timestamp": _hash.u_timestamp}
+
+
+def _row_u(g, kind: str, x: str) -> str:
+    """Row code for the unsigned hash of ``x`` (a non-null value of ``kind``)."""
+    if kind == "string":  # inline: one C call after the encode
+        return f"{g.ref(_hash.xxh64, 'xxh64')}({x}.encode())"
+    if kind in ("int", "duration"):  # the row backend holds a duration as int microseconds
+        return f"{g.ref(_hash.xxh64, 'xxh64')}({g.ref(_hash.pack_i64, 'pack_i64')}({x}))"
+    return f"{g.ref(_ROW_U[kind], 'hash_' + kind)}({x})"
+
+
+def _signed(u: np.ndarray) -> pl.Series:
+    return pl.Series(u.view(np.int64), dtype=pl.Int64)
+
+
+def _hash_kernel(s: pl.Series) -> pl.Series:
+    return _hash.with_nulls(_signed(_hash.hash_series(s)), s)
+
+
+def _hash_polars(x: pl.Expr) -> pl.Expr:
+    return x.map_batches(_hash_kernel, return_dtype=pl.Int64, is_elementwise=True)
+
+
+def _hash_bool_polars(x: pl.Expr) -> pl.Expr:
+    # two possible values: a when/then, no kernel (the backend adds the null check)
+    return pl.when(x).then(pl.lit(_hash.to_signed(_hash.U_TRUE), pl.Int64)).otherwise(
+        pl.lit(_hash.to_signed(_hash.U_FALSE), pl.Int64))
+
+
+def _hash_overload(t: Type) -> Overload:
+    if t.kind == "bool":
+        return Overload("hash_bool", (BOOL,), INT, _hash_bool_polars,
+                        lambda g, x: f"{g.lit(_hash.to_signed(_hash.U_TRUE))} if {x} else "
+                                     f"{g.lit(_hash.to_signed(_hash.U_FALSE))}",
+                        polars_nulls=False)
+    return Overload(f"hash_{t.kind}", (t,), INT, _hash_polars,
+                    lambda g, x, k=t.kind: f"{g.ref(_hash.to_signed, 'signed')}"
+                                           f"({_row_u(g, k, x)})")
+
+
+register(
+    "hash",
+    "A stable 64-bit hash: XXH64 (seed 0) of the value's bytes, read as a signed int64. "
+    "Bytes: UTF-8 for a string; 8 little-endian bytes for an int; the IEEE-754 bits for a "
+    "float (-0.0 as 0.0); one byte 0/1 for a bool; a date, timestamp or duration as the int "
+    "of its days / microseconds since 1970-01-01 (so `hash(d)` equals `hash(days)`). The same "
+    "on every platform, process and version; never Python's salted `hash()`.",
+    ("x",),
+    [_hash_overload(t) for t in _HASHABLE],
+    [Example('hash("abc")', {}, 4952883123889572249),  # XXH64("abc") = 0x44bc2cf5ad770999
+     Example("hash(s)", {"s": ""}, -1205034819632174695),  # 0xef46db3751d8e999
+     Example("hash(s)", {"s": "merchant_1"}, 8404875074128738345),
+     Example("hash(s)", {"s": "é"}, 1717938401253289848),
+     Example("hash(s)", {"s": None}, None, {"s": "string?"}),
+     Example("hash(i)", {"i": 0}, 3803688792395291579),
+     Example("hash(i)", {"i": -1}, -8804195676797548855),
+     Example("hash(f)", {"f": -0.0}, 3803688792395291579),
+     Example("hash(f)", {"f": 1.5}, 5329932555030153977),
+     Example("hash(b)", {"b": True}, -8484456787529832656),  # XXH64(b"\x01")
+     Example("hash(b)", {"b": None}, None, {"b": "bool?"}),
+     Example("hash(d)", {"d": "2024-01-07"}, 3796049650715168276, {"d": "date"}),
+     Example("hash(t)", {"t": "1969-12-31T23:59:59.999999Z"}, -8804195676797548855,
+             {"t": "timestamp"}),
+     Example("hash(u)", {"u": timedelta(days=1)}, -9026871161606549111, {"u": "duration"})],
+    category="encoding",
+    null_doc="null if x is null",
+)
+
+
+# ---------------------------------------------------------------------------- hash_bucket
+
+
+def _check_n(consts: Sequence[object]) -> str | None:
+    n = consts[-1]
+    if isinstance(n, int) and not isinstance(n, bool) and n <= 0:
+        return f"the number of buckets must be > 0, not {n}"
+    return None
+
+
+def _bucket_polars(x: pl.Expr, n: int) -> pl.Expr:
+    def kernel(s: pl.Series) -> pl.Series:
+        u = _hash.hash_series(s) % np.uint64(n)
+        return _hash.with_nulls(pl.Series(u.astype(np.int64), dtype=pl.Int64), s)
+
+    return x.map_batches(kernel, return_dtype=pl.Int64, is_elementwise=True)
+
+
+def _bucket_bool_polars(x: pl.Expr, n: int) -> pl.Expr:
+    return pl.when(x).then(pl.lit(_hash.U_TRUE % n, pl.Int64)).otherwise(
+        pl.lit(_hash.U_FALSE % n, pl.Int64))
+
+
+def _bucket_overload(t: Type) -> Overload:
+    if t.kind == "bool":
+        return Overload("hash_bucket_bool", (BOOL, INT), INT, _bucket_bool_polars,
+                        lambda g, x, n: f"{g.lit(_hash.U_TRUE % n)} if {x} else "
+                                        f"{g.lit(_hash.U_FALSE % n)}",
+                        const=frozenset({1}), check_const=_check_n, polars_nulls=False)
+    return Overload(f"hash_bucket_{t.kind}", (t, INT), INT, _bucket_polars,
+                    lambda g, x, n, k=t.kind: f"{_row_u(g, k, x)} % {g.lit(n)}",
+                    const=frozenset({1}), check_const=_check_n)
+
+
+register(
+    "hash_bucket",
+    "`hash(x)` reduced to a bucket in [0, n): the unsigned 64-bit XXH64 value modulo `n` "
+    "(uniform for any n; n is a constant int > 0).",
+    ("x", "n"),
+    [_bucket_overload(t) for t in _HASHABLE],
+    [Example('hash_bucket(s, 1000)', {"s": "merchant_1"}, 345),
+     Example("hash_bucket(s, 1)", {"s": "x"}, 0),
+     Example("hash_bucket(s, 1000)", {"s": None}, None, {"s": "string?"}),
+     Example("hash_bucket(i, 10)", {"i": 0}, 3803688792395291579 % 10),
+     Example("hash_bucket(f, 7)", {"f": -0.0}, 3803688792395291579 % 7),
+     Example("hash_bucket(b, 10)", {"b": True}, 9962287286179718960 % 10),
+     Example("hash_bucket(d, 100)", {"d": "2024-01-07"}, 3796049650715168276 % 100,
+             {"d": "date"}),
+     Example("hash_bucket(t, 100)", {"t": "1969-12-31T23:59:59.999999Z"},
+             (2**64 - 8804195676797548855) % 100, {"t": "timestamp"}),
+     Example("hash_bucket(u, 100)", {"u": timedelta(days=1)},
+             (2**64 - 9026871161606549111) % 100, {"u": "duration"})],
+    category="encoding",
+    null_doc="null if x is null",
+    const_samples={"n": ("1", "2", "10", "1000", "9223372036854775807")},
+)
+
+
+# ---------------------------------------------------------------------------- cross
+
+_CROSS_MAX = 6
+
+
+def _cross_polars(*args: object) -> pl.Expr:
+    *parts, n = args
+
+    def kernel(series: list[pl.Series]) -> pl.Series:
+        size = max(len(s) for s in series)
+        hashes = []
+        for s in series:
+            h = _hash.hash_series(s)
+            hashes.append(np.broadcast_to(h, (size,)) if len(h) == 1 else h)
+        u = _hash.combine(hashes) % np.uint64(n)  # type: ignore[arg-type]
+        out = pl.Series(u.astype(np.int64), dtype=pl.Int64)
+        full = [s if len(s) == size else s.new_from_index(0, size) for s in series]
+        return _hash.with_nulls(out, *full)
+
+    return pl.map_batches(list(parts), kernel, return_dtype=pl.Int64,  # type: ignore[arg-type]
+                          is_elementwise=True)
+
+
+def _cross_row_value(n: int, *values: object) -> int:
+    return _hash.combine_row(tuple(_hash.u_any(v) for v in values)) % n
+
+
+def _cross_row(g, *args: object) -> str:
+    *parts, n = args
+    return f"{g.ref(_cross_row_value, 'cross')}({g.lit(n)}, {', '.join(parts)})"  # type: ignore
+
+
+def _check_cross(consts: Sequence[object]) -> str | None:
+    if len(consts) > _CROSS_MAX + 1:
+        return f"cross takes at most {_CROSS_MAX} components and the number of buckets"
+    return _check_n(consts)
+
+
+register(
+    "cross",
+    "A hashed feature cross: `cross(a, b, ..., n)` is in [0, n). Each component (2 to 6, "
+    "any types) is hashed as by `hash`, the 8-byte little-endian hashes are concatenated in "
+    "order and hashed again with XXH64, and the unsigned result is taken modulo n (the last "
+    "argument: a constant int > 0, positional). Order matters; any null component gives null.",
+    ("a", "b"),
+    [Overload(f"cross_{k}", (ANY,) * k + (INT,), INT, _cross_polars, _cross_row,
+              const=frozenset({k}), check_const=_check_cross, variadic=k == _CROSS_MAX)
+     for k in range(2, _CROSS_MAX + 1)],
+    [Example('cross(c, n, 100)', {"c": "US", "n": 3}, 61),
+     Example("cross(c, n, 100)", {"c": None, "n": 3}, None, {"c": "string?"}),
+     Example("cross(a, b, c, 1)", {"a": "x", "b": 1.5, "c": True}, 0),
+     Example("cross(a, b, c, d, 1000)", {"a": "x", "b": 2, "c": False, "d": "2024-01-07"},
+             716, {"d": "date"}),
+     Example("cross(a, b, c, d, e, 1000)", {"a": "x", "b": 2, "c": False, "d": "y", "e": 0.0},
+             187),
+     Example("cross(a, b, c, d, e, f, 1000)", {"a": "x", "b": 2, "c": False, "d": "y",
+                                              "e": 0.0, "f": "z"}, 663)],
+    category="encoding",
+    null_doc="null if any component is null",
+)
