@@ -168,3 +168,39 @@ def test_batch_input_frame_helper_keeps_nan_for_the_input_layer() -> None:
 
 def test_spec_compiles_every_trap_expression() -> None:
     fd.compile("input { x: float? }\nfeature f = round(x, 1) + x / 7\n")
+
+
+_HASH_SCRIPT = """
+import json, polars as pl, featuredsl as fd
+spec = fd.compile('input { s: string }\\nfeature h = hash(s)\\nfeature b = hash(s) % 1000\\n'
+                  'feature k = hash_bucket(s, 1000)\\nfeature c = cross(s, 7, 1000)\\n')
+row = spec.row_evaluator()({"s": "merchant_1"})
+batch = spec.transform(pl.DataFrame({"s": ["merchant_1"]})).to_dicts()[0]
+print(json.dumps([row, batch]))
+"""
+
+
+def test_hash_is_the_same_in_two_processes() -> None:
+    """SKEW-TRAPS row "hashing": `hash("merchant_1") % 1000` differs between processes with
+    Python's salted `hash()`. featuredsl's hash is seed-free XXH64: two fresh processes with
+    different PYTHONHASHSEED values give this process's values, in both backends, and the
+    documented golden value."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    results = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}
+        done = subprocess.run([sys.executable, "-c", _HASH_SCRIPT], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=120, check=True)
+        results.append(json.loads(done.stdout))
+    spec = fd.compile("input { s: string }\nfeature h = hash(s)\nfeature b = hash(s) % 1000\n"
+                      "feature k = hash_bucket(s, 1000)\nfeature c = cross(s, 7, 1000)\n")
+    here = assert_parity(spec, [{"s": "merchant_1"}])[0]
+    for row, batch in results:
+        assert row == batch == here
+    assert here["h"] == 8404875074128738345 and here["k"] == 345  # XXH64("merchant_1")
