@@ -1,0 +1,345 @@
+"""Shared plumbing of the commands: errors and exit codes, loading specs, data formats, JSON.
+
+Errors. ``run_command`` runs a command and turns every expected failure into one line on
+stderr, ``featuredsl <command>: error: <what>``, and exit status 2: a ``FeatureDSLError``
+(bad data names the column or field, the row and the expected type), an ``OSError`` (a missing
+or unwritable file), a Polars error, a :class:`UsageError`. A ``SpecError`` prints its rendered
+diagnostics (file:line:col, source line, caret, hint) like ``featuredsl check``. Ctrl-C exits
+130 and a closed stdout pipe (``featuredsl eval ... | head``) exits quietly. Anything else is a
+bug: one line naming it as an internal error (``FEATUREDSL_DEBUG=1`` shows the traceback).
+
+SPEC-or-ARTIFACT arguments: a ``.feat`` file is compiled; a ``.json`` file is loaded as a
+fitted artifact (``featuredsl.load``); anything else is a usage error.
+
+JSON values (``eval``, ``explain``, ``parity --format json``), both directions:
+
+==========  ===================================================================================
+timestamp   ISO-8601 string in UTC with microseconds, ``"2024-07-06T22:15:00.000000+00:00"``
+            (what Polars' NDJSON writer uses too); input: any form the row backend accepts
+date        ``"YYYY-MM-DD"``
+duration    integer microseconds (input: an integer is microseconds)
+float       shortest round-trip digits (``0.1``, ``-0.0``, ``5e-324``); +-inf as the tokens
+            ``Infinity`` / ``-Infinity`` (Python's ``json`` reads and writes them; strict JSON
+            has no infinity). NaN is never output (featuredsl has no NaN); NaN input is null.
+list        JSON array, elements by these rules
+null        ``null``
+==========  ===================================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from featuredsl.api import Spec
+
+OK, FINDING, USAGE = 0, 1, 2
+
+#: Data formats by name, and the extensions that select them.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "parquet": (".parquet", ".pq"),
+    "csv": (".csv",),
+    "ipc": (".arrow", ".ipc", ".feather"),
+    "ndjson": (".ndjson", ".jsonl"),
+}
+
+
+class UsageError(Exception):
+    """A wrong command line or argument value: reported in one line, exit 2."""
+
+
+def error_line(prog: str, message: str) -> None:
+    """``<prog>: error: <message>`` on stderr, the message folded to one line."""
+    text = " ".join(str(message).split("\n")).strip() or "failed"
+    sys.stderr.write(f"{prog}: error: {text}\n")
+
+
+def warn_line(prog: str, message: str) -> None:
+    text = " ".join(str(message).split("\n")).strip()
+    sys.stderr.write(f"{prog}: warning: {text}\n")
+
+
+def run_command(prog: str, fn: Callable[[argparse.Namespace], int],
+                args: argparse.Namespace) -> int:
+    """Run a command; map every expected failure to one line on stderr and exit 2."""
+    from featuredsl.errors import FeatureDSLError, SpecError
+
+    try:
+        return fn(args)
+    except SpecError as exc:
+        sys.stderr.write(str(exc).rstrip() + "\n")
+        return USAGE
+    except (FeatureDSLError, UsageError) as exc:
+        error_line(prog, str(exc))
+        return USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{prog}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not complain again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return OK
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        error_line(prog, f"{where}{exc.strerror or exc}")
+        return USAGE
+    except MemoryError:
+        error_line(prog, "out of memory")
+        return USAGE
+    except Exception as exc:
+        if _is_polars_error(exc):
+            error_line(prog, f"cannot process the data: {first_line(exc)}")
+            return USAGE
+        if os.environ.get("FEATUREDSL_DEBUG"):
+            traceback.print_exc()
+        error_line(prog, f"internal error: {type(exc).__name__}: {first_line(exc)} (a bug in "
+                         "featuredsl; FEATUREDSL_DEBUG=1 shows the traceback)")
+        return USAGE
+
+
+def _is_polars_error(exc: BaseException) -> bool:
+    mod = type(exc).__module__ or ""
+    return mod.startswith("polars") or type(exc).__name__ == "PanicException"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.split("\n")[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------------ specs
+
+
+def load_spec(path: str) -> Spec:
+    """A ``.feat`` file compiled, or a ``.json`` artifact loaded (fitted)."""
+    import featuredsl as fd
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".feat":
+        return fd.compile_file(p)
+    if suffix == ".json":
+        if not p.exists():
+            raise UsageError(f"{p}: no such file")
+        return fd.load(str(p))
+    raise UsageError(f"{p}: expected a .feat spec or a .json artifact (from `featuredsl fit`)")
+
+
+def require_fitted(spec: Spec, path: str) -> None:
+    """A spec with statistics must come as an artifact: say how to get one."""
+    if not spec.is_fitted:
+        names = ", ".join(f"`{s}`" for s in spec.statistics)
+        raise UsageError(f"{path} uses fitted statistics ({names}): fit it first with "
+                         f"`featuredsl fit {path} --data TRAIN -o model.json` and pass the "
+                         "artifact instead")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def add_input_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-format", choices=sorted(FORMATS), metavar="FORMAT",
+                   help="read --data as this format whatever its extension "
+                        f"({', '.join(sorted(FORMATS))})")
+
+
+def format_of(path: str | Path, override: str | None, what: str) -> str:
+    """The data format of ``path``: ``override``, else by extension (a UsageError if neither)."""
+    if override:
+        return override
+    suffix = Path(path).suffix.lower()
+    for name, exts in FORMATS.items():
+        if suffix in exts:
+            return name
+    known = ", ".join(e for exts in FORMATS.values() for e in exts)
+    raise UsageError(f"{path}: cannot tell the {what} format from the extension "
+                     f"`{suffix or '(none)'}`; use one of {known}, or --{what}-format")
+
+
+def data_path(path: str, fmt: str | None) -> str:
+    """A path the library reads with format ``fmt``.
+
+    The library picks a reader by extension; with an override that disagrees, a symlink with
+    the right extension in a temporary directory lets every library entry point (``fit``,
+    ``transform``) read the file as asked without a second code path.
+    """
+    if not fmt:
+        return path
+    if Path(path).suffix.lower() in FORMATS[fmt]:
+        return path
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such file")
+    link = Path(tempfile.mkdtemp(prefix="featuredsl-")) / ("data" + FORMATS[fmt][0])
+    link.symlink_to(p.resolve())
+    return str(link)
+
+
+# ------------------------------------------------------------------------------ progress
+
+
+class Progress:
+    """A one-line progress display on stderr, redrawn at most 5 times a second.
+
+    Shown only when ``enabled`` (``--progress``, or stderr is a terminal), so logs and pipes
+    stay clean. Thread-safe: Polars may call back from its own threads.
+    """
+
+    def __init__(self, enabled: bool, label: str, total: int | None = None) -> None:
+        self.enabled = enabled
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._shown = False
+
+    @staticmethod
+    def wanted(flag: bool | None) -> bool:
+        return bool(flag) if flag is not None else sys.stderr.isatty()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            now = time.monotonic()
+            if self.enabled and now - self._last >= 0.2:
+                self._last = now
+                self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = now - self.start
+        text = f"{self.label}: {self.done:,} rows"
+        if self.total:
+            text += f" of {self.total:,} ({100 * self.done / self.total:.0f}%)"
+        text += f", {elapsed:.1f} s"
+        sys.stderr.write("\r" + text + "\x1b[K" if sys.stderr.isatty() else text + "\n")
+        sys.stderr.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.enabled:
+                self._draw(time.monotonic())
+                if sys.stderr.isatty():
+                    sys.stderr.write("\n")
+
+
+class Ticker:
+    """An elapsed-time display for steps that report no row counts (``fit``): a background
+    thread redraws ``label: <phase>, 3.2 s`` until stopped."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled = enabled
+        self.label = label
+        self.phase = "starting"
+        self.start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Ticker:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        tty = sys.stderr.isatty()
+        while not self._stop.wait(0.5 if tty else 10.0):
+            self._draw(tty)
+
+    def _draw(self, tty: bool) -> None:
+        text = f"{self.label}: {self.phase}, {time.monotonic() - self.start:.1f} s"
+        sys.stderr.write("\r" + text + "\x1b[K" if tty else text + "\n")
+        sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            if sys.stderr.isatty():
+                self._draw(True)
+                sys.stderr.write("\n")
+
+
+# ------------------------------------------------------------------------------ JSON
+
+
+def to_json_value(v: object) -> object:
+    """A feature or input value as a JSON-ready value (see the module doc)."""
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(dt.UTC)
+        else:
+            v = v.replace(tzinfo=dt.UTC)
+        return v.isoformat(timespec="microseconds")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
+    if isinstance(v, list | tuple):
+        return [to_json_value(x) for x in v]
+    return v
+
+
+def dumps(obj: object, **kw: Any) -> str:
+    """JSON text with ``Infinity`` for infinities and no NaN (featuredsl never makes one)."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=True, **kw)
+
+
+def dumps_row(row: Mapping[str, object]) -> str:
+    return dumps({k: to_json_value(v) for k, v in row.items()}, separators=(",", ":"))
+
+
+def parse_row(text: str, spec: Spec, where: str) -> dict:
+    """A JSON object as a row for the evaluator; duration fields given in microseconds.
+
+    Raises ``InputError`` naming ``where`` (e.g. ``line 3``) for text that is not a JSON
+    object. Field-level errors come from the evaluator itself (it names the field).
+    """
+    from featuredsl.errors import InputError
+
+    try:
+        obj = json.loads(text, object_pairs_hook=_unique_keys)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise InputError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object {{\"field\": value, ...}}, got "
+                         f"{type(obj).__name__}")
+    for name, t in spec.program.inputs.items():
+        v = obj.get(name)
+        if t.kind == "duration" and type(v) is int:
+            try:
+                obj[name] = dt.timedelta(microseconds=v)
+            except OverflowError:
+                raise InputError(f"{where}: field `{name}`: {v} microseconds is outside the "
+                                 "duration range", field=name, expected=str(t)) from None
+        elif t.kind == "list" and t.elem is not None and t.elem.kind == "duration" \
+                and isinstance(v, list):
+            obj[name] = [dt.timedelta(microseconds=x) if type(x) is int else x for x in v]
+    return obj
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"field `{k}` appears twice")
+        out[k] = v
+    return out

@@ -1,0 +1,63 @@
+"""``featuredsl fit SPEC --data PATH -o ARTIFACT``: fit statistics, write the artifact."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from featuredsl.cli import _common as c
+
+HELP = """\
+Fit a spec's statistics (mean, std, vocab, quantiles, ...) on training data and write the
+fitted artifact: one deterministic JSON file that `transform`, `eval`, `explain` and `parity`
+(and `featuredsl.load` in a server) accept in place of the .feat file.
+
+Fit-time warnings (a zero std that makes a feature always null, an empty vocabulary, an
+all-null input, a constant feature) are printed on stderr; with --strict they make the exit
+status 1, so a training pipeline can stop on a degenerate fit.
+
+example:
+  featuredsl fit transactions.feat --data train.parquet -o model.json
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the .feat file")
+    p.add_argument("--data", required=True, metavar="PATH",
+                   help="training data: Parquet, CSV, Arrow IPC or NDJSON")
+    p.add_argument("-o", "--output", required=True, metavar="ARTIFACT",
+                   help="where to write the artifact (.json)")
+    c.add_input_format(p)
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when fitting gives warnings (the artifact is still written)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print warnings only")
+
+
+def run(args: argparse.Namespace) -> int:
+    import featuredsl as fd
+
+    prog = "featuredsl fit"
+    if not args.spec.lower().endswith(".feat"):
+        raise c.UsageError(f"{args.spec}: fit takes a .feat spec")
+    if not args.output.lower().endswith(".json"):
+        raise c.UsageError(f"{args.output}: the artifact is a JSON file; name it *.json")
+    spec = fd.compile_file(args.spec)
+    data = c.data_path(args.data, args.input_format)
+    with c.Ticker(c.Progress.wanted(args.progress), prog) as ticker:
+        ticker.phase = "fitting statistics and the training profile"
+        with warnings.catch_warnings():
+            # The warnings are printed below from fitted.fit_warnings, once each.
+            warnings.simplefilter("ignore", fd.FitTimeWarning)
+            fitted = spec.fit(data)
+        ticker.phase = "writing the artifact"
+        fitted.save(args.output)
+    for w in fitted.fit_warnings:
+        c.warn_line(prog, w.message)
+    if not args.quiet:
+        n = len(fitted.stats)
+        sys.stdout.write(f"fitted {n} statistic{'s' if n != 1 else ''} and the training "
+                         f"profile of {len(fitted.features)} features; wrote {args.output}\n")
+    return c.FINDING if args.strict and fitted.fit_warnings else c.OK
