@@ -1,26 +1,41 @@
 """Conversions: to_int, to_float, to_string.
 
 One accepted syntax for parsing, the same in both backends (it is Polars' own, which is strict
-ASCII): no surrounding whitespace, no `_`, no non-ASCII digits, no hex.
+ASCII; a fuzz test over 200,000 strings checks the row side's regexes against it): no
+surrounding whitespace (``" 1.5"`` is null: trim first), no ``_`` (``"1_000"``), no non-ASCII
+digits (``"١"``, ``"１"``), no hex (``"0x10"``), no empty string.
 
-* int: ``[+-]?[0-9]+`` within int64 (``"007"`` is 7, ``"1.0"`` and ``"1e5"`` are null).
-* float: ``[+-]?`` then digits with an optional ``.`` (``"1."``, ``".5"``), an optional exponent,
-  or ``inf``/``infinity`` in any case. ``"nan"`` parses to NaN, which is null.
+* int: ``[+-]?[0-9]+`` within int64 (``"+3"`` is 3, ``"007"`` is 7, ``"1.0"``, ``"1e5"`` and
+  ``"9223372036854775808"`` are null).
+* float: ``[+-]?`` then digits with an optional ``.`` (``"1."``, ``".5"``), an optional exponent
+  (``"1E+05"``), or ``inf``/``infinity`` in any case; correctly rounded, overflow to +-inf
+  (``"1e400"``). ``"nan"`` parses to NaN, which is null (SPEC 4.4).
 
-Anything else is null. ``to_string`` of a float uses the shortest digits that round-trip, with
-exponent notation for exponents >= 16 (``1e+16``) or < -5 (``1e-7``, no zero padding) and plain
-digits in between (``0.00001``); bools are ``"true"``/``"false"``.
+Anything else is null. ``to_string`` formats, one per type:
+
+* float: the shortest digits that round-trip, with exponent notation for exponents >= 16
+  (``1e+16``, ``1.2345678901234568e+17``) or < -5 (``1e-7``, ``5e-324``: no zero padding), plain
+  digits in between (``0.00001``, ``1000000000000000.0``); ``-0.0``, ``inf``, ``-inf``. (Polars'
+  cast; Python's ``repr`` differs only in the exponent's padding and the ``e-05`` range.)
+* bool: ``"true"``/``"false"``; int: decimal.
+* timestamp: ISO 8601 in UTC, ``YYYY-MM-DDTHH:MM:SSZ``, with ``.ffffff`` (always six digits)
+  before the ``Z`` only when the microseconds are not zero (``"0999-03-04T00:00:00.000001Z"``).
+* date: ``YYYY-MM-DD``.
+* duration: featuredsl's own duration literal: a ``-`` for negative ones, then the non-zero
+  parts among ``d h m s ms us`` (days of 24 hours) with no spaces (``"1d12h250ms"``,
+  ``"-1us"``); zero is ``"0s"``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import polars as pl
 
 from featuredsl.functions import _pl
 from featuredsl.functions.registry import Example, Overload, register
-from featuredsl.types import BOOL, FLOAT, INT, STRING
+from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP
 
 _INT_RE = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -59,6 +74,42 @@ def float_to_string(x: float) -> str:
     if exp < 0:
         return f"{mant}e-{-exp}"
     return f"{mant}e+{exp}"
+
+
+#: Duration parts, largest first: (suffix, microseconds).
+_DURATION_UNITS = (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000),
+                   ("s", 1_000_000), ("ms", 1_000), ("us", 1))
+
+
+def duration_to_string(us: int) -> str:
+    """A duration (int microseconds) as featuredsl's duration literal (see the module doc)."""
+    if us == 0:
+        return "0s"
+    rest = -us if us < 0 else us
+    out = ["-"] if us < 0 else []
+    for suffix, size in _DURATION_UNITS:
+        n, rest = divmod(rest, size)
+        if n:
+            out.append(f"{n}{suffix}")
+    return "".join(out)
+
+
+def _duration_to_string_polars(x: pl.Expr) -> pl.Expr:
+    d = x.to_physical()
+    # |d| as UInt64, also for int64's minimum (whose negation overflows int64)
+    mag = pl.when(d < 0).then((-(d + 1)).cast(pl.UInt64) + 1).otherwise(d.cast(pl.UInt64))
+    parts = [pl.when(d < 0).then(pl.lit("-"))]
+    for i, (suffix, size) in enumerate(_DURATION_UNITS):
+        n = mag // size if i == 0 else mag % _DURATION_UNITS[i - 1][1] // size
+        parts.append(pl.when(n != 0).then(n.cast(pl.String) + suffix))
+    text = pl.concat_str(parts, ignore_nulls=True)
+    return pl.when(d == 0).then(pl.lit("0s")).when(d.is_not_null()).then(text)
+
+
+def _timestamp_to_string_polars(t: pl.Expr) -> pl.Expr:
+    whole = t.to_physical() % 1_000_000 == 0  # floors like Python: pre-1970 instants too
+    return (pl.when(whole).then(t.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            .otherwise(t.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")))
 
 
 def _float_to_int_polars(x: pl.Expr) -> pl.Expr:
@@ -104,8 +155,11 @@ register(
 )
 register(
     "to_string",
-    "Convert to string. floats: shortest round-trip digits, exponent for >= 1e16 (`1e+16`) or "
-    "< 1e-5 (`1e-7`); bools: `true`/`false`; ints: decimal.",
+    "Convert to string, one format per type. floats: shortest round-trip digits, exponent for "
+    ">= 1e16 (`1e+16`) or < 1e-5 (`1e-7`, not `1e-07`), `inf`, `-0.0`; bools: `true`/`false`; "
+    "ints: decimal; timestamps: ISO 8601 UTC `2024-01-07T23:59:59Z`, with `.ffffff` (six "
+    "digits) only when there are microseconds; dates: `2024-01-07`; durations: the duration "
+    "literal (`1d12h250ms`, `-1us`, `0s`).",
     ("x",),
     [Overload("to_string_string", (STRING,), STRING, lambda x: x, lambda g, x: x),
      Overload("to_string_int", (INT,), STRING, lambda x: x.cast(pl.String),
@@ -114,11 +168,26 @@ register(
               lambda g, x: f"{g.ref(float_to_string, 'float_str')}({x})"),
      Overload("to_string_bool", (BOOL,), STRING,
               lambda x: pl.when(x).then(pl.lit("true")).otherwise(pl.lit("false")),
-              lambda g, x: f"('true' if {x} else 'false')", polars_nulls=False)],
+              lambda g, x: f"('true' if {x} else 'false')", polars_nulls=False),
+     Overload("to_string_timestamp", (TIMESTAMP,), STRING, _timestamp_to_string_polars,
+              lambda g, x: f"({x}.isoformat() + 'Z')", polars_nulls=False),
+     Overload("to_string_date", (DATE,), STRING, lambda x: x.cast(pl.String),
+              lambda g, x: f"{x}.isoformat()"),
+     Overload("to_string_duration", (DURATION,), STRING, _duration_to_string_polars,
+              lambda g, x: f"{g.ref(duration_to_string, 'duration_str')}({x})",
+              polars_nulls=False)],
     [Example("to_string(x)", {"x": 1e-7}, "1e-7"), Example("to_string(x)", {"x": 1e-5},
                                                            "0.00001"),
      Example("to_string(x)", {"x": 1e16}, "1e+16"), Example("to_string(x)", {"x": 2.5}, "2.5"),
      Example("to_string(x)", {"x": False}, "false"), Example("to_string(x)", {"x": -7}, "-7"),
-     Example("to_string(x)", {"x": "é"}, "é"), Example("to_string(x)", {"x": -0.0}, "-0.0")],
+     Example("to_string(x)", {"x": "é"}, "é"), Example("to_string(x)", {"x": -0.0}, "-0.0"),
+     Example("to_string(t)", {"t": "0999-03-04T00:00:00.000001Z"},
+             "0999-03-04T00:00:00.000001Z", {"t": "timestamp"}),
+     Example("to_string(t)", {"t": "1969-12-31T23:59:59Z"}, "1969-12-31T23:59:59Z",
+             {"t": "timestamp"}),
+     Example("to_string(d)", {"d": "0001-01-01"}, "0001-01-01", {"d": "date"}),
+     Example("to_string(1d12h250ms)", {}, "1d12h250ms"),
+     Example("to_string(x)", {"x": dt.timedelta(microseconds=-1)}, "-1us"),
+     Example("to_string(x)", {"x": dt.timedelta(0)}, "0s")],
     category="convert",
 )

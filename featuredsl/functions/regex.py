@@ -104,12 +104,14 @@ _ESCAPABLE = set("\\.^$|?*+()[]{}-/&~#")
 _META = set("\\.^$|?*+()[]{}#&-~")
 _CLASS_META = set("\\]^-[&~")
 _UNSUPPORTED_ESC = {
-    "b": "word boundaries `\\b` (Unicode-aware differently in the two engines)",
-    "B": "`\\B` (Unicode-aware differently in the two engines)",
-    "A": "`\\A`: write `^`", "z": "`\\z`: write `$`", "Z": "`\\Z`: write `$`",
-    "p": "Unicode classes `\\p{..}`", "P": "Unicode classes `\\P{..}`",
-    "u": "`\\u` escapes: write the character itself (the string literal has `\\uXXXX`)",
-    "U": "`\\U` escapes: write the character itself",
+    "b": "word boundaries `\\b` are not supported (Unicode-aware differently in the engines)",
+    "B": "`\\B` is not supported (Unicode-aware differently in the engines)",
+    "A": "`\\A` is not supported: write `^`", "z": "`\\z` is not supported: write `$`",
+    "Z": "`\\Z` is not supported: write `$`",
+    "p": "Unicode classes `\\p{..}` are not supported", "P": "`\\P{..}` is not supported",
+    "u": "`\\u` escapes are not supported: write the character itself (`.feat` strings have "
+         "`\\uXXXX`)",
+    "U": "`\\U` escapes are not supported: write the character itself",
 }
 
 
@@ -297,8 +299,7 @@ class _Parser:
                 r = _negate(r)
             return Chars(r, _class_text(r))
         if c in _UNSUPPORTED_ESC:
-            raise self.fail(f"{_UNSUPPORTED_ESC[c]} are not supported" if c in "bBpPuU"
-                            else f"{_UNSUPPORTED_ESC[c]}")
+            raise self.fail(_UNSUPPORTED_ESC[c])
         if c.isdigit():
             raise self.fail("back-references are not supported (the Rust engine has none)")
         raise self.fail(f"unknown escape `\\{c}`")
@@ -328,6 +329,10 @@ class _Parser:
                 continue
             if self.peek() == "-" and self.t[self.i + 1:self.i + 2] not in ("]", ""):
                 self.i += 1
+                if (c := self.t[self.i]) in "[&~-":
+                    raise self.fail(f"escape `{c}` inside a class as `\\{c}` (Rust reads `[` "
+                                    "`&&` `~~` `--` in a class as nested classes and set "
+                                    "operations)")
                 hi = self.class_char()
                 if isinstance(hi, Chars):
                     raise self.fail("a class escape cannot end a range")
@@ -499,50 +504,75 @@ def _check_item(p: _Parser, it: Item) -> None:
         _check(p, it.atom.body)
 
 
-def _linear(seq: Sequence[Item]) -> list[tuple[str, Ranges]]:
-    """A sequence as (kind, characters) steps for rule 2: ``must`` (a required character),
-    ``opt`` (may be skipped), ``rep`` (a repeat with a choice of lengths); groups are opened,
-    alternatives and optional groups counted conservatively."""
-    out: list[tuple[str, Ranges]] = []
+Step = tuple[str, Ranges, frozenset[int]]
+
+
+def _linear(seq: Sequence[Item], base: int = 0, gates: frozenset[int] = frozenset()) \
+        -> list[Step]:
+    """A sequence as steps for rule 2: (kind, characters, gates). Kinds: ``must`` (a required
+    character), ``opt`` (may be skipped), ``rep`` (a repeat: a choice of lengths), ``gate``
+    (the required first character of an optional or repeated group: the steps inside the
+    group, which list it in their ``gates``, are reached only through it). Groups are opened;
+    alternatives are counted conservatively. ``base`` is the index of the first step."""
+    out: list[Step] = []
+
+    def add(kind: str, r: Ranges, g: frozenset[int] = gates) -> None:
+        out.append((kind, r, g))
+
+    def gated(branch: Sequence[Item], kind_of_first: str) \
+            -> tuple[list[Item], frozenset[int]] | None:
+        # an optional or repeated group of one branch that starts with a character
+        first = _first(branch)
+        if first is None:
+            return None
+        add(kind_of_first, first.ranges)
+        inner = gates | {base + len(out) - 1}
+        rest = _flat(branch)[1:]
+        return rest, inner
+
     for it in seq:
         if isinstance(it, Chars):
-            out.append(("must", it.ranges))
+            add("must", it.ranges)
         elif isinstance(it, Group):
             if len(it.body.branches) == 1:
-                out.extend(_linear(it.body.branches[0]))
+                out.extend(_linear(it.body.branches[0], base + len(out), gates))
             else:
-                kind = "rep" if _has_repeat(it) else (
-                    "opt" if any(_nullable(b) for b in it.body.branches) else "must")
-                out.append((kind, _chars_of(it)))
+                add("rep" if _has_repeat(it) else "opt" if any(
+                    _nullable(b) for b in it.body.branches) else "must", _chars_of(it))
         elif isinstance(it, Repeat):
-            if isinstance(it.atom, Chars) and it.lo == it.hi:
-                out.append(("must", it.atom.ranges))
-            elif it.hi == 1 and isinstance(it.atom, Group):
-                out.extend(("opt" if k == "must" else k, r)
-                           for b in it.atom.body.branches for k, r in _linear(b))
-            elif it.hi == 1:
-                out.append(("opt", _chars_of(it)))
+            atom = it.atom
+            if isinstance(atom, Chars):
+                add("must" if it.lo == it.hi else "opt" if it.hi == 1 else "rep", atom.ranges)
+            elif len(atom.body.branches) == 1 and (
+                    g := gated(atom.body.branches[0], "gate" if it.lo == 0 else "must")):
+                rest, inner = g
+                if it.hi == 1:  # optional: its steps, each skippable
+                    out.extend((("opt" if k == "must" else k), r, gs)
+                               for k, r, gs in _linear(rest, base + len(out), inner))
+                else:  # repeated: rule 1 made it unambiguous; any length of its characters
+                    add("rep", _chars_of(atom), inner)
             else:
-                out.append(("rep", _chars_of(it)))
+                add("opt" if it.hi == 1 and not _has_repeat(atom) else "rep", _chars_of(atom))
     return out
 
 
-def _check_sequence(p: _Parser, steps: list[tuple[str, Ranges]]) -> None:
+def _check_sequence(p: _Parser, steps: list[Step]) -> None:
     """Rule 2: two repeats that can match the same character are separated by a required
     character the first cannot match (else the split between them is tried every way)."""
-    for i, (ki, ri) in enumerate(steps):
+    for i, (ki, ri, _) in enumerate(steps):
         if ki != "rep":
             continue
         for j in range(i + 1, len(steps)):
-            kj, rj = steps[j]
+            kj, rj, gates_j = steps[j]
             if kj == "must" and _disjoint(rj, ri):
                 break  # the first repeat cannot run past this character
-            if kj == "rep" and not _disjoint(ri, rj):
+            if kj == "rep" and not _disjoint(ri, rj) and not any(
+                    g > i and _disjoint(steps[g][1], ri) for g in gates_j):
                 raise p.rule("two repeats that can match the same characters with "
-                             "nothing between them that the first cannot match (`.*a.*`): matching "
-                             "could take polynomial time; bound the first one with a negated "
-                             "class (`[^a]*a.*`), or drop a leading/trailing `.*` (matching is "
-                             "a search)")
+                             "nothing between them that the first cannot match (`.*a.*`): "
+                             "matching could take polynomial time; bound the first one with a "
+                             "negated class (`[^a]*a.*`), or drop a leading/trailing `.*` "
+                             "(matching is a search)")
 
 
 # ----------------------------------------------------------------------------- writing out
