@@ -164,7 +164,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
             raise InputError(f"{data}: cannot process the data: "
                              f"{data_io._first_line(exc)}") from None
         if watch.first is not None:
-            raise _bad_row(src, inputs, spec, schema, *watch.first)
+            raise bad_row_error(src, inputs, *watch.first, schema=schema)
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
@@ -172,11 +172,13 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     return watch.rows
 
 
-def _bad_row(src: data_io.Source, inputs: dict, spec: Spec, schema: pl.Schema, row: int,
-             flag: str) -> InputError:
-    """The error for a flagged row: the same message ``Spec.transform`` gives."""
+def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,
+                  schema: pl.Schema | None = None) -> InputError:
+    """The error for a row flagged by ``data.prepare(checks=True)`` (or an infinity flag over
+    the output ``schema``): the same message ``Spec.transform`` gives."""
     kind, i = flag[len("__fd_"):].rsplit("_", 1)
     if kind == "inf":
+        assert schema is not None
         name = list(schema)[int(i)]
         return InputError(f"feature `{name}`, row {row}: an infinite value, which NDJSON cannot "
                           "hold (Polars would write null); write Parquet, Arrow IPC or CSV",

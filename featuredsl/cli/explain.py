@@ -1,0 +1,303 @@
+"""``featuredsl explain SPEC|ARTIFACT --row JSON``: how one row's features are computed.
+
+For each feature (or ``--feature NAME``): the inputs it reads with their values (after input
+conversion: what the evaluator computes with), the statistics it uses with their fitted values,
+each ``let`` it depends on, and every intermediate step of each definition, in evaluation order
+(arguments before the call), each with its value, then the feature's value.
+
+The values come from the real row backend: the sub-expressions of the IR are added as extra
+outputs of a derived program and compiled by the same code generator the serving evaluator
+uses (``build_evaluator``), so the trace cannot disagree with ``featuredsl eval``. A step
+inside a branch that the row does not take (``if``/``case``/``??``) is still shown with the
+value it would have, marked ``(not taken)``.
+
+``--codegen`` prints the generated row code (``evaluator.source``), ``--plan`` the optimized
+Polars plan of the batch backend (``transform_lazy(...).explain()``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from featuredsl.cli import _common as c
+
+if TYPE_CHECKING:
+    from featuredsl import ir
+    from featuredsl.api import Spec
+
+HELP = """\
+Show how one row's features are computed, step by step: each input read (with its value),
+each fitted statistic used, each let, and every intermediate value of each definition. Values
+come from the real serving evaluator. --codegen prints the generated Python of the row
+backend; --plan prints the Polars plan of the batch backend.
+
+examples:
+  featuredsl explain model.json --row '{"amount": 12.5, ...}' --feature amount_z
+  featuredsl explain spec.feat --codegen
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC|ARTIFACT",
+                   help="a .feat spec (without statistics) or a fitted .json artifact")
+    p.add_argument("--row", metavar="JSON", help="the row, a JSON object (see `featuredsl eval`)")
+    p.add_argument("--feature", action="append", default=[], metavar="NAME",
+                   help="explain only this feature (repeatable; default: all)")
+    p.add_argument("--codegen", action="store_true", help="print the generated row code")
+    p.add_argument("--plan", action="store_true", help="print the Polars (batch) plan")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = c.load_spec(args.spec)
+    c.require_fitted(spec, args.spec)
+    names = [n.strip() for arg in args.feature for n in arg.split(",") if n.strip()]
+    for n in names:
+        if n not in spec.features:
+            raise c.UsageError(f"unknown feature `{n}`; the spec's features are "
+                               f"{', '.join(spec.features)}")
+    if args.row is None and not (args.codegen or args.plan):
+        raise c.UsageError("give --row JSON (and/or --codegen, --plan)")
+    w = sys.stdout.write
+    if args.row is not None:
+        row = c.parse_row(args.row, spec, "--row")
+        w(_trace(spec, row, names or spec.features))
+    if args.codegen:
+        w("\n# generated row code (evaluator.source)\n" if args.row is not None else "")
+        w(spec.row_evaluator().source)  # type: ignore[attr-defined]
+    if args.plan:
+        from featuredsl import parity
+
+        rows = [c.parse_row(args.row, spec, "--row")] if args.row is not None else []
+        plan = spec.transform_lazy(parity.frame_of(spec, rows)).explain()
+        w(("\n# Polars plan (transform_lazy(...).explain())\n" if args.row or args.codegen
+           else "") + plan + "\n")
+    return c.OK
+
+
+# ------------------------------------------------------------------------------ trace
+
+
+def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
+    from featuredsl import ir
+    from featuredsl.backends.row_backend import build_evaluator
+
+    program = spec.program
+    stats = spec._fitted_stats()
+    blocks: list[tuple[str, ir.Expr, list[ir.Expr]]] = []  # (name, definition, steps)
+    extra: dict[str, ir.Expr] = {}
+    keys: dict[tuple, str] = {}
+
+    def out_name(e: ir.Expr) -> str:
+        k = e.key()
+        if k not in keys:
+            keys[k] = f"__fd_x{len(keys)}"
+            extra[keys[k]] = e
+        return keys[k]
+
+    for name in program.order:
+        steps = [e for e in _steps(program.values[name])]
+        for e in steps:
+            out_name(e)
+        blocks.append((name, program.values[name], steps))
+    for name, t in program.inputs.items():
+        out_name(ir.Input(t, name))
+    derived = ir.Program(
+        inputs=program.inputs, stats=program.stats,
+        values={**program.values, **extra},
+        features=[ir.Feature(n, program.values[n]) for n in program.order]
+        + [ir.Feature(n, e) for n, e in extra.items()],
+        order=[*program.order, *extra])
+    with ir.deep_recursion():
+        values = build_evaluator(derived, stats)(row)
+
+    def val(e: ir.Expr) -> str:
+        if isinstance(e, ir.LetRef):
+            v = values[e.name]
+        elif isinstance(e, ir.StatRef):
+            v = stats[e.name]
+        else:
+            v = values[keys[e.key()]]
+        return c.dumps(c.to_json_value(v))
+
+    needed = _needed(program, targets)
+    types = {n: str(e.type) for n, e in program.values.items()}
+    feature_names = set(spec.features)
+    lines: list[str] = []
+    for name, definition, steps in blocks:
+        if name not in needed:
+            continue
+        kind = "feature" if name in feature_names else "let"
+        lines.append(f"{kind} {name}: {types[name]} = {show(definition)}")
+        used_inputs, used_stats = _leaves(definition)
+        for n in used_inputs:
+            t = program.inputs[n]
+            lines.append(f"  input {n}: {t} = {val(ir.Input(t, n))}"
+                         f"    (given: {c.dumps(c.to_json_value(row.get(n)))})")
+        for n in used_stats:
+            s = program.stats[n]
+            label = "" if s.inline else f"    ({s.source})"
+            lines.append(f"  stat  {n} = {c.dumps(c.to_json_value(stats[n]))}{label}")
+        for n in _lets_used(definition):
+            lines.append(f"  let   {n} = {val(ir.LetRef(program.values[n].type, n))}")
+        untaken = _untaken(definition, values, keys)
+        for e in steps:
+            mark = "    (not taken)" if e.key() in untaken else ""
+            lines.append(f"  step  {show(e)} = {val(e)}{mark}")
+        lines.append(f"  => {name} = {c.dumps(c.to_json_value(values[name]))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _steps(e: ir.Expr) -> list[ir.Expr]:
+    """Intermediate computations of a definition, arguments first, each once (not the root,
+    not leaves, not implicit int->float casts)."""
+    from featuredsl import ir
+
+    out: list[ir.Expr] = []
+    seen: set[tuple] = set()
+
+    def visit(node: ir.Expr, root: bool) -> None:
+        for ch in node.children():
+            visit(ch, False)
+        if root or isinstance(node, ir.Const | ir.Input | ir.LetRef | ir.StatRef | ir.Cast):
+            return
+        k = node.key()
+        if k not in seen:
+            seen.add(k)
+            out.append(node)
+
+    with ir.deep_recursion():
+        visit(e, True)
+    return out
+
+
+def _leaves(e: ir.Expr) -> tuple[list[str], list[str]]:
+    from featuredsl import ir
+
+    inputs: dict[str, None] = {}
+    stats: dict[str, None] = {}
+    for node in ir.walk(e):
+        if isinstance(node, ir.Input):
+            inputs[node.name] = None
+        elif isinstance(node, ir.StatRef):
+            stats[node.name] = None
+    return list(inputs), list(stats)
+
+
+def _lets_used(e: ir.Expr) -> list[str]:
+    from featuredsl import ir
+
+    return list(dict.fromkeys(n.name for n in ir.walk(e) if isinstance(n, ir.LetRef)))
+
+
+def _needed(program: ir.Program, targets: list[str]) -> set[str]:
+    from featuredsl import ir
+
+    needed: set[str] = set()
+    stack = list(targets)
+    while stack:
+        n = stack.pop()
+        if n not in needed:
+            needed.add(n)
+            stack.extend(x.name for x in ir.walk(program.values[n]) if isinstance(x, ir.LetRef))
+    return needed
+
+
+def _untaken(e: ir.Expr, values: dict, keys: dict[tuple, str]) -> set[tuple]:
+    """Keys of the sub-expressions in branches this row does not take."""
+    from featuredsl import ir
+
+    out: set[tuple] = set()
+
+    def value_of(x: ir.Expr) -> object:
+        if isinstance(x, ir.Const):
+            return x.value
+        if isinstance(x, ir.LetRef):
+            return values.get(x.name)
+        k = keys.get(x.key())
+        return values.get(k) if k is not None else None
+
+    def skip(x: ir.Expr) -> None:
+        for node in ir.walk(x):
+            out.add(node.key())
+
+    for node in ir.walk(e):
+        if node.key() in out:
+            continue
+        if isinstance(node, ir.If):
+            skip(node.otherwise if value_of(node.cond) is True else node.then)
+        elif isinstance(node, ir.Coalesce):
+            for i, a in enumerate(node.args):
+                if a.type.kind == "null" or value_of(a) is not None:
+                    for later in node.args[i + 1:]:
+                        skip(later)
+                    break
+    return out
+
+
+# ------------------------------------------------------------------------------ display
+
+_PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+         "in": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
+
+
+def show(e: ir.Expr) -> str:
+    """The expression in the language's own syntax (for the trace)."""
+    from featuredsl import ir
+
+    with ir.deep_recursion():
+        return _show(e)[0]
+
+
+def _show(e: ir.Expr) -> tuple[str, int]:
+    """(text, precedence) — 9 binds tightest, 0 is a conditional."""
+    from featuredsl import ir
+
+    def wrap(x: ir.Expr, prec: int) -> str:
+        text, p = _show(x)
+        return f"({text})" if p < prec else text
+
+    if isinstance(e, ir.Const):
+        return _literal(e.value, e.type.kind), 9
+    if isinstance(e, ir.Input | ir.LetRef):
+        return (e.name if e.name.isidentifier() else f"`{e.name}`"), 9
+    if isinstance(e, ir.StatRef):
+        return e.name, 9
+    if isinstance(e, ir.Cast):
+        return _show(e.arg)
+    if isinstance(e, ir.If):
+        return (f"if {wrap(e.cond, 1)} then {wrap(e.then, 1)} else {wrap(e.otherwise, 0)}", 0)
+    if isinstance(e, ir.Logic):
+        p = _PREC[e.op]
+        return f"{wrap(e.left, p)} {e.op} {wrap(e.right, p + 1)}", p
+    if isinstance(e, ir.Coalesce):
+        return " ?? ".join(wrap(a, 1) for a in e.args), 0
+    if isinstance(e, ir.IsNull):
+        return f"{wrap(e.arg, 5)} is {'not ' if e.negated else ''}null", 4
+    if isinstance(e, ir.Call | ir.Aggregate):
+        sym = e.function.symbol
+        if e.function.kind == "operator" and sym is not None:
+            if len(e.args) == 1:
+                return (f"not {wrap(e.args[0], 3)}", 3) if sym == "not" \
+                    else (f"-{wrap(e.args[0], 7)}", 7)
+            p = _PREC.get(sym, 4)
+            return f"{wrap(e.args[0], p)} {sym} {wrap(e.args[1], p + 1)}", p
+        return f"{e.function.name}({', '.join(_show(a)[0] for a in e.args)})", 9
+    return type(e).__name__, 9
+
+
+def _literal(v: object, kind: str) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if kind == "duration" and isinstance(v, int):
+        return f"{v}us" if v % 1_000_000 else f"{v // 1_000_000}s"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_literal(x, kind) for x in v) + "]"
+    return repr(v)
