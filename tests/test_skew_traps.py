@@ -125,6 +125,25 @@ def test_float_to_string_has_one_format() -> None:
         == ["1e-7", None]
 
 
+def test_strip_of_x1f_keeps_it_unicode_white_space_only() -> None:
+    # Python's str.strip() removes U+001C..U+001F, Rust's trim does not: featuredsl strips the
+    # Unicode White_Space set in both backends, so "\x1fabc\x1f" is unchanged.
+    rows = [{"s": "\x1fabc\x1f"}, {"s": "\x1c\x1d abc \x1e"}, {"s": "\u3000abc\x85"}]
+    assert outs("trim(s)", {"s": "string"}, rows) == ["\x1fabc\x1f", "\x1c\x1d abc \x1e", "abc"]
+
+
+def test_regex_dollar_does_not_match_before_a_trailing_newline() -> None:
+    # Python's `$` matches before a final "\n", Rust's does not: featuredsl's `$` is the end.
+    assert outs('regex_match(s, "^abc$")', {"s": "string"}, [{"s": "abc\n"}, {"s": "abc"}]) \
+        == [False, True]
+
+
+def test_regex_digit_class_is_ascii_in_both_engines() -> None:
+    # Both engines read `\d` as Unicode digits by default, from different Unicode versions.
+    assert outs('regex_match(s, "\\\\d")', {"s": "string"}, [{"s": "\u0663"}, {"s": "3"}]) \
+        == [False, True]
+
+
 def test_weekday_is_iso() -> None:
     assert outs("day_of_week(t)", {"t": "timestamp"},
                 [{"t": dt.datetime(2024, 1, 7, tzinfo=dt.UTC)}]) == [7]

@@ -97,7 +97,9 @@ def duration_to_string(us: int) -> str:
 def _duration_to_string_polars(x: pl.Expr) -> pl.Expr:
     d = x.to_physical()
     # |d| as UInt64, also for int64's minimum (whose negation overflows int64)
-    mag = pl.when(d < 0).then((-(d + 1)).cast(pl.UInt64) + 1).otherwise(d.cast(pl.UInt64))
+    # (non-strict casts: when/then computes both branches on every row)
+    mag = pl.when(d < 0).then((-(d + 1)).cast(pl.UInt64, strict=False) + 1).otherwise(
+        d.cast(pl.UInt64, strict=False))
     parts = [pl.when(d < 0).then(pl.lit("-"))]
     for i, (suffix, size) in enumerate(_DURATION_UNITS):
         n = mag // size if i == 0 else mag % _DURATION_UNITS[i - 1][1] // size
