@@ -43,7 +43,10 @@ def test_every_overload_is_covered_by_an_example() -> None:
     used: set[str] = set()
     for _, ex in EXAMPLES:
         used |= _overloads_used(_spec_for(ex))
-    missing = sorted(o.id for f in SCALARS for o in f.overloads if o.id not in used)
+    # "special" entries (is_null, fill_null) are aliases the checker lowers to IR nodes, not
+    # calls: tests/test_nulls.py checks they give the same IR as `is null` and `??`.
+    missing = sorted(o.id for f in SCALARS if f.kind != "special" for o in f.overloads
+                     if o.id not in used)
     assert not missing, f"overloads without a passing example: {missing}"
 
 

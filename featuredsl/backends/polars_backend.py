@@ -256,8 +256,9 @@ class PolarsLowering:
         if isinstance(e, ir.Call):
             return self._call(e)
         if isinstance(e, ir.Cast):
+            # int -> float, also element-wise for lists (List(Int64) -> List(Float64))
             (a,) = self._operands([e.arg], [None])
-            return self._join(a.expr.cast(pl.Float64), [a])
+            return self._join(a.expr.cast(dtype_of(e.type)), [a])
         if isinstance(e, ir.If):
             if not self.depends_on_row(e.cond):
                 # Decided here: Polars' when/then on a literal condition may even shrink the

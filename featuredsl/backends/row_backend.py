@@ -119,6 +119,10 @@ class RowCodegen:
             conv = row_input.output_converter(f.expr.type)
             if conv is not None:
                 code = f"{self.ref(conv, 'out')}({code})"
+            elif f.expr.type.kind == "list" and not _fresh_list(f.expr):
+                # constants are tuples, and a list may be shared by several values: every
+                # list output is a new Python list the caller may keep or mutate
+                code = f"{self.ref(_out_list, 'out_list')}({code})"
             items.append(f"{f.name!r}: {code}")
         self.emit("return {" + ", ".join(items) + "}")
         return "\n".join(self.lines) + "\n", self.globals
@@ -218,17 +222,19 @@ class RowCodegen:
             self.stats[a.name] if isinstance(a, ir.StatRef) else None for a in e.args])
         args: list[object] = []
         nullable: list[str] = []
+        # A null-aware function sees its null arguments (no None checks around it).
+        propagate = e.function.null_policy == "propagate"
         for i, a in enumerate(e.args):
             if min(i, len(ov.params) - 1) in ov.const:
                 args.append(a.value if isinstance(a, ir.Const) else self.stats[a.name])  # type: ignore[attr-defined]
             else:
                 atom = self.expr(a)
                 args.append(atom)
-                if a.type.nullable and _is_local(atom):
+                if a.type.nullable and _is_local(atom) and propagate:
                     nullable.append(atom)
         out = self.tmp()
-        if any(a == "None" for i, a in enumerate(args) if min(i, len(ov.params) - 1)
-               not in ov.const):
+        if propagate and any(a == "None" for i, a in enumerate(args)
+                             if min(i, len(ov.params) - 1) not in ov.const):
             self.emit(f"{out} = None")
             return out
         code = ov.row(self, *args)
@@ -254,6 +260,9 @@ class RowCodegen:
         out = self.tmp()
         if a == "None":
             return a
+        if e.type.kind == "list":  # int -> float element-wise (a null list stays null)
+            self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
+            return out
         if e.arg.type.nullable and _is_local(a):
             self.emit(f"{out} = None if {a} is None else float({a})")
         else:
@@ -315,6 +324,26 @@ class RowCodegen:
         out = self.tmp()
         self.emit(f"{out} = {a} is {'not ' if e.negated else ''}None")
         return out
+
+
+def _float_list(xs: list | tuple | None) -> list | None:
+    """A list of ints as floats (the int -> float promotion of a list); nulls stay null."""
+    if xs is None:
+        return None
+    return [None if x is None else float(x) for x in xs]
+
+
+def _out_list(xs: list | tuple | None) -> list | None:
+    """A fresh Python list (nested lists too) for a list-valued output."""
+    if xs is None:
+        return None
+    return [_out_list(x) if isinstance(x, list | tuple) else x for x in xs]
+
+
+def _fresh_list(e: ir.Expr) -> bool:
+    """Whether a list-valued output is already a new list made for this row (no copy needed):
+    a promotion makes one; inputs, constants, lets and branches may share theirs."""
+    return isinstance(e, ir.Cast)
 
 
 def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callable[[dict], dict]:

@@ -395,11 +395,25 @@ class Checker:
             return None
         if fn.kind == "aggregate":
             return self._inline_aggregate(n, fn)
+        if fn.kind == "special":
+            return self._special(n, fn)
         bound = self._bind(n, fn)
         if bound is None:
             return None
         args, nodes = bound
         return self.call_fn(fn, args, nodes, n.span)
+
+    def _special(self, n: ast.Call, fn: Function) -> ir.Expr | None:
+        """A registry alias of a special form (featuredsl/functions/nulls.py): the same IR
+        node as its operator spelling, `is_null(x)` as `x is null`, `fill_null(x, v)` as
+        `x ?? v`."""
+        bound = self._bind(n, fn)
+        if bound is None:
+            return None
+        args, nodes = bound
+        if fn.name == "is_null":
+            return ir.IsNull(BOOL, args[0], False)
+        return self._coalesce(args, nodes, n.span)
 
     def _bind(self, n: ast.Call, fn: Function) -> tuple[list[ir.Expr], list[ast.Node]] | None:
         """Match positional and keyword arguments to parameters; fill in defaults."""

@@ -233,8 +233,8 @@ register(
 )
 
 
-def _is_in_row(g, a: str, values: str) -> str:
-    return f"{a} in {values}"
+def _is_in_row(g, a: str, values: tuple) -> str:
+    return f"{a} in {g.ref(frozenset(_canon(v) for v in values), 'set')}"
 
 
 def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
@@ -244,12 +244,22 @@ def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
 _IN_KINDS = (INT, FLOAT, STRING, BOOL)
 
 
-def _is_in_overload(t: Type) -> Overload:
-    return Overload(
-        f"is_in_{t.kind}", (t, list_of(t)), BOOL, _is_in_polars,
-        lambda g, a, values: f"{a} in {g.ref(frozenset(_canon(v) for v in values), 'set')}",
-        const=frozenset({1}),
-    )
+def _is_in_overloads(t: Type) -> list[Overload]:
+    """``x in xs`` for any list expression (a list input, a list-valued call), and a hidden
+    overload for a constant list (literal or fitted), bound once as a frozenset in the row
+    backend and an ``is_in`` against constant values in Polars. The semantics of the list form
+    are those of ``contains(xs, x)`` (featuredsl/functions/lists.py): null elements never
+    match, a null list gives null."""
+    const_id = f"is_in_{t.kind}_const"
+    return [
+        Overload(f"is_in_{t.kind}", (t, list_of(t)), BOOL,
+                 lambda a, xs: xs.list.contains(a, nulls_equal=False),
+                 lambda g, a, xs: f"{a} in {xs}",
+                 specialize=lambda consts, special=const_id: (
+                     special if isinstance(consts[1], tuple | list) else None)),
+        Overload(const_id, (t, list_of(t)), BOOL, _is_in_polars, _is_in_row,
+                 const=frozenset({1}), hidden=True),
+    ]
 
 
 def _canon(v: object) -> object:
@@ -259,10 +269,17 @@ def _canon(v: object) -> object:
 
 register(
     "is_in",
-    "`x in [v, ...]`: membership in a constant list or a fitted vocabulary; null if x is null.",
+    "`x in xs`: membership in a constant list, a fitted vocabulary, or any list-valued "
+    "expression (a `list[T]` input). Null elements of the list never match.",
     ("x", "values"),
-    [_is_in_overload(t) for t in _IN_KINDS],
+    [ov for t in _IN_KINDS for ov in _is_in_overloads(t)],
     [Example('x in ["a", "b"]', {"x": "b"}, True), Example("x in [1, 2]", {"x": 3}, False),
+     Example("x in xs", {"x": 2, "xs": [1, None, 2]}, True, {"xs": "list[int?]"}),
+     Example("x in xs", {"x": 3, "xs": [1, None]}, False, {"xs": "list[int?]"}),
+     Example("x in xs", {"x": 1, "xs": None}, None, {"xs": "list[int]?"}),
+     Example("x in xs", {"x": -0.0, "xs": [0.0]}, True, {"xs": "list[float]"}),
+     Example("x in xs", {"x": "é", "xs": ["e", "é"]}, True, {"xs": "list[string]"}),
+     Example("x in xs", {"x": True, "xs": [False]}, False, {"xs": "list[bool]"}),
      Example("x in [0.5, 0.0]", {"x": -0.0}, True), Example("x in [true]", {"x": False}, False),
      Example("x in [1, 2.5]", {"x": 1}, True),
      Example("x not in [1, 2]", {"x": 3}, True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from featuredsl.functions import lists
 from featuredsl.functions._unicode_case import polars_lower as lower_row
 from featuredsl.functions._unicode_case import polars_upper as upper_row
 from featuredsl.functions.registry import Example, Overload, register
@@ -37,11 +38,12 @@ register(
     category="string",
 )
 register(
-    "length", "Number of Unicode code points (not bytes).", ("s",),
+    "length", "Number of Unicode code points (not bytes) of a string; number of elements "
+    "(null elements included) of a list (`featuredsl/functions/lists.py`).", ("s",),
     [Overload("length_string", S, INT, lambda s: s.str.len_chars().cast(pl.Int64),
-              lambda g, s: f"len({s})")],
+              lambda g, s: f"len({s})"), lists.LENGTH_LIST],
     [Example("length(s)", {"s": "héllo"}, 5), Example("length(s)", {"s": ""}, 0),
-     Example("length(s)", {"s": "👍🏽"}, 2)],
+     Example("length(s)", {"s": "👍🏽"}, 2), *lists.LENGTH_EXAMPLES],
     category="string",
 )
 register(
@@ -54,12 +56,13 @@ register(
 )
 register(
     "contains", "Whether `s` contains `sub` (literal text, never a regex; `\"\"` is in every "
-    "string).", ("s", "sub"),
+    "string). On a list: whether an element equals `sub` (null elements never match; "
+    "`featuredsl/functions/lists.py`).", ("s", "sub"),
     [Overload("contains_string", SS, BOOL,
               lambda s, sub: s.str.contains(sub, literal=True),
-              lambda g, s, sub: f"{sub} in {s}")],
+              lambda g, s, sub: f"{sub} in {s}"), *lists.CONTAINS_LIST],
     [Example('contains(s, ".")', {"s": "abc"}, False),
-     Example('contains(s, "refund")', {"s": "a refund"}, True)],
+     Example('contains(s, "refund")', {"s": "a refund"}, True), *lists.CONTAINS_EXAMPLES],
     category="string",
 )
 register(
