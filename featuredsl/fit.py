@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,13 +64,17 @@ from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
 from featuredsl.errors import InputError
-from featuredsl.fit_exact import (
-    median_of,
-    moments_of,
-    moments_query,
-    normalize_zero,
+from featuredsl.fit_exact import median_of, normalize_zero
+from featuredsl.fit_passes import Budget, Frame, Scalar, Task, all_of, drive, one
+from featuredsl.fit_select import (
+    COLLECT_BUDGET,
+    decode_float,
+    float_moments,
+    float_summary,
+    int_moments,
     order_stats,
 )
+from featuredsl.fit_top import top_values
 from featuredsl.fitted import FittedSpec, FitWarning
 from featuredsl.types import Type
 
@@ -84,56 +88,20 @@ class FitTimeWarning(UserWarning):
 
 _DECILES = [(i, 10) for i in range(1, 10)]
 _TOP = 20
-_Getter = Callable[[list[pl.DataFrame]], object]
 
 
-class _Batch:
-    """The aggregation queries of one pass over a LazyFrame, run with one ``collect_all``."""
+def _fractions(fractions: list[tuple[int, int]]) -> Callable[[int], list[int]]:
+    """0-based ranks of the 'lower' quantiles: ``floor((n - 1) * i / k)``, exact."""
+    return lambda n: [(n - 1) * i // k for i, k in fractions]
 
-    def __init__(self, lf: pl.LazyFrame) -> None:
-        self.lf = lf
-        self.scalars: list[pl.Expr] = []
-        self.queries: list[pl.LazyFrame] = []
-        self._moments: dict[str, _Getter] = {}
 
-    def scalar(self, e: pl.Expr) -> _Getter:
-        name = f"__fd_s{len(self.scalars)}"
-        self.scalars.append(e.alias(name))
-        return lambda res: res[0].get_column(name)[0]
+def _scalar(frame: Frame, expr: pl.Expr, key: object) -> Task[object]:
+    return (yield from one(Scalar(frame, expr, key)))
 
-    def query(self, q: pl.LazyFrame) -> _Getter:
-        self.queries.append(q)
-        i = len(self.queries)
-        return lambda res: res[i]
 
-    def moments(self, column: str) -> _Getter:
-        """Exact moments of a Float64 column (one query per column, shared)."""
-        if column not in self._moments:
-            get = self.query(moments_query(self.lf, column))
-            self._moments[column] = lambda res: moments_of(get(res))  # type: ignore[arg-type]
-        return self._moments[column]
-
-    def order_stats(self, column: str, fractions: list[tuple[int, int]]) -> list[_Getter]:
-        get = self.scalar(order_stats(normalize_zero(pl.col(column)), fractions,
-                                      f"__fd_q{len(self.scalars)}"))
-        return [(lambda res, j=j: get(res)[j]) for j in range(len(fractions))]  # type: ignore
-
-    def top(self, column: str, top: int, min_count: int = 1) -> _Getter:
-        c = pl.col(column)
-        q = (self.lf.select(c).filter(c.is_not_null()).group_by(column)
-             .agg(pl.len().cast(pl.Int64).alias("__fd_n"))
-             .filter(pl.col("__fd_n") >= min_count)
-             .sort(["__fd_n", column], descending=[True, False]).head(top))
-        get = self.query(q)
-        return lambda res: [tuple(r) for r in get(res).iter_rows()]  # type: ignore[union-attr]
-
-    def run(self) -> list[pl.DataFrame]:
-        head = self.lf.select(self.scalars or [pl.len().alias("__fd_len")])
-        try:
-            return pl.collect_all([head, *self.queries], engine="streaming")
-        except data_io.READ_ERRORS as exc:
-            raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
-                from None
+def _count(frame: Frame, column: str) -> Task[int]:
+    v = yield from one(Scalar(frame, pl.col(column).count().cast(pl.Int64), ("count", column)))
+    return int(v)  # type: ignore[call-overload]
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -172,78 +140,87 @@ def stat_levels(program: ir.Program) -> list[list[str]]:
     return out
 
 
-def _fit_level(program: ir.Program, base: pl.LazyFrame, names: list[str],
-               fitted: dict[str, object]) -> None:
-    """Compute one level of statistics in one streaming pass; add them to ``fitted``."""
+def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
+           fitted: dict[str, object], budget: Budget) -> tuple[Frame, list[Task]]:
+    """The frame (``base`` plus the statistics' argument columns) and the tasks of one level.
+
+    An argument that is an input column as it is (floats are Float64 without NaN after
+    ``prepare``) is read by name, so the profile of that input shares its queries."""
     lowering = PolarsLowering(program, fitted)
     stats = [program.stats[n] for n in names]
-    args: dict[tuple, int] = {}  # structural key -> argument column index
+    columns: dict[tuple, str] = {}  # structural key -> column name
     exprs: list[ir.Expr] = []
     for s in stats:
-        key = s.expr.args[0].key()
-        if key not in args:
-            args[key] = len(exprs)
-            exprs.append(s.expr.args[0])
-    with ir.deep_recursion():
-        plan = lowering.lower_exprs(exprs)
+        arg = s.expr.args[0]
+        if arg.key() not in columns:
+            columns[arg.key()] = arg.name if isinstance(arg, ir.Input) \
+                else f"__fd_a{len(exprs)}"
+            exprs.append(arg)
+    computed = [e for e in exprs if not isinstance(e, ir.Input)]
     lf = base
-    for stage in plan.stages:
-        lf = lf.with_columns(stage)
-    cols = []
-    for i, (e, pe) in enumerate(zip(exprs, plan.features, strict=True)):
-        if e.type.kind == "float":
-            pe = pe.cast(pl.Float64).fill_nan(None)
-        cols.append(pe.alias(f"__fd_a{i}"))
-    lf = lf.select(cols)
-    batch = _Batch(lf)
-    getters: dict[str, Callable[[list[pl.DataFrame]], object]] = {}
+    if computed:
+        with ir.deep_recursion():
+            plan = lowering.lower_exprs(computed)
+        for stage in plan.stages:
+            lf = lf.with_columns(stage)
+        cols = []
+        for e, pe in zip(computed, plan.features, strict=True):
+            if e.type.kind == "float":
+                pe = pe.cast(pl.Float64).fill_nan(None)
+            cols.append(pe.alias(columns[e.key()]))
+        lf = lf.with_columns(cols)
+    frame = Frame(lf)
+    tasks = []
     for s in stats:
-        col = f"__fd_a{args[s.expr.args[0].key()]}"
         consts = [lowering.const_value(a) for a in s.expr.args[1:]]
-        getters[s.name] = _stat_getter(batch, s.expr, col, consts)
-    results = batch.run()
-    for s in stats:
-        fitted[s.name] = getters[s.name](results)
+        tasks.append(_stat_task(frame, s.expr, columns[s.expr.args[0].key()], consts, budget))
+    return frame, tasks
 
 
-def _stat_getter(batch: _Batch, agg: ir.Aggregate, col: str, consts: list[object]) -> _Getter:
+def _fit_level(program: ir.Program, base: pl.LazyFrame, names: list[str],
+               fitted: dict[str, object]) -> None:
+    """Compute one level of statistics; add them to ``fitted`` (benchmarks time this)."""
+    budget = Budget(COLLECT_BUDGET)
+    _, tasks = _level(program, base, names, fitted, budget)
+    fitted.update(zip(names, drive(all_of(tasks), budget), strict=True))
+
+
+def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
+               budget: Budget) -> Task[object]:
     fn = agg.function.name
     c = pl.col(col)
     is_float = agg.args[0].type.kind == "float"
     if fn == "count":
-        get = batch.scalar(c.count().cast(pl.Int64))
-        return lambda res: int(get(res))  # type: ignore[call-overload]
+        return (yield from _count(frame, col))
     if fn == "null_fraction":
-        nulls = batch.scalar(c.null_count().cast(pl.Int64))
-        rows = batch.scalar(pl.len().cast(pl.Int64))
-        return lambda res: (nulls(res) / rows(res)) if rows(res) else 0.0  # type: ignore
+        nulls, rows = yield [Scalar(frame, c.null_count().cast(pl.Int64), ("nulls", col)),
+                             Scalar(frame, pl.len().cast(pl.Int64), "rows")]
+        return (nulls / rows) if rows else 0.0  # type: ignore[operator]
     if fn in ("min", "max"):
-        x = normalize_zero(c) if is_float else c
-        return batch.scalar(x.min() if fn == "min" else x.max())
+        if is_float:  # the profile reads these from the summary; -0.0 counts as 0.0
+            x = normalize_zero(c)
+            return (yield from _scalar(frame, x.min() if fn == "min" else x.max(), (fn, col, 0.0)))
+        return (yield from _scalar(frame, c.min() if fn == "min" else c.max(), (fn, col)))
     if fn in ("mean", "var", "std"):
-        mom = batch.moments(col)
-        return lambda res: getattr(mom(res), fn)()
+        mom = yield from float_moments(frame, col)
+        return getattr(mom, fn)()
     if fn == "median":
-        lo, hi = batch.order_stats(col, [(1, 2)])[0], _upper_middle(batch, col)
-        return lambda res: median_of(lo(res), hi(res))  # type: ignore[arg-type]
+        got = yield from order_stats(frame, col, "float", lambda n: [(n - 1) // 2, n // 2],
+                                     budget)
+        return median_of(*got) if got else None  # type: ignore[arg-type]
     if fn == "quantiles":
         k = consts[0]
         if not isinstance(k, int) or k < 1:
             raise InputError(f"quantiles: k must be a positive int, got {k!r}")
-        gets = batch.order_stats(col, [(i, k) for i in range(1, k)])
-        return lambda res: _dedupe([g(res) for g in gets])
+        got = yield from order_stats(frame, col, "float",
+                                     _fractions([(i, k) for i in range(1, k)]), budget)
+        return _dedupe(got)
     if fn == "vocab":
         top, min_count = consts
-        get = batch.top(col, max(int(top), 0), int(min_count))  # type: ignore[call-overload]
-        return lambda res: tuple(v for v, _ in get(res))  # type: ignore[attr-defined]
+        got = yield from top_values(frame, col, agg.args[0].type.kind, int(top),  # type: ignore
+                                    int(min_count))  # type: ignore[call-overload]
+        return tuple(v for v, _ in got)
     raise AssertionError(f"unknown aggregate {fn}")  # pragma: no cover
-
-
-def _upper_middle(batch: _Batch, col: str) -> _Getter:
-    """The value of rank ``n // 2`` (the upper middle): ceil((n - 1) / 2) == n // 2."""
-    values = normalize_zero(pl.col(col)).drop_nulls().sort()
-    n = pl.col(col).count().cast(pl.Int64)
-    return batch.scalar(values.get(n // 2, null_on_oob=True))
 
 
 def _dedupe(edges: list) -> tuple:
@@ -257,40 +234,60 @@ def _dedupe(edges: list) -> tuple:
 # ---------------------------------------------------------------------------- profile
 
 
-def _profile_column(batch: _Batch, col: str, t: Type) -> Callable[[list[pl.DataFrame]], dict]:
+def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dict]:
     c = pl.col(col)
     k = t.kind
-    count = batch.scalar(c.count().cast(pl.Int64))
-    nulls = batch.scalar(c.null_count().cast(pl.Int64))
-    parts: dict[str, _Getter] = {}
-    if k in ("int", "float"):
-        fcol = f"{col}__f"  # added by _with_float_columns
-        x = normalize_zero(c) if k == "float" else c
-        parts["min"] = batch.scalar(x.min())
-        parts["max"] = batch.scalar(x.max())
-        mom = batch.moments(fcol)
-        parts["mean"] = lambda res: mom(res).mean()  # type: ignore[attr-defined]
-        parts["std"] = lambda res: mom(res).std()  # type: ignore[attr-defined]
-        qs = batch.order_stats(fcol, _DECILES)
-        parts["quantiles"] = lambda res: [g(res) for g in qs]
+    parts: dict[str, Task] = {
+        "count": _count(frame, col),
+        "null_count": _scalar(frame, c.null_count().cast(pl.Int64), ("nulls", col)),
+    }
+    if k == "float":
+        parts["_float"] = _float_profile(frame, col, budget)
+    if k == "int":
+        parts["_int"] = _int_profile(frame, col, budget)
     if k in ("int", "string"):
-        top = batch.top(col, _TOP)
-        parts["top"] = lambda res: [list(p) for p in top(res)]  # type: ignore[attr-defined]
+        parts["top"] = top_values(frame, col, k, _TOP)
     if k == "bool":
-        parts["true_count"] = batch.scalar(c.sum().cast(pl.Int64))
-        parts["false_count"] = batch.scalar((~c).sum().cast(pl.Int64))
+        parts["true_count"] = _scalar(frame, c.sum().cast(pl.Int64), ("true", col))
+        parts["false_count"] = _scalar(frame, (~c).sum().cast(pl.Int64), ("false", col))
     if k in ("timestamp", "date", "duration"):
-        lo, hi = batch.scalar(c.min()), batch.scalar(c.max())
-        parts["min"] = lambda res: _plain(lo(res))
-        parts["max"] = lambda res: _plain(hi(res))
+        parts["min"] = _scalar(frame, c.min(), ("min", col))
+        parts["max"] = _scalar(frame, c.max(), ("max", col))
+    got = dict(zip(parts, (yield from all_of(parts.values())), strict=True))
+    out: dict[str, object] = {"type": str(t), "count": int(got.pop("count")),  # type: ignore
+                              "null_count": int(got.pop("null_count"))}  # type: ignore
+    for part in (got.pop("_float", None), got.pop("_int", None)):
+        if part is not None:
+            out.update(part)
+    if "top" in got:
+        got["top"] = [list(p) for p in got["top"]]  # type: ignore[attr-defined]
+    out.update((name, _plain(v)) for name, v in got.items())
+    return out
 
-    def get(res: list[pl.DataFrame]) -> dict:
-        out: dict[str, object] = {"type": str(t), "count": int(count(res)),  # type: ignore
-                                  "null_count": int(nulls(res))}  # type: ignore
-        for name, g in parts.items():
-            out[name] = _plain(g(res))
-        return out
-    return get
+
+def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
+    """min, max, mean, std and deciles of a Float64 column: one summary query, then the
+    selection passes of the deciles."""
+    mom, deciles, summary = yield from all_of([
+        float_moments(frame, col),
+        order_stats(frame, col, "float", _fractions(_DECILES), budget),
+        float_summary(frame, col)])
+    ranges = summary.ranges()  # type: ignore[attr-defined]
+    lo = decode_float(ranges[0][0]) if ranges else None
+    hi = decode_float(ranges[-1][1]) if ranges else None
+    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
+            "quantiles": deciles or [None] * len(_DECILES)}
+
+
+def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
+    """min, max, mean, std and deciles of an Int64 column (moments and deciles of float(x))."""
+    c = pl.col(col)
+    lo, hi, mom, deciles = yield from all_of([
+        _scalar(frame, c.min(), ("min", col)), _scalar(frame, c.max(), ("max", col)),
+        int_moments(frame, col),
+        order_stats(frame, col, "int", _fractions(_DECILES), budget)])
+    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
+            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES)}  # type: ignore
 
 
 def _plain(v: object) -> object:
@@ -306,6 +303,14 @@ def _plain(v: object) -> object:
     return v
 
 
+def _profiles(frame: Frame, columns: Iterable[tuple[str, str, Type]],
+              budget: Budget) -> Task[dict[str, dict]]:
+    """Profiles by name of ``(name, column, type)``."""
+    cols = list(columns)
+    got = yield from all_of(_profile_column(frame, c, t, budget) for _, c, t in cols)
+    return {n: g for (n, _, _), g in zip(cols, got, strict=True)}
+
+
 # ---------------------------------------------------------------------------- fit
 
 
@@ -316,11 +321,11 @@ def fit(spec: Spec, data: object) -> FittedSpec:
 
 
 class _Materializer:
-    """Computes a LazyFrame once for the many queries of a pass.
+    """Computes a LazyFrame once for the many queries and passes over it.
 
-    Each statistic and profile query would otherwise recompute the widened inputs and the
-    features from the source. In-memory data is collected; a file or LazyFrame source is
-    streamed to a temporary Parquet file (bounded memory) and scanned back.
+    Each query would otherwise recompute the widened inputs or the features from the source.
+    In-memory data is collected; a file or LazyFrame source is streamed to a temporary Parquet
+    file (bounded memory) and scanned back.
     """
 
     def __init__(self, data: object, tmp: Path) -> None:
@@ -341,46 +346,48 @@ class _Materializer:
                 from None
 
 
+def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl.LazyFrame,
+                 inputs: dict[str, Type]) -> Task[int]:
+    """The row count; raises ``InputError`` (naming the first bad row) if a flag is set, after
+    the first pass, before any further work."""
+    got = yield [Scalar(frame, pl.len().cast(pl.Int64), "rows"),
+                 *(Scalar(frame, pl.col(f).any(), ("flag", f)) for f in flags)]
+    if any(got[1:]):
+        data_io.check(prepared.collect(engine="streaming"), raw, inputs)
+    return int(got[0])  # type: ignore[call-overload]
+
+
 def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
     program = spec.program
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
-    prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
-    if program.stats:
-        prepared = materialize(prepared)
+    prepared = materialize(data_io.prepare(src.lf, inputs, [], text=src.text, checks=True))
     flags = [c for c in prepared.collect_schema().names()
              if c.startswith(("__fd_fail_", "__fd_null_"))]
-    base = prepared.select(list(inputs))
-
+    budget = Budget(COLLECT_BUDGET)
+    levels = stat_levels(program)
     fitted: dict[str, object] = {}
-    for names in stat_levels(program):
-        _fit_level(program, base, names, fitted)
+    frame, first = _level(program, prepared, levels[0], fitted, budget) if levels \
+        else (Frame(prepared), [])
+
+    def statistics() -> Task[None]:
+        tasks = first
+        for i, names in enumerate(levels):
+            if i:
+                _, tasks = _level(program, prepared, names, fitted, budget)
+            fitted.update(zip(names, (yield from all_of(tasks)), strict=True))
+
+    # Pass by pass: the flag check, every level of statistics and the inputs' profile side by
+    # side (the profile of an input shares its summary with the statistics of that input).
+    rows, _, in_prof = drive(all_of([
+        _check_flags(frame, flags, prepared, src.lf, inputs), statistics(),
+        _profiles(frame, ((n, n, t) for n, t in inputs.items()), budget)]), budget)
 
     out = FittedSpec(spec.source, spec.file, program, spec.diagnostics, fitted)
-    plan = out.batch_plan()
-    kept = [pl.col(n).alias(f"__fd_in_{i}") for i, n in enumerate(inputs)]
-    kept += [pl.col(f) for f in flags]
-    lf = plan.apply(prepared, kept)
-    columns = {f"__fd_in_{i}": t for i, t in enumerate(inputs.values())}
-    columns.update((f.name, f.expr.type) for f in program.features)
-    batch = _Batch(materialize(lf.with_columns(
-        pl.col(c).cast(pl.Float64).fill_nan(None).alias(f"{c}__f")
-        for c, t in columns.items() if t.kind in ("int", "float"))))
-    bad = [batch.scalar(pl.col(f).any()) for f in flags]
-    rows = batch.scalar(pl.len().cast(pl.Int64))
-    in_prof = {n: _profile_column(batch, f"__fd_in_{i}", t)
-               for i, (n, t) in enumerate(inputs.items())}
-    feat_prof = {f.name: _profile_column(batch, f.name, f.expr.type)
-                 for f in program.features}
-    results = batch.run()
-    if any(g(results) for g in bad):
-        collected = prepared.collect(engine="streaming")
-        data_io.check(collected, src.lf, inputs)  # raises InputError naming the first bad row
-    profile = {
-        "rows": int(rows(results)),  # type: ignore[call-overload]
-        "inputs": {n: g(results) for n, g in in_prof.items()},
-        "features": {n: g(results) for n, g in feat_prof.items()},
-    }
+    features = Frame(materialize(out.batch_plan().apply(prepared, [])))
+    feat_prof = drive(_profiles(features, ((f.name, f.name, f.expr.type)
+                                           for f in program.features), budget), budget)
+    profile = {"rows": rows, "inputs": in_prof, "features": feat_prof}
     found = _fit_warnings(program, fitted, profile)
     for w in found:
         warnings.warn(w.message, FitTimeWarning, stacklevel=3)

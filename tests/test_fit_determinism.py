@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ import polars as pl
 import pytest
 
 import featuredsl as fd
-from featuredsl.fit_exact import moments_of, moments_query
+from featuredsl.fit_passes import Frame, drive
+from featuredsl.fit_select import _summary_query, float_moments
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")
 
@@ -117,11 +119,16 @@ def test_polars_own_sums_are_order_dependent_ours_are_not() -> None:
     x = rng.standard_normal(100_000) * 10.0 ** rng.integers(-12, 12, 100_000)
     df = pl.DataFrame({"x": x})
     pieces = _rechunked(df, [7, 1000, 33])
-    exact = moments_of(moments_query(df.lazy(), "x").collect())
+    exact = drive(float_moments(Frame(df.lazy()), "x"))
+    summary = _summary_query(df.lazy(), pl.col("x")).collect().sort("b")
     for data in (pieces, df.reverse()):
+        assert drive(float_moments(Frame(data.lazy()), "x")) == exact
         for engine in ("streaming", "in-memory"):
-            m = moments_of(moments_query(data.lazy(), "x").collect(engine=engine))
-            assert m == exact
+            got = _summary_query(data.lazy(), pl.col("x")).collect(engine=engine).sort("b")
+            assert got.equals(summary)
+    assert float(exact.mean()) == float(sum(map(Fraction, x)) / len(x))
+    sums = {pl.DataFrame({"x": x[i::3].tolist() + x[:i:3].tolist()})["x"].sum() for i in range(3)}
+    assert len(sums | {pieces["x"].sum(), df.reverse()["x"].sum()}) > 1
 
 
 _CHILD = textwrap.dedent("""
