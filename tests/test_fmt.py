@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast as pyast
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -315,3 +316,49 @@ def test_empty_and_comment_only() -> None:
     assert fmt("") == ""
     assert fmt("\n\n# only\n\n") == "# only\n"
     assert fmt("input {}\nfeature x = 1") == "input {}\nfeature x = 1\n"
+
+
+@functools.cache
+def _formatted_files() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in FILES]
+    return [format_source(t) for t in texts if _parses(t)]
+
+
+_SPACES = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`\n]*`|#[^\n]*| (?!(?:input|stat|let|feature)\b)')
+
+
+@st.composite
+def rewrapped(draw) -> str:
+    """A formatted spec with some of its spaces turned into line breaks, comments or blank
+    lines (never before a declaration keyword, which would start a new declaration)."""
+    text = draw(st.sampled_from(_formatted_files()))
+    pieces, pos = [], 0
+    for m in _SPACES.finditer(text):
+        if m.group(0) == " " and draw(st.integers(0, 3)) == 0:
+            pieces.append(text[pos:m.start()])
+            pieces.append(draw(st.sampled_from(["\n", "  # c\n", "\n# s\n", "\n\n", "\n  "])))
+            pos = m.end()
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+@settings(max_examples=N_EXAMPLES, deadline=None, phases=NO_SHRINK,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=rewrapped())
+def test_rewrapped_specs(text: str) -> None:
+    if _parses(text):  # a break can still land where the grammar forbids it (`- 5` -> `-\n5`)
+        assert_formats_well(text)
+
+
+def test_odd_layouts() -> None:
+    texts = [
+        "input { a: int } # c\nfeature x = a\n",
+        "input {\n  a: int, b: int  # both\n}\nfeature x = a + b\n",
+        "input {  # opener\n  a: int\n  # before close\n}  # closer\nfeature x = a\n",
+        "input { a: int\n}\nfeature x\n  # between\n  = a  # after\n",
+        "input { a: int }\nfeature x = case\n  when a > 1\n  # mid\n  then 1 end  # tail\n",
+        "input {\n}\nfeature x = 1\n",
+        "input { # c\n}\nfeature x = 1\n",
+    ]
+    for text in texts:
+        assert_formats_well(text)

@@ -241,7 +241,7 @@ class _Formatter:
         if not isinstance(d.expr, ast.Case):
             return [_Line(f"{head} = {t(d.expr)}", d.span.line, end=d.span.end_line)]
         case = d.expr
-        lines = [_Line(f"{head} = case", d.span.line)]
+        lines = [_Line(f"{head} = case", d.span.line, end=case.span.line)]
         for cond, value in case.whens:
             lines.append(_Line(f"{CASE_INDENT}when {t(cond)} then {t(value)}", cond.span.line,
                                CASE_INDENT, end=value.span.end_line))
@@ -256,14 +256,16 @@ class _Formatter:
                last: int, keep_blank: bool = False) -> list[Entry]:
         """Put the comments of source lines ``first..last`` into an item's layout.
 
-        An end-of-line comment ends the last output line starting at or before it. A
+        An end-of-line comment ends the output line holding the code before it. A
         standalone one inside the code of an output line (a declaration written over several
         lines and joined) ends that line too; otherwise it goes on its own line before the
         next output line. With ``keep_blank``, a blank source line between lines is kept."""
         for line in range(first, last + 1):
             if line in self.eol:
-                target = max(i for i, ln in enumerate(lines) if ln.src <= line)
-                lines[target].trailing += [(line, text) for text in self.eol[line]]
+                i = max(i for i, ln in enumerate(lines) if ln.src <= line)
+                if line > (lines[i].end or lines[i].src) and i + 1 < len(lines):
+                    i += 1  # a line holding only a keyword (`when`, `else`) of the next one
+                lines[i].trailing += [(line, text) for text in self.eol[line]]
         before: dict[int, list[tuple[int, str]]] = {}
         for line, text in inner:
             i = max(i for i, ln in enumerate(lines) if ln.src <= line)
