@@ -116,9 +116,10 @@ register(
 
 def _replace_polars(s: pl.Expr, old: str, new: pl.Expr) -> pl.Expr:
     # Polars refuses a null replacement value (an error, not a null): replace with "" there,
-    # then null the row.
-    return pl.when(new.is_not_null()).then(
-        s.str.replace_all(old, new.fill_null(""), literal=True))
+    # the row is null anyway. `when(...).then(s)` also makes a literal `s` as tall as a column
+    # `new` (replace_all does not broadcast its input).
+    return pl.when(new.is_not_null()).then(s).str.replace_all(old, new.fill_null(""),
+                                                              literal=True)
 
 
 register(
