@@ -251,3 +251,11 @@ def test_signed_zeros_through_polars_scalar_shortcuts() -> None:
             {"a": float("inf"), "b": None}]
     out = assert_parity(spec, rows * 2)
     assert out[0]["out"] == "0.0|-0.0|-0.0|-0.0|-0.0|-0.0|0.0|0.0"
+
+
+def test_replace_of_a_literal_with_a_column_replacement() -> None:
+    # Polars' replace_all does not broadcast a literal input to a column replacement's height
+    # ("replacement value length does not match"); the lowering makes the input a column.
+    spec = spec_of('replace("xa", "a", s1)', {"s1": "string?"})
+    rows = [{"s1": "b"}, {"s1": None}, {"s1": "é"}]
+    assert [o["out"] for o in assert_parity(spec, rows)] == ["xb", None, "xé"]
