@@ -135,6 +135,7 @@ register(
      Example("to_int(x)", {"x": True}, 1), Example("to_int(x)", {"x": 7}, 7),
      Example("to_int(x)", {"x": "9223372036854775808"}, None)],
     category="convert",
+    null_doc="null if `x` is null, a string does not parse, or the value is outside int64",
 )
 register(
     "to_float",
@@ -154,6 +155,7 @@ register(
      Example("to_float(x)", {"x": "-Infinity"}, float("-inf")),
      Example("to_float(x)", {"x": True}, 1.0), Example("to_float(x)", {"x": ".5"}, 0.5)],
     category="convert",
+    null_doc="null if `x` is null or a string does not parse (`\"nan\"` included)",
 )
 register(
     "to_string",

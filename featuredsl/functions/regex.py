@@ -685,6 +685,7 @@ register(
      Example('regex_extract(s, "[0-9]+")', {"s": "none"}, None)],
     defaults={"group": 0},
     category="string",
+    null_doc="null if `s` is null, nothing matches, or the group took no part in the match",
     const_samples={"pattern": _SAMPLES, "group": ("0",)},
 )
 

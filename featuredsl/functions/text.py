@@ -108,6 +108,7 @@ register(
      Example("substring(s, 0, -1)", {"s": "héllo"}, None),
      Example("substring(s, 1, 9223372036854775807)", {"s": "👍🏽x"}, "🏽x")],
     category="string",
+    null_doc="null if any argument is null or `length` is negative",
 )
 
 
@@ -170,6 +171,7 @@ register(
      Example('split(s, "é")', {"s": "aéb"}, ["a", "b"]),
      Example("split(s, sep)", {"s": "ab", "sep": ""}, None)],
     category="string",
+    null_doc="null if any argument is null or `sep` is empty (a column holding `\"\"`)",
 )
 
 
