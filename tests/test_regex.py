@@ -82,7 +82,8 @@ def test_dot_does_not_match_newline_and_counts_code_points() -> None:
     ("(a+)+$", "exponential"), ("(a|a)*b", "different characters"), ("(a|ab)*c", "different"),
     ("(.*a){3}", "exponential"), ("(x(y|yxy))*z", "exponential"), ("(ab*b*)*", "one choice"),
     (".*a.*b", "polynomial"), ("\\\\d+\\\\d+x", "polynomial"), ("a]", "escape a literal"),
-    ("^*", "anchor"), ("[^\\\\D]", "inside a class"), ("a+b?a+c", "polynomial"),
+    ("(,[^,]{1000}){20}", "too large"), ("^*", "anchor"), ("[^\\\\D]", "inside a class"),
+    ("a+b?a+c", "polynomial"),
 ])
 def test_unsupported_patterns_are_compile_errors(pattern: str, fragment: str) -> None:
     with pytest.raises(fd.SpecError) as info:

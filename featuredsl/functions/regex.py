@@ -17,7 +17,8 @@ The subset (every pattern is a constant, compiled once):
 * classes ``[abc]``, ``[^a-z]`` with ranges and the escapes above (``[ & ~ -`` inside a class
   must be escaped: Rust reads ``[[`` ``&&`` ``~~`` ``--`` as nested classes and set operations);
 * groups ``( )`` (numbered from 1 by their opening parenthesis) and ``(?: )``; ``|``;
-* quantifiers ``* + ? {n} {n,} {n,m}`` (counts up to 1000), each optionally lazy (``*?``);
+* quantifiers ``* + ? {n} {n,} {n,m}`` (counts up to 1000; a pattern whose counts multiply
+  past the Rust engine's 10 MB compiled-size limit is rejected), each optionally lazy (``*?``);
 * anchors ``^`` (start of the string) and ``$`` (end of the string only: Python's ``$`` also
   matches before a final newline, so Python gets ``\\Z``).
 
@@ -45,6 +46,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import polars as pl
 
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import BOOL, INT, STRING
@@ -610,6 +613,11 @@ def compile_pattern(pattern: str) -> Compiled:
         raise p.fail("unbalanced `)`; escape a literal one as `\\)`")
     _check(p, tree)
     out = Compiled(pattern, _write(tree, "\\Z"), _write(tree, "$"), p.groups)
+    try:  # the Rust engine has a size limit (10 MB compiled); nested counts can exceed it
+        pl.Series([""], dtype=pl.String).str.contains(out.rust)
+    except pl.exceptions.PolarsError as exc:
+        raise p.rule("the pattern is too large for the batch engine's regex compiler ("
+                     f"{str(exc).splitlines()[0]}); use smaller counts `{{n,m}}`") from None
     _CACHE[pattern] = out
     return out
 
