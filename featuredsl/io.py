@@ -5,14 +5,21 @@ or NDJSON (:mod:`featuredsl.data`) and writes any of them with Polars' sinks on 
 engine, so memory does not grow with the input (measured in benchmarks/README.md).
 
 One pass, with validation. ``Spec.transform_lazy`` cannot raise for bad values while Polars
-streams (a null in a non-nullable column would silently compute as null). Here the same lazy
-plan feeds two sinks in one ``collect_all``: the output file, and a small side stream of the
-per-row check flags of :func:`featuredsl.data.prepare` that a Python callback watches batch by
-batch (rows are counted there too, for the progress display). Polars shares the common plan
-between the two sinks, so the data is read and computed once. If a flag is set, the output is
+streams (a null in a non-nullable column would silently compute as null). Here the per-row
+check flags of :func:`featuredsl.data.prepare` are computed in the same streaming select as
+the features, and each batch Polars yields (``collect_batches`` on the streaming engine) is
+checked and then appended to the output. The first flagged row stops the run: the output is
 discarded and an ``InputError`` names the column, the row (0-based, in the input file) and
 the expected type, exactly as ``Spec.transform`` does. ``on_bad_data="null"`` skips the checks
-and keeps ``transform_lazy``'s behaviour (a bad value computes as null).
+and keeps ``transform_lazy``'s behaviour (a bad value computes as null). Rows are counted per
+batch for the progress display.
+
+Why batches through Python rather than Polars' ``sink_*``: a second consumer of the stream
+(a side sink for the flags, in one ``collect_all``) made Polars buffer between the two
+consumers, and peak memory grew with the input (75% of its in-memory size at 8M rows, against
+20% for a single stream). One stream with the writer in the loop keeps one consumer.
+Parquet and IPC are written by pyarrow's incremental writers, CSV and NDJSON by Polars'
+writers appending to one file handle.
 
 The output is written to a temporary file next to ``out`` and renamed into place only on
 success: a failed or interrupted run never leaves a partial file under the requested name.
@@ -31,7 +38,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
@@ -67,15 +74,54 @@ def output_format(path: str | Path, fmt: str | None = None) -> str:
                      f"file ending in one of {known}")
 
 
-def _sink(lf: pl.LazyFrame, path: str, fmt: str) -> pl.LazyFrame:
-    kw: dict[str, object] = {"lazy": True, "engine": "streaming", "maintain_order": True}
-    if fmt == "parquet":
-        return lf.sink_parquet(path, **kw)  # type: ignore[arg-type,return-value]
-    if fmt == "csv":
-        return lf.sink_csv(path, check_extension=False, **kw)  # type: ignore[arg-type,return-value]
-    if fmt == "ipc":
-        return lf.sink_ipc(path, **kw)  # type: ignore[arg-type,return-value]
-    return lf.sink_ndjson(path, check_extension=False, **kw)  # type: ignore[arg-type,return-value]
+class _Writer:
+    """Appends batches to one file of a format; the file is complete after ``close``.
+
+    Parquet and Arrow IPC go through pyarrow's incremental writers (one row group or record
+    batch per batch), CSV and NDJSON through Polars' own writers appending to one handle, so
+    the values are written exactly as ``DataFrame.write_*`` writes them.
+    """
+
+    def __init__(self, path: str, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self._fh: IO[bytes] | None = None
+        self._writer: object = None
+
+    def write(self, df: pl.DataFrame) -> None:
+        if self.fmt in ("parquet", "ipc"):
+            table = df.to_arrow(compat_level=pl.CompatLevel.oldest())
+            if self._writer is None:
+                self._writer = self._open_arrow(table.schema)
+            self._writer.write_table(table)  # type: ignore[attr-defined]
+            return
+        if self._fh is None:
+            self._fh = open(self.path, "wb")
+            if self.fmt == "csv":
+                df.write_csv(self._fh)
+                return
+        if self.fmt == "csv":
+            df.write_csv(self._fh, include_header=False)
+        else:
+            df.write_ndjson(self._fh)
+
+    def _open_arrow(self, schema: object) -> object:
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetWriter(self.path, schema, compression="zstd")  # type: ignore[arg-type]
+        import pyarrow.ipc as ipc
+
+        return ipc.new_file(self.path, schema)  # type: ignore[arg-type]
+
+    def close(self, empty: pl.DataFrame) -> None:
+        """Finish the file; with no batch written, write ``empty`` (the schema, no rows)."""
+        if self._writer is None and self._fh is None:
+            self.write(empty)
+        if self._writer is not None:
+            self._writer.close()  # type: ignore[attr-defined]
+        if self._fh is not None:
+            self._fh.close()
 
 
 def _check_writable(schema: pl.Schema, fmt: str) -> None:
@@ -87,26 +133,13 @@ def _check_writable(schema: pl.Schema, fmt: str) -> None:
                              "Parquet, Arrow IPC or NDJSON instead", field=name)
 
 
-class _Watch:
-    """The side-stream callback: counts rows, remembers the first flagged row."""
-
-    def __init__(self, flags: list[str], on_rows: Callable[[int], None] | None) -> None:
-        self.flags = flags
-        self.on_rows = on_rows
-        self.rows = 0
-        self.first: tuple[int, str] | None = None  # (row, flag column)
-
-    def __call__(self, batch: pl.DataFrame) -> bool | None:
-        if self.first is None and self.flags:
-            hits = batch.select(pl.col(f).arg_true().first().alias(f) for f in self.flags).row(0)
-            found = [(r, f) for r, f in zip(hits, self.flags, strict=True) if r is not None]
-            if found:
-                r, f = min(found)
-                self.first = (self.rows + r, f)
-        self.rows += batch.height
-        if self.on_rows is not None:
-            self.on_rows(batch.height)
+def _first_flag(batch: pl.DataFrame, flags: list[str]) -> tuple[int, str] | None:
+    """(row in the batch, flag) of the first flagged row of a batch, or None."""
+    if not flags:
         return None
+    hits = batch.select(pl.col(f).arg_true().first().alias(f) for f in flags).row(0)
+    found = [(r, f) for r, f in zip(hits, flags, strict=True) if r is not None]
+    return min(found) if found else None
 
 
 def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
@@ -117,8 +150,8 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
 
     ``keep``: input-file columns copied to the output before the features. ``on_bad_data``:
     ``"error"`` (default) raises ``InputError`` for the first bad value (column, row, expected
-    type) and writes nothing; ``"null"`` computes bad values as null (``transform_lazy``).
-    ``on_rows(n)`` is called as batches of ``n`` rows are processed (progress).
+    type) and leaves no output; ``"null"`` computes bad values as null (``transform_lazy``).
+    ``on_rows(n)`` is called after each batch of ``n`` rows is written (progress).
     """
     if on_bad_data not in ("error", "null"):
         raise InputError(f"on_bad_data must be 'error' or 'null', got {on_bad_data!r}")
@@ -131,45 +164,46 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     prepared = data_io.prepare(src.lf, inputs, keep_names, text=src.text, checks=checks)
     flags = [c for c in prepared.collect_schema() if c.startswith(("__fd_fail_", "__fd_null_"))]
     kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep_names)]
-    combined = plan.apply(prepared, [*kept, *(pl.col(f) for f in flags)])
     names = [*keep_names, *spec.features]
-    schema = combined.select(names).collect_schema()
+    schema = plan.apply(prepared, kept).collect_schema()
     _check_writable(schema, fmt)
+    # The flags ride along in the same select as the features (one stream, one reader).
+    stream = plan.apply(prepared, [*kept, *(pl.col(f) for f in flags)])
     watched = list(flags)
-    side_exprs: list[pl.Expr] = [pl.col(f) for f in flags]
     if fmt == "ndjson":  # Polars writes +-inf as null in NDJSON: refuse to change a value
-        for i, (name, dtype) in enumerate(schema.items()):
-            if dtype == pl.Float64 and name in spec.features:
-                side_exprs.append(pl.col(name).is_infinite().fill_null(False)
-                                  .alias(_INF.format(i)))
-                watched.append(_INF.format(i))
-    if not side_exprs:  # nothing to check: a cheap column still carries the row counts
-        side_exprs = [pl.col(names[0]).is_null().alias("__fd_rows")] if names \
-            else [pl.lit(True).alias("__fd_rows")]
-    watch = _Watch(watched, on_rows)
-
+        infs = [pl.col(name).is_infinite().fill_null(False).alias(_INF.format(i))
+                for i, (name, dtype) in enumerate(schema.items())
+                if dtype == pl.Float64 and name in spec.features]
+        stream = stream.with_columns(infs)
+        watched += [e.meta.output_name() for e in infs]
     out_path = Path(out)
     parent = out_path.parent if str(out_path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{out_path}: the directory {parent} does not exist")
     fd_, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=parent)
     os.close(fd_)
+    rows = 0
     try:
-        main = _sink(combined.select(names), tmp, fmt)
-        side = combined.select(side_exprs).sink_batches(
-            watch, lazy=True, engine="streaming", maintain_order=True)
+        writer = _Writer(tmp, fmt)
         try:
-            pl.collect_all([main, side], engine="streaming")
+            for batch in stream.collect_batches(engine="streaming", maintain_order=True):
+                hit = _first_flag(batch, watched)
+                if hit is not None:
+                    raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
+                writer.write(batch.select(names))
+                rows += batch.height
+                if on_rows is not None:
+                    on_rows(batch.height)
         except data_io.READ_ERRORS as exc:
             raise InputError(f"{data}: cannot process the data: "
                              f"{data_io._first_line(exc)}") from None
-        if watch.first is not None:
-            raise bad_row_error(src, inputs, *watch.first, schema=schema)
+        finally:
+            writer.close(pl.DataFrame(schema=schema))
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return watch.rows
+    return rows
 
 
 def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,
