@@ -1,0 +1,107 @@
+"""``featuredsl check FILE...``: every error and warning of `.feat` files, for people and CI.
+
+Text output (stdout) renders each diagnostic like a compiler (``error[E201]: ...``, the
+``file:line:col``, the source line, a caret, a hint), then one summary line. ``--format json``
+prints one JSON document instead::
+
+    {"version": 1,
+     "files": [{"file": "a.feat", "errors": 1, "warnings": 0}, ...],
+     "diagnostics": [{"file", "line", "column", "end_line", "end_column",
+                      "severity", "code", "message", "hint"}, ...],
+     "errors": 1, "warnings": 0}
+
+(a file that cannot be read has ``"unreadable": "<why>"`` in its ``files`` entry). Exit status:
+0 when no file has an error, 1 when one does (or, with ``--strict``, has a warning), 2 when a
+file cannot be read. ``-`` reads the spec from stdin (``--stdin-name`` names it in messages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from featuredsl.cli._common import FINDING, OK, USAGE
+
+HELP = ("report every error and warning of .feat files: file:line:col, the source line, a "
+        "caret and a hint (exit 1 on an error)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help=".feat files to check (`-` reads stdin)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text for people (default), json for tools")
+    p.add_argument("--strict", "--warnings-as-errors", dest="strict", action="store_true",
+                   help="exit 1 on warnings too")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="text format: only errors, and no summary line when all is well")
+    p.add_argument("--stdin-name", default="<stdin>", metavar="NAME",
+                   help="the file name to show for `-` (default <stdin>)")
+    p.epilog = ("examples:\n  featuredsl check specs/*.feat\n"
+                "  featuredsl check --strict --format json model.feat > report.json")
+
+
+def _read(path: str, stdin_name: str) -> tuple[str, str]:
+    """(display name, text) of a file argument; raises OSError / UnicodeDecodeError."""
+    if path == "-":
+        return stdin_name, sys.stdin.read()
+    with open(path, encoding="utf-8") as fh:
+        return path, fh.read()
+
+
+def diagnose(text: str, name: str) -> list:
+    """Every diagnostic of one spec, errors and warnings, in source order."""
+    import featuredsl as fd
+
+    try:
+        return list(fd.compile(text, name).diagnostics)
+    except fd.SpecError as err:
+        return list(err.diagnostics)
+
+
+def run(args: argparse.Namespace) -> int:
+    files: list[dict[str, object]] = []
+    rendered: list[str] = []
+    found: list = []
+    unreadable = False
+    for path in args.files:
+        try:
+            name, text = _read(path, args.stdin_name)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if isinstance(exc, UnicodeDecodeError):
+                why = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+            files.append({"file": path, "unreadable": why})
+            sys.stderr.write(f"featuredsl check: error: {path}: {why}\n")
+            unreadable = True
+            continue
+        diags = diagnose(text, name)
+        found += diags
+        n_err = sum(d.severity == "error" for d in diags)
+        files.append({"file": name, "errors": n_err, "warnings": len(diags) - n_err})
+        rendered += [d.render(text) for d in diags
+                     if not (args.quiet and d.severity != "error")]
+    errors = sum(d.severity == "error" for d in found)
+    warnings = len(found) - errors
+    if args.format == "json":
+        doc = {"version": 1, "files": files, "diagnostics": [d.to_dict() for d in found],
+               "errors": errors, "warnings": warnings}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out = "\n\n".join(rendered)
+        checked = sum("unreadable" not in f for f in files)
+        summary = (f"{_n(errors, 'error')}, {_n(warnings, 'warning')} in "
+                   f"{_n(checked, 'file')}" if found else
+                   f"{_n(checked, 'file')} checked: no errors, no warnings")
+        if not (args.quiet and errors == 0):
+            out = f"{out}\n\n{summary}" if out else summary
+        if out:
+            sys.stdout.write(out + "\n")
+    if unreadable:
+        return USAGE
+    return FINDING if errors or (args.strict and warnings) else OK
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}{'s' if k != 1 else ''}"
