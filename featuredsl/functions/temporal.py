@@ -12,7 +12,9 @@ Decisions
   hint). Without one the field is read in UTC. The zone data is Polars' own in both backends
   (:mod:`featuredsl.functions.zones` says why and how); the local wall clock is the UTC instant
   plus the offset in force at that instant, so DST gaps and overlaps never arise.
-* The date overloads take no zone (a date has none): ``year(d, "Europe/Paris")`` is an error.
+* On a date, a zone is validated and has no effect: a date is a calendar day, not an instant,
+  already local to whatever zone produced it (``day_of_week(date(ts, z), z)`` is the local
+  weekday; shifting "midnight UTC" into ``z`` would give the day before in the Americas).
 * ``day_of_week`` is ISO: Monday 1 .. Sunday 7. ``week_of_year`` is the ISO week 1..53 (the
   first days of January may be in week 52 or 53 of the year before). ``day_of_year`` 1..366.
 * ``second`` drops fractions. ``epoch_seconds(ts)`` is an int: whole seconds since
@@ -52,17 +54,12 @@ ZONE_SAMPLES = ('"UTC"', '"America/New_York"', '"Europe/Paris"', '"Australia/Lor
                 '"Asia/Kathmandu"', '"Pacific/Kiritimati"', '"Pacific/Apia"',
                 '"America/St_Johns"', '"Africa/Monrovia"', '"Etc/GMT+12"')
 _ZONE_DOC = (" With a zone (an IANA name, a string literal) the field is read on that zone's "
-             "wall clock; without one, in UTC.")
+             "wall clock; without one, in UTC. On a date the zone has no effect (a date is "
+             "already a calendar day).")
 
 
 def _check_zone(consts: Sequence[object]) -> str | None:
     return check_zone(consts[1])
-
-
-def _check_date_zone(consts: Sequence[object]) -> str | None:
-    if consts[1] == "UTC":  # the default: no zone given
-        return None
-    return "a date has no time zone: call this function on a date without a zone argument"
 
 
 def _utc_if_default(special: str) -> Callable[[Sequence[object]], str | None]:
@@ -158,7 +155,7 @@ def _register_field(f: _Field, examples: list[Example]) -> None:
         overloads.append(Overload(
             f"{f.name}_date", (DATE, STRING), INT,
             lambda d, z, p=polars_date: p(d).cast(pl.Int64), lambda g, d, z, f=f: f.row(g, d),
-            const=frozenset({1}), check_const=_check_date_zone))
+            const=frozenset({1}), check_const=_check_zone))
     register(f.name, f.doc + _ZONE_DOC, ("ts", "zone"), overloads, examples,
              defaults={"zone": "UTC"}, const_samples={"zone": ZONE_SAMPLES}, category="time")
 
@@ -171,6 +168,8 @@ def _examples(name: str, ex: object, old: object, ny_dst: object, dates: bool,
            Example(f'{name}(ts, "UTC")', {"ts": None}, None, {"ts": "timestamp?"}), *extra]
     if dates:
         out += [Example(f"{name}(d)", {"d": "2024-01-07"}, ex, {"d": "date"}),
+                Example(f'{name}(d, "Pacific/Kiritimati")', {"d": "2024-01-07"}, ex,
+                        {"d": "date"}),
                 Example(f"{name}(d)", {"d": "1969-12-31"}, old, {"d": "date"})]
     return out
 
