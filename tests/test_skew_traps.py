@@ -223,3 +223,73 @@ def test_hash_is_the_same_in_two_processes() -> None:
     for row, batch in results:
         assert row == batch == here
     assert here["h"] == 8404875074128738345 and here["k"] == 345  # XXH64("merchant_1")
+
+
+# ---------------------------------------------------------------- time rows, with zones
+
+
+def test_weekday_is_iso_for_dates_and_in_zones() -> None:
+    """Sunday 2024-01-07 is 7 (Python's `weekday()` says 6) for dates too; in a zone the
+    weekday is the local one: 10:00 UTC Sunday is already Monday in Kiritimati (+14)."""
+    t = dt.datetime(2024, 1, 7, 10, tzinfo=dt.UTC)
+    assert outs("day_of_week(d)", {"d": "date"}, [{"d": dt.date(2024, 1, 7)}]) == [7]
+    assert outs('day_of_week(t, "Pacific/Kiritimati") * 10 + day_of_week(t)',
+                {"t": "timestamp"}, [{"t": t}]) == [17]
+
+
+def test_aware_input_in_new_york_read_back_in_new_york() -> None:
+    """The aware 2024-07-01 23:30-04:00 is 03:30 UTC on Tuesday (what both backends say with
+    no zone); asking for New York's wall clock gives the naive Python reading, 23 on Monday."""
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    t = dt.datetime(2024, 7, 1, 23, 30, tzinfo=ny)
+    expr = 'hour(t, "America/New_York") * 10 + day_of_week(t, "America/New_York")'
+    spec = spec_of(expr, {"t": "timestamp"}, ["feature utc = hour(t) * 10 + day_of_week(t)"])
+    assert assert_parity(spec, [{"t": t}])[0] == {"out": 231, "utc": 32}
+    df = pl.DataFrame({"t": pl.Series([t], dtype=pl.Datetime("us", "America/New_York"))})
+    assert spec.transform(df).to_dicts() == [{"out": 231, "utc": 32}]
+
+
+def test_fromtimestamp_local_zone_is_never_used() -> None:
+    """With TZ=America/New_York, `datetime.fromtimestamp(1719876600)` gives hour 19 (the
+    process's zone). featuredsl never reads the process zone: hour 23 UTC, 19 only when
+    New York is asked for, and the epoch seconds round-trip; in both backends."""
+    import os
+    import time
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        assert dt.datetime.fromtimestamp(1719876600).hour == 19  # the trap is live
+        naive_local = dt.datetime.fromtimestamp(1719876600)  # a naive input means UTC
+        rows = [{"t": dt.datetime.fromtimestamp(1719876600, tz=dt.UTC)}, {"t": naive_local}]
+        spec = spec_of("hour(t)", {"t": "timestamp"},
+                       ['feature ny = hour(t, "America/New_York")',
+                        "feature e = epoch_seconds(t)"])
+        got = assert_parity(spec, rows)
+        assert got[0] == {"out": 23, "ny": 19, "e": 1719876600}
+        assert got[1] == {"out": 19, "ny": 15, "e": 1719876600 - 4 * 3600}
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+
+def test_mixed_zones_in_one_column_keep_their_instants() -> None:
+    """Polars coerces a column of datetimes in mixed zones to the first one's zone (keeping
+    the instants); the row backend converts each value to UTC. Same features either way,
+    zoned ones included."""
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    values = [dt.datetime(2024, 7, 1, 23, 30, tzinfo=ny),
+              dt.datetime(2024, 7, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+              dt.datetime(2024, 7, 1, 23, 30)]  # naive: UTC
+    spec = spec_of("hour(t)", {"t": "timestamp"}, ['feature p = hour(t, "Europe/Paris")',
+                                                   "feature d = date(t)"])
+    df = pl.DataFrame({"t": values[:2]})  # datetime[μs, America/New_York]
+    assert df["t"].dtype == pl.Datetime("us", "America/New_York")
+    ev = spec.row_evaluator()
+    assert spec.transform(df).to_dicts() == [ev({"t": v}) for v in values[:2]]
+    assert [ev({"t": v})["out"] for v in values] == [3, 21, 23]
+    assert [ev({"t": v})["p"] for v in values] == [5, 23, 1]
