@@ -50,12 +50,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    # Not importlib.metadata: it costs more start-up time than the rest of --help.
+    import featuredsl
 
-    try:
-        return version("featuredsl")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
+    return str(getattr(featuredsl, "__version__", "unknown"))
 
 
 def _top_parser() -> _Parser:
