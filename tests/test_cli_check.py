@@ -92,14 +92,20 @@ def test_check_unreadable_files_and_stdin(tmp_path: Path) -> None:
 
 
 def test_check_renders_rejected_constants(tmp_path: Path) -> None:
-    # A constant argument a function rejects (edges, and regexes or time zones where those
-    # functions exist) is an E208 at the call, with the function's own message.
+    # A constant argument a function rejects (edges, a regex, a time zone) is an E208 with
+    # the caret under that argument and the function's suggestion as the hint.
     f = tmp_path / "bad.feat"
     f.write_text("input { a: float }\nfeature b = bucketize(a, [3, 1])\n", encoding="utf-8")
     p = cli("check", str(f))
     assert p.returncode == 1
     assert "error[E208]: bucketize edges must be strictly increasing" in p.stdout
-    assert "feature b = bucketize(a, [3, 1])\n  |             ^^^^^^^^^^^^^^^^^^^^" in p.stdout
+    assert "feature b = bucketize(a, [3, 1])\n  |                          ^^^^^^" in p.stdout
+    f.write_text('input { ts: timestamp }\nfeature h = hour(ts, "europe/paris")\n',
+                 encoding="utf-8")
+    p = cli("check", str(f))
+    assert "error[E208]: unknown time zone `europe/paris`\n" in p.stdout
+    assert '  |                      ^^^^^^^^^^^^^^\n  = hint: did you mean `Europe/Paris`?' \
+        in p.stdout
 
 
 # ------------------------------------------------------------------------------ fmt

@@ -492,7 +492,7 @@ class Checker:
         if ov.check_const is not None:
             problem = ov.check_const(consts)
             if problem is not None:
-                self.error("E208", problem, span)
+                self.error("E208", *_const_problem(problem, ov, final, nodes, span))
                 return None
         if ov.specialize is not None and (special := ov.specialize(consts)) is not None:
             ov = next(o for o in fn.overloads if o.id == special)
@@ -587,6 +587,27 @@ def _resolve(fn: Function, types: list[Type]) -> Overload | None:
             if best is None or cost < best[0]:
                 best = (cost, ov)
     return None if best is None else best[1]
+
+
+def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[ast.Node],
+                   span: Span) -> tuple[str, Span, str | None]:
+    """A rejected constant argument (a bad regex, time zone, bucket count) as message, place
+    and hint: the caret goes under the argument at fault when it can be told (the only
+    constant written, or the one the message quotes), a trailing "did you mean ..." or
+    "use ..." becomes the hint."""
+    hint = None
+    for marker in (": did you mean ", ": use "):
+        head, sep, tail = problem.partition(marker)
+        if sep:
+            problem, hint = head, sep[2:] + tail
+            break
+    last = len(ov.params) - 1
+    written = [i for i, node in enumerate(nodes)
+               if min(i, last) in ov.const and node.span != span]
+    quoted = [i for i in written if isinstance(args[i], ir.Const)
+              and str(args[i].value) in problem]  # type: ignore[attr-defined]
+    pick = quoted if len(quoted) == 1 else written if len(written) == 1 else []
+    return problem, (nodes[pick[0]].span if pick else span), hint
 
 
 def _signatures(fn: Function) -> str:
