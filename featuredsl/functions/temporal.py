@@ -37,6 +37,7 @@ import polars as pl
 
 from featuredsl.functions import _pl
 from featuredsl.functions.registry import Example, Overload, RowGen, register
+from featuredsl.functions.temporal_ops import DATE_MAX_DAYS, DATE_MIN_DAYS
 from featuredsl.functions.zones import check_zone, zone_table
 from featuredsl.types import DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP
 
@@ -46,8 +47,6 @@ _OLD_EX = {"ts": "1969-12-31T23:59:59.999999Z"}  # a Wednesday, before the epoch
 _DST_EX = {"ts": "2024-03-10T07:00:00Z"}  # 03:00 EDT: the first instant after the NY gap
 _EPOCH = dt.datetime(1970, 1, 1)
 _SEC = dt.timedelta(seconds=1)
-_DATE_MIN_DAYS = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
-_DATE_MAX_DAYS = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
 #: Zones the differential test and the docs write: DST in both hemispheres, half- and
 #: quarter-hour offsets, +14, a day skipped (Apia 2011), LMT offsets in seconds (Monrovia).
 ZONE_SAMPLES = ('"UTC"', '"America/New_York"', '"Europe/Paris"', '"Australia/Lord_Howe"',
@@ -214,7 +213,7 @@ for _f, (_ex, _old, _ny) in _FIELDS:
 def _date_zoned_polars(t: pl.Expr, zone: str) -> pl.Expr:
     d = _local(t, zone).dt.date()
     days = d.to_physical()
-    return pl.when(days.is_between(_DATE_MIN_DAYS, _DATE_MAX_DAYS)).then(d)
+    return pl.when(days.is_between(DATE_MIN_DAYS, DATE_MAX_DAYS)).then(d)
 
 
 register(

@@ -31,8 +31,8 @@ from featuredsl.types import DATE, DURATION, INT, TIMESTAMP
 
 DAY_US = 86_400_000_000
 _US = dt.timedelta(microseconds=1)
-_DATE_MIN_DAYS = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
-_DATE_MAX_DAYS = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+DATE_MIN_DAYS = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+DATE_MAX_DAYS = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
 _TS = pl.Datetime("us", "UTC")
 _DUR = pl.Duration("us")
 
@@ -78,7 +78,7 @@ def _ts_in_range(us: pl.Expr) -> pl.Expr:
 
 
 def _date_in_range(days: pl.Expr) -> pl.Expr:
-    ok = days.is_between(_DATE_MIN_DAYS, _DATE_MAX_DAYS)
+    ok = days.is_between(DATE_MIN_DAYS, DATE_MAX_DAYS)
     return pl.when(ok).then(days).cast(pl.Int32).cast(pl.Date)
 
 
