@@ -362,3 +362,9 @@ def test_odd_layouts() -> None:
     ]
     for text in texts:
         assert_formats_well(text)
+
+
+def test_the_style_example_in_the_docs_is_formatted() -> None:
+    doc = (ROOT / "docs" / "formatting.md").read_text(encoding="utf-8")
+    example = doc.split("## The style\n\n```\n", 1)[1].split("```", 1)[0]
+    assert fmt(example) == example
