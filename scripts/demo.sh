@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
 # The main job: set up .venv if needed, then compile examples/transactions.feat, transform
-# generated data in batch, serve single rows, and check parity. Extra arguments go to the demo.
+# generated data in batch, serve single rows, and check parity (examples/demo.py, the Python
+# API); then the same job from the shell with the `featuredsl` command. Extra arguments go to
+# the Python demo (`--rows N`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import featuredsl" >/dev/null 2>&1; then
+if ! .venv/bin/python -c "import featuredsl" >/dev/null 2>&1 || [ ! -x .venv/bin/featuredsl ]; then
   .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
 fi
-exec .venv/bin/python examples/demo.py "$@"
+.venv/bin/python examples/demo.py "$@"
+
+# The command line: check, fit, transform (streaming, file to file), eval, explain, parity.
+FD=.venv/bin/featuredsl
+mkdir -p out
+.venv/bin/python -c "import sys; sys.path.insert(0, 'examples'); import demo; \
+demo.generate(20_000).write_parquet('out/train.parquet')"
+run() {
+  local shown="" a
+  for a in "$@"; do case "$a" in *" "*) shown+=" '$a'" ;; *) shown+=" $a" ;; esac; done
+  printf '\n$ featuredsl%s\n' "$shown"
+  "$FD" "$@"
+}
+run check examples/transactions.feat
+run fit examples/transactions.feat --data out/train.parquet -o out/model.json
+run transform out/model.json --data out/train.parquet -o out/features.parquet --keep user_id
+REQUEST='{"user_id": 42, "amount": 250.0, "n_items": 0, "ts": "2024-07-06T22:15:00Z", "country": "US", "merchant": "merchant_7", "category": "travel", "description": "Refund for ticket"}'
+run eval out/model.json --row "$REQUEST"
+run explain out/model.json --row "$REQUEST" --feature amount_z,big_us
+run parity out/model.json --data out/train.parquet --edge-cases
