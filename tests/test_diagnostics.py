@@ -72,3 +72,48 @@ def test_diagnostic_fields() -> None:
     assert d.file == "t.feat"
     assert "t.feat:2:19" in str(info.value)
     assert d.to_dict()["message"] == "unknown name `amout`"
+
+
+def _codes(src: str) -> list[str]:
+    return [d.code for d in fd.compile(src).warnings]
+
+
+def test_always_null_lint_has_no_false_positives() -> None:
+    head = "input {\n  a: int?\n  b: bool?\n  n: int\n}\n"
+    quiet = [
+        "feature f = null ?? a",            # a default
+        "feature f = a ?? null",
+        "feature f = b and null",           # false and null is false
+        "feature f = b or null",            # true or null is true
+        "feature f = if b then null else a",
+        "feature f: int? = case when b then a end",
+        "feature f = (a + null) is null",   # is null is never null
+        "feature f = a / 1",
+        "feature f = a / 0.5",
+        "feature f = n // -1",
+    ]
+    for body in quiet:
+        assert "W004" not in _codes(head + body), body
+    noisy = [
+        "feature f = a * (1 + null)",
+        "let l = n - null\nfeature f = l + 1",       # through a let
+        "let l = n - null\nfeature g = 1\nfeature f = if b then l else l",
+        "feature f = coalesce(null * 1, n + null)",
+        "feature f = abs(null + n)",
+    ]
+    for body in noisy:
+        assert "W004" in _codes(head + body), body
+
+
+def test_lints_respect_types_and_spelling() -> None:
+    head = "input {\n  a: int?\n  n: int\n  s: string\n}\n"
+    assert _codes(head + "feature f = a is null\nfeature g = n + length(s)") == []
+    # `n + 1` may overflow to null: no warning; `s` is a non-nullable input: always true
+    assert _codes(head + "feature f = (n + 1 is not null) and (a ?? 0) > 0 and s is not null"
+                  ) == ["W006"]
+    assert _codes(head + "feature f = n / (0 + 0) + length(s) + (a ?? 0)") == []  # not literal
+    assert _codes(head + "feature f = n % -0.0 + length(s) + (a ?? 0)") == ["W005"]
+    # case and `_` confusions, first declaration wins; lets/stats named like functions
+    assert _codes(head + "let N_ = n\nfeature f = N_ + length(s) + (a ?? 0)") == ["W008"]
+    assert _codes(head + "let lower = s\nfeature f = length(lower) + n + (a ?? 0)") == ["W009"]
+    assert _codes(head + "feature lower = s\nfeature f = length(lower) + n + (a ?? 0)") == []
