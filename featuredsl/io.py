@@ -48,8 +48,8 @@ from featuredsl.errors import InputError
 if TYPE_CHECKING:
     from featuredsl.api import Spec
 
-#: Output formats by name, with the extensions that select them.
-OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
+#: Data formats by name, with the extensions that select them (in and out).
+FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".pq"),
     "csv": (".csv",),
     "ipc": (".arrow", ".ipc", ".feather"),
@@ -58,20 +58,19 @@ OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
 _INF = "__fd_inf_{}"
 
 
-def output_format(path: str | Path, fmt: str | None = None) -> str:
-    """The output format for ``path``: ``fmt`` if given, else by extension."""
+def format_of(path: str | Path, fmt: str | None = None, what: str = "output") -> str:
+    """The data format of ``path``: ``fmt`` if given, else by extension (``InputError``)."""
     if fmt is not None:
-        if fmt not in OUTPUT_FORMATS:
-            raise InputError(f"unknown output format `{fmt}`; use one of "
-                             f"{', '.join(OUTPUT_FORMATS)}")
+        if fmt not in FORMATS:
+            raise InputError(f"unknown {what} format `{fmt}`; use one of {', '.join(FORMATS)}")
         return fmt
     suffix = Path(path).suffix.lower()
-    for name, exts in OUTPUT_FORMATS.items():
+    for name, exts in FORMATS.items():
         if suffix in exts:
             return name
-    known = ", ".join(e for exts in OUTPUT_FORMATS.values() for e in exts)
-    raise InputError(f"{path}: unknown output format `{suffix or '(no extension)'}`; use a "
-                     f"file ending in one of {known}")
+    known = ", ".join(e for exts in FORMATS.values() for e in exts)
+    raise InputError(f"{path}: cannot tell the {what} format from the extension "
+                     f"`{suffix or '(none)'}`; use a file ending in one of {known}")
 
 
 class _Writer:
@@ -155,7 +154,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     """
     if on_bad_data not in ("error", "null"):
         raise InputError(f"on_bad_data must be 'error' or 'null', got {on_bad_data!r}")
-    fmt = output_format(out, output_format_)
+    fmt = format_of(out, output_format_)
     keep_names = spec._keep_list(keep)
     plan = spec.batch_plan()
     inputs = spec.program.inputs

@@ -98,6 +98,10 @@ def expected(spec_path: Path, keep: list[str] | None = None) -> pl.DataFrame:
 
 
 def test_help_everywhere_and_usage_errors() -> None:
+    from featuredsl.cli._common import FORMAT_NAMES
+    from featuredsl.io import FORMATS
+
+    assert FORMAT_NAMES == tuple(sorted(FORMATS))  # the cheap copy the parsers use
     top = cli("--help")
     for cmd in ("fit", "transform", "eval", "explain", "parity"):
         assert cmd in top.stdout

@@ -47,13 +47,9 @@ if TYPE_CHECKING:
 
 OK, FINDING, USAGE = 0, 1, 2
 
-#: Data formats by name, and the extensions that select them.
-FORMATS: dict[str, tuple[str, ...]] = {
-    "parquet": (".parquet", ".pq"),
-    "csv": (".csv",),
-    "ipc": (".arrow", ".ipc", ".feather"),
-    "ndjson": (".ndjson", ".jsonl"),
-}
+#: The data format names (``featuredsl.io.FORMATS`` maps them to extensions; not imported
+#: here so that building the parsers stays cheap).
+FORMAT_NAMES = ("csv", "ipc", "ndjson", "parquet")
 
 
 class UsageError(Exception):
@@ -154,22 +150,20 @@ def require_fitted(spec: Spec, path: str) -> None:
 
 
 def add_input_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input-format", choices=sorted(FORMATS), metavar="FORMAT",
+    p.add_argument("--input-format", choices=FORMAT_NAMES, metavar="FORMAT",
                    help="read --data as this format whatever its extension "
-                        f"({', '.join(sorted(FORMATS))})")
+                        f"({', '.join(FORMAT_NAMES)})")
 
 
 def format_of(path: str | Path, override: str | None, what: str) -> str:
     """The data format of ``path``: ``override``, else by extension (a UsageError if neither)."""
-    if override:
-        return override
-    suffix = Path(path).suffix.lower()
-    for name, exts in FORMATS.items():
-        if suffix in exts:
-            return name
-    known = ", ".join(e for exts in FORMATS.values() for e in exts)
-    raise UsageError(f"{path}: cannot tell the {what} format from the extension "
-                     f"`{suffix or '(none)'}`; use one of {known}, or --{what}-format")
+    from featuredsl.errors import InputError
+    from featuredsl.io import format_of as lib_format_of
+
+    try:
+        return lib_format_of(path, override, what)
+    except InputError as exc:
+        raise UsageError(f"{exc}, or pass --{what}-format") from None
 
 
 def data_path(path: str, fmt: str | None) -> str:
@@ -179,6 +173,8 @@ def data_path(path: str, fmt: str | None) -> str:
     the right extension in a temporary directory lets every library entry point (``fit``,
     ``transform``) read the file as asked without a second code path.
     """
+    from featuredsl.io import FORMATS
+
     if not fmt:
         return path
     if Path(path).suffix.lower() in FORMATS[fmt]:

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", metavar="COL,...", default="",
                    help="input columns to copy to the output, before the features")
     c.add_input_format(p)
-    p.add_argument("--output-format", choices=sorted(c.FORMATS), metavar="FORMAT",
+    p.add_argument("--output-format", choices=c.FORMAT_NAMES, metavar="FORMAT",
                    help="write OUT as this format whatever its extension")
     p.add_argument("--on-bad-data", choices=("error", "null"), default="error",
                    help="error (default): stop at the first bad value; null: compute it as null")
