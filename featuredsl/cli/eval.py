@@ -74,10 +74,15 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{prog}: reading JSON lines from the terminal (Ctrl-D to end)\n")
     bad = 0
     write, flush = sys.stdout.write, sys.stdout.flush
-    for n, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
+    for n, raw in enumerate(sys.stdin.buffer, start=1):
+        if not raw.strip():
             continue
         try:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"line {n}: not UTF-8 text ({exc.reason} at byte "
+                                 f"{exc.start})") from None
             text = answer(line, f"line {n}")
         except InputError as exc:
             c.error_line(prog, _where(f"line {n}", exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from featuredsl.cli import _common as c
 
@@ -44,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         raise c.UsageError(f"{args.spec}: fit takes a .feat spec")
     if not args.output.lower().endswith(".json"):
         raise c.UsageError(f"{args.output}: the artifact is a JSON file; name it *.json")
+    parent = Path(args.output).parent
+    if not parent.is_dir():  # say so before a long fit, not after
+        raise c.UsageError(f"{args.output}: the directory {parent} does not exist")
     spec = fd.compile_file(args.spec)
     data = c.data_path(args.data, args.input_format)
     with c.Ticker(c.Progress.wanted(args.progress), prog) as ticker:
