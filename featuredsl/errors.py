@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "W007": "comparison with `null`",
     "W008": "names differing only by case or `_`",
     "W009": "let or stat named like a function",
+    "W010": "`??` default never used",
 }
 
 

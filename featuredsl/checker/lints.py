@@ -12,7 +12,9 @@ run once after it, over the AST (for source positions) and the IR (for what a va
 * W007 a comparison with the ``null`` literal (``x == null`` is null on every row: nulls
   propagate; ``x is null`` was meant);
 * W008 two names that differ only by case or ``_`` (``amountMean`` and ``amount_mean``);
-* W009 a ``let`` or ``stat`` named like a function (``let log = ...``).
+* W009 a ``let`` or ``stat`` named like a function (``let log = ...``);
+* W010 a ``??`` default (or a later ``coalesce`` argument) that is never used, because the
+  value before it can never be null.
 
 Decisions: W009 leaves features and inputs alone. A call is always written with parentheses, so
 a name never hides a function; the warning is about readers. Input names come from the data and
@@ -34,6 +36,7 @@ from featuredsl.syntax import ast
 
 _DIVISION = {"/": "div", "//": "floordiv", "%": "mod"}
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">="}
+_COALESCING = {"coalesce", "fill_null"}
 
 
 def lint(c: Checker) -> list[Diagnostic]:
@@ -53,7 +56,7 @@ def lint(c: Checker) -> list[Diagnostic]:
 
 
 def _expression_lints(c: Checker, warn) -> set[str]:
-    """W005, W006, W007 over every declaration's AST. Returns the declarations with a W005 or
+    """W005, W006, W007, W010 over every declaration's AST. Returns the declarations with a W005 or
     W007: a finding that already says why the value is null."""
     zero_div: set[str] = set()
     for d in c.module.decls:
@@ -87,12 +90,35 @@ def _expression_lints(c: Checker, warn) -> set[str]:
                     warn("W006", f"`{_clip(what)} is {'not ' if n.negated else ''}null` is "
                          f"always {verdict}: its type `{t}` is never null", n.span,
                          "declare the input nullable (`T?`) if it can be missing")
+            elif isinstance(n, ast.Binary) and n.op == "??":
+                _unused_default(c, warn, [n.left, n.right], None)
+            elif isinstance(n, ast.Call) and n.name in _COALESCING and not n.kwargs:
+                _unused_default(c, warn, list(n.args), n.name)
             elif isinstance(n, ast.In) and isinstance(n.collection, ast.ListLit) \
                     and not n.collection.items:
                 verdict = "true" if n.negated else "false"
                 warn("W006", f"`{'not ' if n.negated else ''}in []` is always {verdict} "
                      "(null when the value is null)", n.span)
     return zero_div
+
+
+def _unused_default(c: Checker, warn, args: list[ast.Node], fn: str | None) -> None:
+    """W010: arguments after one that can never be null are never used (``fn`` is None for
+    ``??``, else the function's name)."""
+    for k, a in enumerate(args[:-1]):
+        t = c.node_types.get(id(a))
+        if t is not None and t.kind != "null" and not t.nullable:
+            rest = args[k + 1:]
+            x = _clip(_text(c, a.span))
+            if fn is None:
+                msg = f"the default after `??` is never used: `{x}` is `{t}`, never null"
+            else:
+                many = len(rest) > 1
+                msg = (f"the argument{'s' if many else ''} of `{fn}` after `{x}` "
+                       f"{'are' if many else 'is'} never used: `{x}` is `{t}`, never null")
+            warn("W010", msg, _join(rest[0].span, rest[-1].span),
+                 "remove it, or declare the input nullable (`T?`) if it can be missing")
+            return
 
 
 def _always_null_features(c: Checker, warn, zero_div_decls: set[str]) -> None:
