@@ -446,3 +446,18 @@ def test_demo_examples_work_from_a_shell(tmp_path: Path) -> None:
     cli("fit", str(ROOT / "examples" / "transactions.feat"), "--data", str(data), "-o",
         str(model), "-q")
     cli("parity", str(model), "--data", str(data), "--edge-cases", "--edge-rows", "200")
+
+
+def test_explain_marks_branches_not_taken(tmp_path: Path) -> None:
+    spec = tmp_path / "s.feat"
+    spec.write_text("input {\n  x: float?\n}\n"
+                    "feature z = if x > 0 then log(x) else sqrt(-x)\n"
+                    "feature w = x * 2 ?? -x\n")
+    r = cli("explain", str(spec), "--row", '{"x": 4}')
+    lines = r.stdout.splitlines()
+    assert "  step  log(x) = 1.3862943611198906" in lines
+    assert "  step  -x = -4.0    (not taken)" in lines
+    assert "  step  sqrt(-x) = null    (not taken)" in lines
+    assert "  => z = 1.3862943611198906" in lines and "  => w = 8.0" in lines
+    none = cli("explain", str(spec), "--row", '{"x": null}').stdout.splitlines()
+    assert "  step  sqrt(-x) = null" in none and "  step  -x = null" in none

@@ -140,8 +140,9 @@ def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
             s = program.stats[n]
             label = "" if s.inline else f"    ({s.source})"
             lines.append(f"  stat  {n} = {c.dumps(c.to_json_value(stats[n]))}{label}")
-        for n in _lets_used(definition):
-            lines.append(f"  let   {n} = {val(ir.LetRef(program.values[n].type, n))}")
+        for n in _lets_used(definition):  # a let, or another feature used as a value
+            label = "feature" if n in feature_names else "let  "
+            lines.append(f"  {label} {n} = {val(ir.LetRef(program.values[n].type, n))}")
         untaken = _untaken(definition, values, keys)
         for e in steps:
             mark = "    (not taken)" if e.key() in untaken else ""
