@@ -259,3 +259,14 @@ def test_replace_of_a_literal_with_a_column_replacement() -> None:
     spec = spec_of('replace("xa", "a", s1)', {"s1": "string?"})
     rows = [{"s1": "b"}, {"s1": None}, {"s1": "é"}]
     assert [o["out"] for o in assert_parity(spec, rows)] == ["xb", None, "xé"]
+
+
+def test_replace_used_twice_under_common_subexpression_elimination() -> None:
+    # A when/then spelling of replace's null handling raised "value cannot be 'null' in
+    # 'replace' expression" once Polars' CSE shared the call between nullif's two uses.
+    types = {"s": "string", "t": "string?"}
+    rows = [{"s": "a.,", "t": None}, {"s": "b", "t": "b"}, {"s": ".", "t": "y"}]
+    spec = spec_of('split(nullif(replace(s, ".", "x"), t), rtrim(null))', types)
+    assert [o["out"] for o in assert_parity(spec, rows)] == [None, None, None]
+    spec = spec_of('split(nullif(replace(s, ".", "x"), t), ",")', types)
+    assert [o["out"] for o in assert_parity(spec, rows)] == [["ax", ""], None, ["x"]]

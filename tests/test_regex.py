@@ -72,16 +72,17 @@ def test_dot_does_not_match_newline_and_counts_code_points() -> None:
     ("(?=a)", "look-around"), ("(?<!a)b", "look-around"), ("(a)\\\\1", "back-references"),
     ("(?i)abc", "inline flags"), ("(?P<x>a)", "named groups"), ("(?<x>a)", "named groups"),
     ("(?>a)", "atomic"), ("a*+", "possessive"), ("a**", "quantifiers after quantifiers"),
-    ("\\\\bword", "word boundaries"), ("\\\\Aa", "write `^`"), ("a\\\\Z", "write `$`"),
-    ("a\\\\z", "write `$`"), ("\\\\p{L}", "Unicode classes"), ("[[:alpha:]]", "POSIX"),
-    ("[a-z&&b]", "escape `&`"), ("[a--b]", "escape `-`"), ("[[a]]", "escape `[`"),
+    ("\\\\bword", "word boundaries"), ("\\\\Aa", "use `^`"), ("a\\\\Z", "use `$`"),
+    ("a\\\\z", "use `$`"), ("\\\\p{L}", "Unicode classes"), ("[[:alpha:]]", "POSIX"),
+    ("[a-z&&b]", "unescaped `&`"), ("[a--b]", "unescaped `-`"), ("[[a]]", "unescaped `[`"),
     ("a{", "count"), ("a{,3}", "count"), ("x{2000}", "1000"), ("x{3,1}", "n <= m"),
     ("*a", "nothing to repeat"), ("a)", "unbalanced"), ("(a", "unbalanced"),
     ("\\\\u00e9", "escapes are not supported"), ("\\\\q", "unknown escape"),
     ("[b-a]", "out of order"),
-    ("(a+)+$", "exponential"), ("(a|a)*b", "different characters"), ("(a|ab)*c", "different"),
-    ("(.*a){3}", "exponential"), ("(x(y|yxy))*z", "exponential"), ("(ab*b*)*", "one choice"),
-    (".*a.*b", "polynomial"), ("\\\\d+\\\\d+x", "polynomial"), ("a]", "escape a literal"),
+    ("(a+)+$", "exponential"), ("(a|a)*b", "the same character"),
+    ("(a|ab)*c", "the same character"), ("(.*a){3}", "exponential"),
+    ("(x(y|yxy))*z", "exponential"), ("(ab*b*)*", "more than one quantifier"),
+    (".*a.*b", "polynomial"), ("\\\\d+\\\\d+x", "polynomial"), ("a]", "unescaped `]`"),
     ("(,[^,]{1000}){20}", "too large"), ("^*", "anchor"), ("[^\\\\D]", "inside a class"),
     ("a+b?a+c", "polynomial"),
 ])
@@ -90,7 +91,9 @@ def test_unsupported_patterns_are_compile_errors(pattern: str, fragment: str) ->
         spec_of(f'regex_match(s, "{pattern}")', {"s": "string"})
     (d,) = info.value.diagnostics
     assert d.code == "E208"
-    assert fragment in d.message, d.message
+    assert d.message.startswith("regex pattern")
+    text = f"{d.message} {d.hint}"
+    assert fragment in text, text
 
 
 def test_pattern_must_be_a_literal_and_group_must_exist() -> None:

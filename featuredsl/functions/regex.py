@@ -109,12 +109,12 @@ _CLASS_META = set("\\]^-[&~")
 _UNSUPPORTED_ESC = {
     "b": "word boundaries `\\b` are not supported (Unicode-aware differently in the engines)",
     "B": "`\\B` is not supported (Unicode-aware differently in the engines)",
-    "A": "`\\A` is not supported: write `^`", "z": "`\\z` is not supported: write `$`",
-    "Z": "`\\Z` is not supported: write `$`",
+    "A": "`\\A` is not supported: use `^`", "z": "`\\z` is not supported: use `$`",
+    "Z": "`\\Z` is not supported: use `$`",
     "p": "Unicode classes `\\p{..}` are not supported", "P": "`\\P{..}` is not supported",
-    "u": "`\\u` escapes are not supported: write the character itself (`.feat` strings have "
+    "u": "`\\u` escapes are not supported: use the character itself (`.feat` strings have "
          "`\\uXXXX`)",
-    "U": "`\\U` escapes are not supported: write the character itself",
+    "U": "`\\U` escapes are not supported: use the character itself",
 }
 
 
@@ -184,8 +184,10 @@ class _Parser:
         self.groups = 0
 
     def fail(self, what: str, at: bool = True) -> RegexError:
-        where = f" (at offset {self.i})" if at else ""
-        return RegexError(f"regex pattern {self.t!r}: {what}{where}")
+        # The alternative, if any, ends the message as ": use ..." (the checker makes it the
+        # diagnostic's hint).
+        where = f" at offset {self.i}" if at else ""
+        return RegexError(f"regex pattern {self.t!r}{where}: {what}")
 
     def rule(self, what: str) -> RegexError:
         """A pattern that parses but breaks a backtracking rule (no offset to point at)."""
@@ -225,15 +227,15 @@ class _Parser:
             self.i += 1
         if (n := self.peek()) is not None and n in "*+?{":
             what = "possessive quantifiers" if n == "+" else "quantifiers after quantifiers"
-            raise self.fail(f"{what} are not supported ({self.t[start:self.i + 1]!r}); "
-                            "wrap the inner part in `(?: )` if you mean a repeat of a repeat")
+            raise self.fail(f"{what} are not supported ({self.t[start:self.i + 1]!r}): use "
+                            "`(?: )` around the inner part for a repeat of a repeat")
         return Repeat(atom, lo, hi, lazy)
 
     def counts(self) -> tuple[int, int | None]:
         m = re.compile(r"\{([0-9]+)(,([0-9]*))?\}", re.ASCII).match(self.t, self.i)
         if m is None:
-            raise self.fail("`{` must start a count `{n}`, `{n,}` or `{n,m}`; escape a literal "
-                            "brace as `\\{`")
+            raise self.fail("`{` must start a count `{n}`, `{n,}` or `{n,m}`: use `\\{` for a "
+                            "literal brace")
         lo = int(m.group(1))
         hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
         if lo > MAX_REPEAT or (hi is not None and (hi > MAX_REPEAT or hi < lo)):
@@ -257,9 +259,9 @@ class _Parser:
         if c == "\\":
             return self.escape(in_class=False)
         if c in "*+?{":
-            raise self.fail(f"nothing to repeat before `{c}`; escape it as `\\{c}`")
+            raise self.fail(f"nothing to repeat before `{c}`: use `\\{c}` for a literal one")
         if c in "]}":
-            raise self.fail(f"escape a literal `{c}` as `\\{c}`")
+            raise self.fail(f"an unescaped `{c}`: use `\\{c}` to escape a literal one")
         return _lit(ord(c))
 
     def group(self) -> Group:
@@ -297,8 +299,8 @@ class _Parser:
             r = _CLASS_ESC[c.lower()]
             if c.isupper():
                 if in_class:
-                    raise self.fail(f"`\\{c}` inside a class; write the negated class "
-                                    f"`[^...]` instead")
+                    raise self.fail(f"`\\{c}` inside a class is not supported: use a "
+                                    "negated class `[^...]`")
                 r = _negate(r)
             return Chars(r, _class_text(r))
         if c in _UNSUPPORTED_ESC:
@@ -321,10 +323,10 @@ class _Parser:
                 self.i += 1
                 break
             if c == "[" and self.t.startswith("[:", self.i):
-                raise self.fail("POSIX classes `[:alpha:]` are not supported; write the ranges")
+                raise self.fail("POSIX classes `[:alpha:]` are not supported: use ranges "
+                                "(`[a-zA-Z]`)")
             if c in "[&~-" or (c == "]" and first):
-                raise self.fail(f"escape `{c}` inside a class as `\\{c}` (Rust reads `[` `&&` "
-                                "`~~` `--` in a class as nested classes and set operations)")
+                raise self.fail(_class_meta(c))
             first = False
             lo = self.class_char()
             if isinstance(lo, Chars):
@@ -333,9 +335,7 @@ class _Parser:
             if self.peek() == "-" and self.t[self.i + 1:self.i + 2] not in ("]", ""):
                 self.i += 1
                 if (c := self.t[self.i]) in "[&~-":
-                    raise self.fail(f"escape `{c}` inside a class as `\\{c}` (Rust reads `[` "
-                                    "`&&` `~~` `--` in a class as nested classes and set "
-                                    "operations)")
+                    raise self.fail(_class_meta(c))
                 hi = self.class_char()
                 if isinstance(hi, Chars):
                     raise self.fail("a class escape cannot end a range")
@@ -361,6 +361,11 @@ class _Parser:
             return e
         self.i += 1
         return ord(c)
+
+
+def _class_meta(c: str) -> str:
+    return (f"an unescaped `{c}` inside a class (Rust reads `[` `&&` `~~` `--` there as nested "
+            f"classes and set operations): use `\\{c}`")
 
 
 def _group_problem(head: str) -> str:
@@ -452,26 +457,30 @@ def _first(seq: Sequence[Item]) -> Chars | None:
     return items[0] if items and isinstance(items[0], Chars) else None
 
 
+def _evil(detail: str) -> str:
+    return ("a repeated group must be unambiguous, or matching can take exponential time "
+            f"(`(a+)+`, `(a|ab)*`); here {detail}: use a group whose alternatives start with "
+            "different characters and hold no quantifiers (`(ab|cd)*`), or one that starts "
+            "with a character its single quantified part cannot match (`(,[^,]*)*`)")
+
+
 def _check_repeated_body(p: _Parser, body: Alt) -> None:
     """Rule 1: the body of a repeated group is unambiguous (no exponential backtracking)."""
-    evil = ("a repeated group must be unambiguous, or matching can take exponential time "
-            "(`(a+)+`, `(a|ab)*`): ")
     if len(body.branches) > 1:
         firsts: list[Ranges] = []
         for b in body.branches:
             f = _first(b)
             if _has_repeat(Alt((b,))) or f is None or _nullable(b) \
                     or any(isinstance(it, Anchor) for it in _flat(b)):
-                raise p.rule(evil + "its alternatives may not contain quantifiers, anchors "
-                             "or be empty, and must start with a character")
+                raise p.rule(_evil("an alternative holds a quantifier or an anchor, is empty, "
+                                   "or does not start with a character"))
             if any(not _disjoint(f.ranges, g) for g in firsts):
-                raise p.rule(evil + "its alternatives must start with different "
-                             "characters")
+                raise p.rule(_evil("two alternatives can start with the same character"))
             firsts.append(f.ranges)
         return
     items = _flat(body.branches[0])
     if not items or not isinstance(items[0], Chars):
-        raise p.rule(evil + "it must start with a required character or class")
+        raise p.rule(_evil("it does not start with a required character or class"))
     first = items[0].ranges
     choices = 0  # a quantified character set or a group of alternatives
     for it in items[1:]:
@@ -480,14 +489,11 @@ def _check_repeated_body(p: _Parser, body: Alt) -> None:
         if isinstance(it, Chars):
             continue
         choices += 1
-        ok = (choices == 1 and not (isinstance(it, Group) and _has_repeat(it))
-              and not (isinstance(it, Repeat) and not isinstance(it.atom, Chars))
-              and _disjoint(_chars_of(it), first))
-        if not ok:
-            raise p.rule(evil + "after its first character it may hold one choice "
-                         "(a quantified character set or a group of alternatives without "
-                         "quantifiers) that cannot match that first character "
-                         "(`(,[^,]*)*` is fine)")
+        if choices > 1 or (isinstance(it, Group) and _has_repeat(it)) \
+                or (isinstance(it, Repeat) and not isinstance(it.atom, Chars)):
+            raise p.rule(_evil("it holds more than one quantifier or group of alternatives"))
+        if not _disjoint(_chars_of(it), first):
+            raise p.rule(_evil("its quantified part can match its first character"))
 
 
 def _check(p: _Parser, node: Alt) -> None:
@@ -572,10 +578,10 @@ def _check_sequence(p: _Parser, steps: list[Step]) -> None:
             if kj == "rep" and not _disjoint(ri, rj) and not any(
                     g > i and _disjoint(steps[g][1], ri) for g in gates_j):
                 raise p.rule("two repeats that can match the same characters with "
-                             "nothing between them that the first cannot match (`.*a.*`): "
-                             "matching could take polynomial time; bound the first one with a "
-                             "negated class (`[^a]*a.*`), or drop a leading/trailing `.*` "
-                             "(matching is a search)")
+                             "nothing between them that the first cannot match (`.*a.*`) could "
+                             "take polynomial time: use a negated class to bound the first "
+                             "(`[^a]*a.*`), or drop a leading or trailing `.*` (matching is a "
+                             "search)")
 
 
 # ----------------------------------------------------------------------------- writing out
@@ -610,14 +616,14 @@ def compile_pattern(pattern: str) -> Compiled:
     p = _Parser(pattern)
     tree = p.alt()
     if p.i != len(pattern):
-        raise p.fail("unbalanced `)`; escape a literal one as `\\)`")
+        raise p.fail("unbalanced `)`: use `\\)` for a literal one")
     _check(p, tree)
     out = Compiled(pattern, _write(tree, "\\Z"), _write(tree, "$"), p.groups)
     try:  # the Rust engine has a size limit (10 MB compiled); nested counts can exceed it
         pl.Series([""], dtype=pl.String).str.contains(out.rust)
     except pl.exceptions.PolarsError as exc:
         raise p.rule("the pattern is too large for the batch engine's regex compiler ("
-                     f"{str(exc).splitlines()[0]}); use smaller counts `{{n,m}}`") from None
+                     f"{str(exc).splitlines()[0]}): use smaller counts `{{n,m}}`") from None
     _CACHE[pattern] = out
     return out
 

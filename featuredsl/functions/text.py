@@ -116,11 +116,11 @@ register(
 
 
 def _replace_polars(s: pl.Expr, old: str, new: pl.Expr) -> pl.Expr:
-    # Polars refuses a null replacement value (an error, not a null): replace with "" there,
-    # the row is null anyway. `when(...).then(s)` also makes a literal `s` as tall as a column
-    # `new` (replace_all does not broadcast its input).
-    return pl.when(new.is_not_null()).then(s).str.replace_all(old, new.fill_null(""),
-                                                              literal=True)
+    # Polars refuses a null replacement value (an error, not a null): replace with "" there;
+    # `s + new[0:0]` is null on those rows, and it makes a literal `s` as tall as a column `new`
+    # (replace_all does not broadcast its input). (A when/then spelling of the same broke under
+    # Polars' common-subexpression elimination.)
+    return (s + new.str.slice(0, 0)).str.replace_all(old, new.fill_null(""), literal=True)
 
 
 register(
