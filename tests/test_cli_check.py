@@ -159,3 +159,25 @@ def test_fmt_of_the_example_is_stable(path: str, tmp_path: Path) -> None:
     once = copy.read_text(encoding="utf-8")
     assert cli("fmt", "--check", str(copy)).returncode == 0
     assert copy.read_text(encoding="utf-8") == once
+
+
+def test_check_directories_and_github_annotations(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "sub" / "a.feat").write_text("input { a: int }\nfeature x = amout\n",
+                                            encoding="utf-8")
+    (tmp_path / "b.feat").write_text("input { a: int }\nfeature x = a\n", encoding="utf-8")
+    (tmp_path / ".hidden" / "c.feat").write_text("garbage", encoding="utf-8")
+    p = cli("check", "--format", "github", str(tmp_path))
+    assert p.returncode == 1
+    a = tmp_path / "sub" / "a.feat"
+    assert p.stdout == (
+        f"::warning file={a},line=1,col=9,endLine=1,endColumn=15,title=featuredsl W001::"
+        "input `a` is never used (hint: remove it, or use it in a feature)\n"
+        f"::error file={a},line=2,col=13,endLine=2,endColumn=18,title=featuredsl E201::"
+        "unknown name `amout`\n")
+    p = cli("fmt", "--check", str(tmp_path))
+    assert p.returncode == 1 and "2 files would be reformatted" in p.stderr
+    (tmp_path / "empty").mkdir()
+    p = cli("check", str(tmp_path / "empty"))
+    assert p.returncode == 2 and "no .feat files in this directory" in p.stderr

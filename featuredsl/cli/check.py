@@ -10,7 +10,10 @@ prints one JSON document instead::
                       "severity", "code", "message", "hint"}, ...],
      "errors": 1, "warnings": 0}
 
-(a file that cannot be read has ``"unreadable": "<why>"`` in its ``files`` entry). Exit status:
+(a file that cannot be read has ``"unreadable": "<why>"`` in its ``files`` entry).
+``--format github`` prints one GitHub Actions annotation per diagnostic
+(``::error file=a.feat,line=3,col=5,...::message``). A directory argument means the `.feat`
+files below it. Exit status:
 0 when no file has an error, 1 when one does (or, with ``--strict``, has a warning), 2 when a
 file cannot be read. ``-`` reads the spec from stdin (``--stdin-name`` names it in messages).
 """
@@ -22,6 +25,7 @@ import json
 import sys
 
 from featuredsl.cli._common import FINDING, OK, USAGE
+from featuredsl.cli._specfiles import expand
 
 HELP = ("report every error and warning of .feat files: file:line:col, the source line, a "
         "caret and a hint (exit 1 on an error)")
@@ -29,9 +33,11 @@ HELP = ("report every error and warning of .feat files: file:line:col, the sourc
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help=".feat files to check (`-` reads stdin)")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text for people (default), json for tools")
+                   help=".feat files or directories (searched for .feat) to check; `-` reads "
+                        "stdin")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text",
+                   help="text for people (default), json for tools, github for GitHub Actions "
+                        "annotations")
     p.add_argument("--strict", "--warnings-as-errors", dest="strict", action="store_true",
                    help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -65,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     rendered: list[str] = []
     found: list = []
     unreadable = False
-    for path in args.files:
+    for path in expand(args.files):
         try:
             name, text = _read(path, args.stdin_name)
         except (OSError, UnicodeDecodeError) as exc:
@@ -84,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
                      if not (args.quiet and d.severity != "error")]
     errors = sum(d.severity == "error" for d in found)
     warnings = len(found) - errors
-    if args.format == "json":
+    if args.format == "github":
+        sys.stdout.writelines(_github(d) + "\n" for d in found)
+    elif args.format == "json":
         doc = {"version": 1, "files": files, "diagnostics": [d.to_dict() for d in found],
                "errors": errors, "warnings": warnings}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
@@ -101,6 +109,22 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return USAGE
     return FINDING if errors or (args.strict and warnings) else OK
+
+
+def _github(d) -> str:
+    """A GitHub Actions workflow command: the diagnostic as an annotation on the file."""
+    def prop(v: object) -> str:
+        return _gh_escape(str(v)).replace(":", "%3A").replace(",", "%2C")
+
+    props = ",".join(f"{k}={prop(v)}" for k, v in (
+        ("file", d.file), ("line", d.line), ("col", d.column), ("endLine", d.end_line),
+        ("endColumn", d.end_column), ("title", f"featuredsl {d.code}")))
+    body = d.message + (f" (hint: {d.hint})" if d.hint else "")
+    return f"::{d.severity} {props}::{_gh_escape(body)}"
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _n(k: int, word: str) -> str:

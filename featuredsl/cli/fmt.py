@@ -16,13 +16,15 @@ import sys
 import tempfile
 
 from featuredsl.cli._common import FINDING, OK, USAGE
+from featuredsl.cli._specfiles import expand
 
 HELP = ("format .feat files canonically, keeping comments (in place; --check / --diff for CI: "
         "exit 1 if a file would change)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help=".feat files (`-` = stdin to stdout)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help=".feat files or directories (searched for .feat); `-` = stdin to stdout")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="write nothing; list files that would change, exit 1 if any")
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     changed: list[str] = []
     failed = False
     kept = 0
-    for path in args.files:
+    for path in expand(args.files):
         try:
             if path == "-":
                 text = sys.stdin.read()
