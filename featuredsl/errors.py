@@ -55,6 +55,10 @@ CODES: dict[str, str] = {
 }
 
 
+_RESET, _BOLD, _BLUE, _CYAN = "\x1b[0m", "\x1b[1m", "\x1b[1;34m", "\x1b[1;36m"
+_SEVERITY_COLOR = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m"}
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """A source range: 1-based line and column of the first and one past the last character."""
@@ -89,11 +93,21 @@ class Diagnostic:
             hint, severity, file,
         )
 
-    def render(self, source: str | None = None) -> str:
-        """Render as ``severity[code]: message``, the location, the source line and a caret."""
-        head = f"{self.severity}[{self.code}]: {self.message}"
+    def render(self, source: str | None = None, color: bool = False) -> str:
+        """Render as ``severity[code]: message``, the location, the source line and a caret.
+
+        With ``color``, ANSI colours as compilers use them on a terminal (the text is the
+        same otherwise). A span over several lines is underlined to the end of its first line.
+        """
+        sev = _SEVERITY_COLOR.get(self.severity, "") if color else ""
+
+        def paint(text: str, style: str) -> str:
+            return f"{style}{text}{_RESET}" if color and style else text
+
+        blue, bold = (_BLUE, _BOLD) if color else ("", "")
+        head = paint(f"{self.severity}[{self.code}]", sev) + paint(f": {self.message}", bold)
         loc = f"{self.file}:{self.line}:{self.column}"
-        lines = [head, f"  --> {loc}"]
+        lines = [head, f"  {paint('-->', blue)} {loc}"]
         src_lines = source.splitlines() if source is not None else []
         if 1 <= self.line <= len(src_lines):
             text = src_lines[self.line - 1].expandtabs(1)
@@ -102,11 +116,12 @@ class Diagnostic:
                 max(1, self.end_column - self.column) if self.end_line == self.line
                 else max(1, len(text) - self.column + 1)
             )
-            lines.append(f"{gutter} |")
-            lines.append(f"{self.line} | {text}")
-            lines.append(f"{gutter} | {' ' * (self.column - 1)}{'^' * width}")
+            bar = paint("|", blue)
+            lines.append(f"{gutter} {bar}")
+            lines.append(f"{paint(str(self.line), blue)} {bar} {text}")
+            lines.append(f"{gutter} {bar} {' ' * (self.column - 1)}{paint('^' * width, sev)}")
         if self.hint:
-            lines.append(f"  = hint: {self.hint}")
+            lines.append(f"  {paint('= hint:', _CYAN if color else '')} {self.hint}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:

@@ -181,3 +181,9 @@ def test_check_directories_and_github_annotations(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     p = cli("check", str(tmp_path / "empty"))
     assert p.returncode == 2 and "no .feat files in this directory" in p.stderr
+
+
+def test_check_colour_flag() -> None:
+    f = "tests/golden/diagnostics/warnings_ok.feat"
+    assert "\x1b[1;33mwarning[W001]" in cli("check", "--color", "always", f).stdout
+    assert "\x1b[" not in cli("check", f).stdout  # auto: not a terminal

@@ -117,3 +117,19 @@ def test_lints_respect_types_and_spelling() -> None:
     assert _codes(head + "let N_ = n\nfeature f = N_ + length(s) + (a ?? 0)") == ["W008"]
     assert _codes(head + "let lower = s\nfeature f = length(lower) + n + (a ?? 0)") == ["W009"]
     assert _codes(head + "feature lower = s\nfeature f = length(lower) + n + (a ?? 0)") == []
+
+
+def test_colour_changes_nothing_but_colour() -> None:
+    import re
+
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    for path in FILES:
+        text = path.read_text(encoding="utf-8")
+        try:
+            diags = fd.compile(text).diagnostics
+        except fd.SpecError as err:
+            diags = err.diagnostics
+        for d in diags:
+            coloured = d.render(text, color=True)
+            assert "\x1b[" in coloured
+            assert ansi.sub("", coloured) == d.render(text)

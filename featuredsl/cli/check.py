@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="text format: only errors, and no summary line when all is well")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the text output: auto (default) when stdout is a terminal and "
+                        "NO_COLOR is not set")
     p.add_argument("--stdin-name", default="<stdin>", metavar="NAME",
                    help="the file name to show for `-` (default <stdin>)")
     p.epilog = ("examples:\n  featuredsl check specs/*.feat\n"
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     rendered: list[str] = []
     found: list = []
     unreadable = False
+    color = _use_color(args.color)
     for path in expand(args.files):
         try:
             name, text = _read(path, args.stdin_name)
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         found += diags
         n_err = sum(d.severity == "error" for d in diags)
         files.append({"file": name, "errors": n_err, "warnings": len(diags) - n_err})
-        rendered += [d.render(text) for d in diags
+        rendered += [d.render(text, color=color) for d in diags
                      if not (args.quiet and d.severity != "error")]
     errors = sum(d.severity == "error" for d in found)
     warnings = len(found) - errors
@@ -109,6 +113,19 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return USAGE
     return FINDING if errors or (args.strict and warnings) else OK
+
+
+def _use_color(choice: str) -> bool:
+    """``--color``: ``auto`` follows the no-color.org and force-color conventions."""
+    import os
+
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def _github(d) -> str:
