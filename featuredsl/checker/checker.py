@@ -264,7 +264,8 @@ class Checker:
                 return None
             u = unify(elem, item.type)
             if u is None:
-                self.error("E205", f"list mixes `{elem.with_nullable(False)}` and `{item.type}`", node.span)
+                self.error("E205", f"list mixes `{elem.with_nullable(False)}` and "
+                           f"`{item.type}`", node.span)
                 return None
             elem = u
         values = tuple(float(i.value) if elem.kind == "float" else i.value  # type: ignore
