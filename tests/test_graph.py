@@ -93,3 +93,20 @@ def test_graph_of_a_broken_spec_exits_2(tmp_path: Path) -> None:
     no_traceback(p)
     assert p.returncode == 2
     assert "error[E201]: unknown name `amout`" in p.stderr
+
+
+def test_graph_of_a_fitted_artifact(tmp_path: Path) -> None:
+    import warnings
+
+    import polars as pl
+
+    data = pl.DataFrame({"a": [1.0, 2.0, None], "b": [1, 2, 3], "c": ["x", "y", "z"],
+                         'odd "name"': [1, 2, 3], "spare": [True, False, True]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fd.compile(SPEC).fit(data).save(str(tmp_path / "m.json"))
+    p = cli("graph", str(tmp_path / "m.json"), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["features"]["z"] == {"inputs": ["a"], "stats": ["a_mean", "std(a)"],
+                                    "via": ["centred"]}
