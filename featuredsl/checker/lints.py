@@ -97,8 +97,11 @@ def _expression_lints(c: Checker, warn) -> set[str]:
             elif isinstance(n, ast.In) and isinstance(n.collection, ast.ListLit) \
                     and not n.collection.items:
                 verdict = "true" if n.negated else "false"
-                warn("W006", f"`{'not ' if n.negated else ''}in []` is always {verdict} "
-                     "(null when the value is null)", n.span)
+                t = c.node_types.get(id(n.operand))
+                tail = "" if t is not None and not t.nullable else \
+                    f" (or null, where `{_clip(_text(c, n.operand.span))}` is null)"
+                warn("W006", f"`{'not ' if n.negated else ''}in []` is always {verdict}{tail}",
+                     n.span)
     return zero_div
 
 
