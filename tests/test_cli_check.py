@@ -54,6 +54,11 @@ def test_check_clean_file_and_strict() -> None:
     assert p.returncode == 1
     p = cli("check", "-q", "tests/golden/diagnostics/warnings_ok.feat")
     assert (p.returncode, p.stdout) == (0, "")
+    p = cli("check", "--strict", "--ignore", "W001,w002", "--ignore", "W003",
+            "tests/golden/diagnostics/warnings_ok.feat")
+    assert (p.returncode, p.stdout) == (0, "1 file checked: no errors, no warnings\n")
+    p = cli("check", "--ignore", "E201", "tests/golden/diagnostics/warnings_ok.feat")
+    assert p.returncode == 2 and "errors cannot be ignored" in p.stderr
 
 
 def test_check_json_schema() -> None:

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="text format: only errors, and no summary line when all is well")
+    p.add_argument("--ignore", action="append", default=[], metavar="CODE[,CODE]",
+                   help="leave out these warnings (e.g. W009,W010); errors cannot be ignored")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the text output: auto (default) when stdout is a terminal and "
                         "NO_COLOR is not set")
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     found: list = []
     unreadable = False
     color = _use_color(args.color)
+    ignored = _ignored(args.ignore)
     for path in expand(args.files):
         try:
             name, text = _read(path, args.stdin_name)
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"featuredsl check: error: {path}: {why}\n")
             unreadable = True
             continue
-        diags = diagnose(text, name)
+        diags = [d for d in diagnose(text, name) if d.code not in ignored]
         found += diags
         n_err = sum(d.severity == "error" for d in diags)
         files.append({"file": name, "errors": n_err, "warnings": len(diags) - n_err})
@@ -113,6 +116,19 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return USAGE
     return FINDING if errors or (args.strict and warnings) else OK
+
+
+def _ignored(values: list[str]) -> set[str]:
+    from featuredsl.cli._common import UsageError
+    from featuredsl.errors import CODES
+
+    codes = {c.strip().upper() for v in values for c in v.split(",") if c.strip()}
+    for c in sorted(codes):
+        if c not in CODES:
+            raise UsageError(f"--ignore {c}: no such diagnostic code (see docs/diagnostics.md)")
+        if not c.startswith("W"):
+            raise UsageError(f"--ignore {c}: errors cannot be ignored, only warnings")
+    return codes
 
 
 def _use_color(choice: str) -> bool:
