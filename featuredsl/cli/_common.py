@@ -191,7 +191,8 @@ def data_path(path: str, fmt: str | None) -> str:
 
 
 class Progress:
-    """A one-line progress display on stderr, redrawn at most 5 times a second.
+    """A one-line progress display on stderr, redrawn at most 5 times a second (a terminal)
+    or written every 5 s (a log).
 
     Shown only when ``enabled`` (``--progress``, or stderr is a terminal), so logs and pipes
     stay clean. Thread-safe: Polars may call back from its own threads.
@@ -206,6 +207,7 @@ class Progress:
         self._last = 0.0
         self._lock = threading.Lock()
         self._shown = False
+        self._tty = sys.stderr.isatty()
 
     @staticmethod
     def wanted(flag: bool | None) -> bool:
@@ -215,7 +217,8 @@ class Progress:
         with self._lock:
             self.done += n
             now = time.monotonic()
-            if self.enabled and now - self._last >= 0.2:
+            # a terminal line is redrawn in place; a log gets a new line every 5 s at most
+            if self.enabled and now - self._last >= (0.2 if self._tty else 5.0):
                 self._last = now
                 self._draw(now)
 
