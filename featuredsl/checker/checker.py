@@ -662,8 +662,8 @@ def _const_of(value: object) -> ir.Const:
 def check(module: ast.Module, source: str, file: str = "<spec>") -> tuple[ir.Program,
                                                                            list[Diagnostic]]:
     """Check a parsed module. Returns the program and all diagnostics (errors and warnings)."""
-    from featuredsl.checker.lints import lint  # lints build on this module
+    from featuredsl.checker.lints import lint, unsuppressed  # lints build on this module
 
     checker = Checker(module, source, file)
     program = checker.run()
-    return program, checker.diags + lint(checker)
+    return program, unsuppressed(checker.diags + lint(checker), module)

@@ -23,10 +23,16 @@ or ``stat`` name is chosen freely and ``log`` next to ``log(x)`` only confuses. 
 repeated for a feature that has a W005 division or a W007 comparison (one finding, one
 warning).
 
+A warning can be silenced where it points: a comment ``# featuredsl: ignore[W001]`` (several
+codes: ``ignore[W001, W009]``; every warning: ``# featuredsl: ignore``) on the line the warning
+points at (its first line). Errors cannot be silenced.
+
 Every lint is a linear pass; ``check`` stays fast enough for a pre-commit hook.
 """
 
 from __future__ import annotations
+
+import re
 
 from featuredsl import ir
 from featuredsl.checker.checker import Checker, _ast_children
@@ -34,6 +40,7 @@ from featuredsl.errors import Diagnostic, Span
 from featuredsl.functions.registry import lookup
 from featuredsl.syntax import ast
 
+_SUPPRESS = re.compile(r"#\s*featuredsl:\s*ignore\b(?:\[([^\]]*)\])?", re.IGNORECASE)
 _DIVISION = {"/": "div", "//": "floordiv", "%": "mod"}
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">="}
 _COALESCING = {"coalesce", "fill_null"}
@@ -50,6 +57,23 @@ def lint(c: Checker) -> list[Diagnostic]:
     _always_null_features(c, warn, zero_div_decls)
     _name_lints(c, warn)
     return out
+
+
+def unsuppressed(diags: list[Diagnostic], module: ast.Module) -> list[Diagnostic]:
+    """The diagnostics without the warnings a ``# featuredsl: ignore[...]`` comment silences."""
+    silenced: dict[int, set[str] | None] = {}  # line -> codes (None: every warning)
+    for c in module.comments:
+        m = _SUPPRESS.search(c.text)
+        if m is None:
+            continue
+        codes = None if m.group(1) is None else {
+            x.strip().upper() for x in m.group(1).split(",") if x.strip()}
+        prev = silenced.get(c.line, set())
+        silenced[c.line] = None if codes is None or prev is None else prev | codes
+    if not silenced:
+        return diags
+    return [d for d in diags if d.severity != "warning" or d.line not in silenced
+            or (silenced[d.line] is not None and d.code not in silenced[d.line])]
 
 
 # ----------------------------------------------------------------------------- expressions
