@@ -133,3 +133,16 @@ def test_colour_changes_nothing_but_colour() -> None:
             coloured = d.render(text, color=True)
             assert "\x1b[" in coloured
             assert ansi.sub("", coloured) == d.render(text)
+
+
+def test_suppressions_survive_formatting() -> None:
+    from featuredsl.syntax.format import format_source
+
+    src = ("input {\n  a: int\n  b: int\n}\n"
+           "feature x = a +  # featuredsl: ignore[W008]\n"
+           "  b / 0  # featuredsl: ignore[W005]\n")
+    assert _codes(src) == []
+    out = format_source(src)
+    assert out.endswith("feature x = a + b / 0  # featuredsl: ignore[W008] "
+                        "# featuredsl: ignore[W005]\n")
+    assert _codes(out) == []

@@ -63,13 +63,12 @@ def unsuppressed(diags: list[Diagnostic], module: ast.Module) -> list[Diagnostic
     """The diagnostics without the warnings a ``# featuredsl: ignore[...]`` comment silences."""
     silenced: dict[int, set[str] | None] = {}  # line -> codes (None: every warning)
     for c in module.comments:
-        m = _SUPPRESS.search(c.text)
-        if m is None:
-            continue
-        codes = None if m.group(1) is None else {
-            x.strip().upper() for x in m.group(1).split(",") if x.strip()}
-        prev = silenced.get(c.line, set())
-        silenced[c.line] = None if codes is None or prev is None else prev | codes
+        # finditer: `fmt` may join two end-of-line comments into one
+        for m in _SUPPRESS.finditer(c.text):
+            codes = None if m.group(1) is None else {
+                x.strip().upper() for x in m.group(1).split(",") if x.strip()}
+            prev = silenced.get(c.line, set())
+            silenced[c.line] = None if codes is None or prev is None else prev | codes
     if not silenced:
         return diags
     return [d for d in diags if d.severity != "warning" or d.line not in silenced
