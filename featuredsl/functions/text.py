@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.functions.registry import Example, Overload, RowGen, register
 from featuredsl.types import INT, STRING, list_of
 
 #: The Unicode White_Space property (stable since Unicode 6.3; the same in every version
@@ -146,8 +146,10 @@ register(
 # ------------------------------------------------------------------------------- split
 
 
-def _split_row(s: str, sep: str) -> list[str] | None:
-    return s.split(sep) if sep else None
+def _split_row_code(g: RowGen, s: str, sep: str) -> str:
+    if sep.startswith(("'", '"')):  # a literal: never empty (a compile error)
+        return f"{s}.split({sep})"
+    return f"({s}.split({sep}) if {sep} else None)"
 
 
 def _check_split(consts: Sequence[object]) -> str | None:
@@ -164,7 +166,7 @@ register(
     ("s", "sep"),
     [Overload("split_string", (STRING, STRING), list_of(STRING),
               lambda s, sep: pl.when(sep != "").then(s.str.split(sep)),
-              lambda g, s, sep: f"{g.ref(_split_row, 'split')}({s}, {sep})",
+              _split_row_code,
               may_be_null=True, check_const=_check_split)],
     [Example('split(s, ",")', {"s": "a,,b,"}, ["a", "", "b", ""]),
      Example('split(s, ",")', {"s": ""}, [""]),
