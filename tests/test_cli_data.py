@@ -132,7 +132,8 @@ def test_fit_writes_the_same_artifact_as_the_api(tmp_path: Path) -> None:
     # a feature constant on the training data is a fit-time warning, printed once on stderr
     assert r.stderr.count("warning:") == 1 and "`cat_idx`" in r.stderr
     api = tmp_path / "api.json"
-    fd.compile_file(spec).fit(data).save(api)
+    with pytest.warns(fd.FitTimeWarning, match="cat_idx"):
+        fd.compile_file(spec).fit(data).save(api)
     assert json.loads(out.read_text())["stats"] == json.loads(api.read_text())["stats"]
     assert fd.load(str(out)).stats["x_mean"] == pytest.approx(7.5 / 3)
     cli("fit", str(spec), "--data", str(data), "-o", str(out), "--strict", check=1)
