@@ -270,3 +270,14 @@ def test_replace_used_twice_under_common_subexpression_elimination() -> None:
     assert [o["out"] for o in assert_parity(spec, rows)] == [None, None, None]
     spec = spec_of('split(nullif(replace(s, ".", "x"), t), ",")', types)
     assert [o["out"] for o in assert_parity(spec, rows)] == [["ax", ""], None, ["x"]]
+
+
+def test_replace_with_a_column_replacement_in_a_one_row_frame() -> None:
+    # fill_null on the replacement column, shared by Polars' CSE between two replace calls,
+    # reached replace_all as null on a one-row frame ("value cannot be 'null'"); the column
+    # case is now spelled new.join(s.split(old)).
+    spec = fd.compile('input {\n  s1: string?\n  b1: bool?\n}\n'
+                      'feature e0 = trim(if b1 then s1 else replace(concat(s1, s1), "a", s1))\n'
+                      'feature e4 = contains(s1, if b1 then replace(s1, "a", s1) else s1)\n')
+    assert assert_parity(spec, [{"s1": None, "b1": None}]) == [{"e0": None, "e4": None}]
+    assert assert_parity(spec, [{"s1": "ab", "b1": False}]) == [{"e0": "abbabb", "e4": True}]

@@ -116,11 +116,21 @@ register(
 
 
 def _replace_polars(s: pl.Expr, old: str, new: pl.Expr) -> pl.Expr:
-    # Polars refuses a null replacement value (an error, not a null): replace with "" there;
-    # `s + new[0:0]` is null on those rows, and it makes a literal `s` as tall as a column `new`
-    # (replace_all does not broadcast its input). (A when/then spelling of the same broke under
-    # Polars' common-subexpression elimination.)
-    return (s + new.str.slice(0, 0)).str.replace_all(old, new.fill_null(""), literal=True)
+    if new.meta.is_literal():
+        value = pl.select(new).item()  # a constant (possibly folded to null)
+        if value is None:
+            return s + pl.lit(None, pl.String)  # null, as tall as `s`
+        return s.str.replace_all(old, value, literal=True)
+    # A column `new`: Polars' replace_all raises on a null replacement, and spelling the null
+    # handling with fill_null broke under its common-subexpression elimination on one-row
+    # frames. So: `new.join(s.split(old))`, which is null where `new` is; `s + new[0:0]` is
+    # also null there and makes a literal `s` as tall as the column `new`.
+    base = s + new.str.slice(0, 0)
+    if old:
+        return base.str.split(old).list.join(new)
+    # empty `old`: `new` before every code point and at the end (Polars splits "" into [])
+    around = pl.concat_str([new, base.str.split("").list.join(new), new])
+    return pl.when(base == "").then(new).otherwise(around)
 
 
 register(
