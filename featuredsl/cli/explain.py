@@ -296,9 +296,25 @@ def _literal(v: object, kind: str) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if kind == "duration" and isinstance(v, int):
-        return f"{v}us" if v % 1_000_000 else f"{v // 1_000_000}s"
+        return _duration(v)
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_literal(x, kind) for x in v) + "]"
     return repr(v)
+
+
+_UNITS = (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000),
+          ("ms", 1_000), ("us", 1))
+
+
+def _duration(us: int) -> str:
+    """Microseconds as a duration literal of the language: ``1d12h``, ``250ms``."""
+    if us == 0:
+        return "0s"
+    sign, rest, parts = ("-" if us < 0 else ""), abs(us), []
+    for unit, size in _UNITS:
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    return sign + "".join(parts)
