@@ -18,7 +18,9 @@ How a value becomes bytes (the "hash input"), one rule per type, no type tag:
 * bool: one byte, 0x00 or 0x01;
 * date: as the int of its day count since 1970-01-01;
 * timestamp: as the int of its microseconds since 1970-01-01T00:00:00Z;
-* duration: as the int of its microseconds.
+* duration: as the int of its microseconds;
+* list: the 8-byte little-endian hashes of its elements, concatenated (a null element is the
+  word 0; nested lists recurse), so ``hash([a, b])`` is ``cross``'s combination of ``a, b``.
 
 The 64-bit result is read as a signed int64 (the same 64 bits, two's complement). Values of
 different types may share a hash (``hash(0)`` and the 8-byte string of NULs); a column has one
@@ -89,6 +91,11 @@ def u_timestamp(t) -> int:
     return xxh64(pack_i64(us * 1_000_000 + t.microsecond))
 
 
+def u_list(xs: list | tuple) -> int:
+    """A list: XXH64 of its elements' 8-byte little-endian hashes (a null element is 0)."""
+    return combine_row(tuple(0 if e is None else u_any(e) for e in xs))
+
+
 def u_any(v: object) -> int:
     """The hash of a row-backend value of any featuredsl type, by its Python type (used by
     ``cross``). A duration is an int of microseconds there, hashed as that int."""
@@ -109,6 +116,8 @@ def u_any(v: object) -> int:
         return u_timestamp(v)
     if t is dt.date:
         return u_date(v)
+    if t is list or t is tuple:  # a constant list is a tuple in the row backend
+        return u_list(v)  # type: ignore[arg-type]
     raise TypeError(f"cannot hash a {t.__name__}")  # pragma: no cover (the checker's types)
 
 
@@ -294,7 +303,25 @@ def hash_series(s: pl.Series) -> np.ndarray:
         return np.where(b, np.uint64(U_TRUE), np.uint64(U_FALSE))
     if s.dtype == pl.Null:
         return np.zeros(len(s), dtype=np.uint64)
+    if isinstance(s.dtype, pl.List):
+        return _list_hashes(s)
     return xxh64_u64(np.ascontiguousarray(_u64_words(s)))
+
+
+def _list_hashes(s: pl.Series) -> np.ndarray:
+    import pyarrow as pa
+
+    arr = s.rechunk().to_arrow()
+    if not pa.types.is_large_list(arr.type):
+        arr = arr.cast(pa.large_list(arr.type.value_type))
+    offs = np.asarray(arr.offsets, dtype=np.int64)  # sliced with the array; index `values`
+    values = pl.Series(pl.from_arrow(arr.values))
+    h = hash_series(values)
+    if values.null_count():
+        h = np.where(values.is_null().to_numpy(), np.uint64(0), h)
+    data = np.zeros(8 * len(h) + _PAD, dtype=np.uint8)
+    data[: 8 * len(h)] = h.astype("<u8").view(np.uint8)
+    return xxh64_strings(data, offs[:-1] * 8, np.diff(offs) * 8)
 
 
 def with_nulls(values: pl.Series, *sources: pl.Series) -> pl.Series:

@@ -43,14 +43,16 @@ from featuredsl.types import (
     STRING,
     TIMESTAMP,
     Type,
+    list_of,
 )
 
 ANY = Type("any")
-_HASHABLE = (STRING, INT, FLOAT, BOOL, DATE, TIMESTAMP, DURATION)
+_HASHABLE = (STRING, INT, FLOAT, BOOL, DATE, TIMESTAMP, DURATION, list_of(ANY))
 
 #: Row helper per kind: the unsigned hash of a non-null value.
 _ROW_U = {"string": _hash.u_str, "int": _hash.u_int, "float": _hash.u_float,
-          "bool": _hash.u_bool, "date": _hash.u_date, "timestamp": _hash.u_timestamp}
+          "bool": _hash.u_bool, "date": _hash.u_date, "timestamp": _hash.u_timestamp,
+          "list": _hash.u_list}
 
 
 def _row_u(g, kind: str, x: str) -> str:
@@ -96,7 +98,8 @@ register(
     "A stable 64-bit hash: XXH64 (seed 0) of the value's bytes, read as a signed int64. "
     "Bytes: UTF-8 for a string; 8 little-endian bytes for an int; the IEEE-754 bits for a "
     "float (-0.0 as 0.0); one byte 0/1 for a bool; a date, timestamp or duration as the int "
-    "of its days / microseconds since 1970-01-01 (so `hash(d)` equals `hash(days)`). The same "
+    "of its days / microseconds since 1970-01-01 (so `hash(d)` equals `hash(days)`); a list "
+    "as its elements' 8-byte hashes concatenated (a null element as 0). The same "
     "on every platform, process and version; never Python's salted `hash()`.",
     ("x",),
     [_hash_overload(t) for t in _HASHABLE],
@@ -114,7 +117,10 @@ register(
      Example("hash(d)", {"d": "2024-01-07"}, 3796049650715168276, {"d": "date"}),
      Example("hash(t)", {"t": "1969-12-31T23:59:59.999999Z"}, -8804195676797548855,
              {"t": "timestamp"}),
-     Example("hash(u)", {"u": timedelta(days=1)}, -9026871161606549111, {"u": "duration"})],
+     Example("hash(u)", {"u": timedelta(days=1)}, -9026871161606549111, {"u": "duration"}),
+     Example("hash(xs)", {"xs": ["x", None]}, 9203404312182833404, {"xs": "list[string?]"}),
+     Example("hash(xs)", {"xs": []}, -1205034819632174695, {"xs": "list[int]"}),
+     Example("hash(xs)", {"xs": None}, None, {"xs": "list[int]?"})],
     category="encoding",
     null_doc="null if x is null",
 )
@@ -171,7 +177,9 @@ register(
      Example("hash_bucket(t, 100)", {"t": "1969-12-31T23:59:59.999999Z"},
              (2**64 - 8804195676797548855) % 100, {"t": "timestamp"}),
      Example("hash_bucket(u, 100)", {"u": timedelta(days=1)},
-             (2**64 - 9026871161606549111) % 100, {"u": "duration"})],
+             (2**64 - 9026871161606549111) % 100, {"u": "duration"}),
+     Example("hash_bucket(xs, 100)", {"xs": []}, 0xEF46DB3751D8E999 % 100,
+             {"xs": "list[int]"})],
     category="encoding",
     null_doc="null if x is null",
     const_samples={"n": ("1", "2", "10", "1000", "9223372036854775807")},
@@ -237,4 +245,193 @@ register(
                                               "e": 0.0, "f": "z"}, 663)],
     category="encoding",
     null_doc="null if any component is null",
+)
+
+
+# ---------------------------------------------------------------------------- one_hot, multi_hot
+# The slot of a value: its first position in `values` (as index_of); else, with `oov` extra
+# slots, the last slot (oov=1) or `k + hash_bucket(value, oov)` (oov > 1); else none.
+
+_VOCAB_KINDS = (STRING, INT, FLOAT, BOOL)
+#: Row helper per kind for the OOV bucket: the unsigned hash.
+_U_OF = {"string": _hash.u_str, "int": _hash.u_int, "float": _hash.u_float, "bool": _hash.u_bool}
+
+
+def _check_oov(consts: Sequence[object]) -> str | None:
+    oov = consts[2]
+    if isinstance(oov, int) and not isinstance(oov, bool) and not 0 <= oov <= 1_000_000:
+        return f"oov must be between 0 and 1000000 (extra out-of-vocabulary slots), not {oov}"
+    return None
+
+
+def _slot_index(values: tuple) -> dict[object, int]:
+    """value -> its slot (first occurrence); -0.0 and 0.0 are one key (dicts compare ==)."""
+    index: dict[object, int] = {}
+    for i, v in enumerate(values):
+        index.setdefault(0.0 if isinstance(v, float) and v == 0.0 else v, i)
+    return index
+
+
+def _slots_of(flat: pl.Series, values: tuple, oov: int) -> np.ndarray:
+    """The slot of every (non-null) value of a flat Series; -1 for no slot or null."""
+    index = _slot_index(values)
+    if index:
+        keys = pl.Series(list(index), dtype=flat.dtype)
+        idx = flat.replace_strict(keys, pl.Series(list(index.values()), dtype=pl.Int64),
+                                  default=-1, return_dtype=pl.Int64)
+    else:
+        idx = pl.Series(np.full(len(flat), -1, dtype=np.int64))
+    slots = idx.fill_null(-1).to_numpy().copy()
+    if oov:
+        k = len(values)
+        missing = (slots < 0) & flat.is_not_null().to_numpy()
+        if oov == 1:
+            slots[missing] = k
+        elif missing.any():
+            buckets = (_hash.hash_series(flat) % np.uint64(oov)).astype(np.int64)
+            slots[missing] = k + buckets[missing]
+    return slots
+
+
+def _hot_lists(rows: np.ndarray, slots: np.ndarray, n: int, size: int,
+               valid: np.ndarray | None) -> pl.Series:
+    """An n-row List(Int64) Series of `size` zeros with a 1 at (rows[i], slots[i]) where
+    slots[i] >= 0; null where ``valid`` is False."""
+    import pyarrow as pa
+
+    flat = np.zeros(n * size, dtype=np.int64)
+    hit = slots >= 0
+    flat[rows[hit] * size + slots[hit]] = 1
+    offsets = pa.array(np.arange(0, n * size + 1, size, dtype=np.int64) if size else
+                       np.zeros(n + 1, dtype=np.int64))
+    mask = None if valid is None else pa.array(~valid)
+    arr = pa.LargeListArray.from_arrays(offsets, pa.array(flat), mask=mask)
+    return pl.Series(pl.from_arrow(arr)).cast(pl.List(pl.Int64))
+
+
+def _one_hot_polars(x: pl.Expr, values: tuple, oov: int) -> pl.Expr:
+    size = len(values) + oov
+
+    def kernel(s: pl.Series) -> pl.Series:
+        slots = _slots_of(s, values, oov)
+        valid = s.is_not_null().to_numpy() if s.null_count() else None
+        return _hot_lists(np.arange(len(s)), slots, len(s), size, valid)
+
+    return x.map_batches(kernel, return_dtype=pl.List(pl.Int64), is_elementwise=True)
+
+
+def _one_hot_value(x: object, index: dict, k: int, oov: int, u) -> list[int]:
+    out = [0] * (k + oov)
+    i = index.get(x)
+    if i is not None:
+        out[i] = 1
+    elif oov:
+        out[k if oov == 1 else k + u(x) % oov] = 1
+    return out
+
+
+def _one_hot_overload(t: Type) -> Overload:
+    def row(g, x: str, values: tuple, oov: int) -> str:
+        return (f"{g.ref(_one_hot_value, 'one_hot')}({x}, {g.ref(_slot_index(values), 'slots')},"
+                f" {len(values)}, {oov}, {g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
+
+    return Overload(f"one_hot_{t.kind}", (t, list_of(t), INT), list_of(INT), _one_hot_polars,
+                    row, const=frozenset({1, 2}), check_const=_check_oov)
+
+
+register(
+    "one_hot",
+    "A list[int] of `len(values) + oov` zeros with a 1 in the slot of x: its first position "
+    "in `values` (a constant list or a fitted `vocab`; -0.0 equals 0.0). A value not in "
+    "`values` gives all zeros when `oov` is 0 (the default), a 1 in the one extra last slot "
+    "when `oov=1`, and with `oov=k > 1` a 1 in extra slot `hash_bucket(x, k)` (hashed "
+    "out-of-vocabulary buckets).",
+    ("x", "values", "oov"),
+    [_one_hot_overload(t) for t in _VOCAB_KINDS],
+    [Example('one_hot(c, ["a", "b", "c"])', {"c": "b"}, [0, 1, 0]),
+     Example('one_hot(c, ["a", "b"])', {"c": "z"}, [0, 0]),
+     Example('one_hot(c, ["a", "b"], oov=1)', {"c": "z"}, [0, 0, 1]),
+     Example('one_hot(c, ["a", "b"], oov=4)', {"c": "merchant_1"},
+             [0, 0] + [int(i == 8404875074128738345 % 4) for i in range(4)]),
+     Example('one_hot(c, ["a", "b"], oov=4)', {"c": "a"}, [1, 0, 0, 0, 0, 0]),
+     Example('one_hot(c, ["a", "b"])', {"c": None}, None, {"c": "string?"}),
+     Example("one_hot(i, [3, 1, 3])", {"i": 3}, [1, 0, 0]),
+     Example("one_hot(f, [0.0, 2.5])", {"f": -0.0}, [1, 0]),
+     Example("one_hot(b, [true, false], oov=1)", {"b": False}, [0, 1, 0])],
+    category="encoding",
+    null_doc="null if x is null",
+    defaults={"oov": 0},
+    const_samples={"oov": ("0", "1", "3")},
+)
+
+
+def _multi_hot_polars(xs: pl.Expr, values: tuple, oov: int) -> pl.Expr:
+    size = len(values) + oov
+
+    def kernel(s: pl.Series) -> pl.Series:
+        import pyarrow as pa
+
+        arr = s.rechunk().to_arrow()
+        if not pa.types.is_large_list(arr.type):
+            arr = arr.cast(pa.large_list(arr.type.value_type))
+        offs = np.asarray(arr.offsets, dtype=np.int64)
+        flat = pl.Series(pl.from_arrow(arr.values))[int(offs[0]): int(offs[-1])]
+        lengths = np.diff(offs)
+        rows = np.repeat(np.arange(len(s)), lengths)
+        slots = _slots_of(flat, values, oov)
+        valid = s.is_not_null().to_numpy() if s.null_count() else None
+        if valid is not None:  # a null list's slots (if any) never count
+            slots[~valid[rows]] = -1
+        return _hot_lists(rows, slots, len(s), size, valid)
+
+    return xs.map_batches(kernel, return_dtype=pl.List(pl.Int64), is_elementwise=True)
+
+
+def _multi_hot_value(xs: list, index: dict, k: int, oov: int, u) -> list[int]:
+    out = [0] * (k + oov)
+    for x in xs:
+        if x is None:
+            continue
+        i = index.get(x)
+        if i is None:
+            if not oov:
+                continue
+            i = k if oov == 1 else k + u(x) % oov
+        out[i] = 1
+    return out
+
+
+def _multi_hot_overload(t: Type) -> Overload:
+    def row(g, xs: str, values: tuple, oov: int) -> str:
+        return (f"{g.ref(_multi_hot_value, 'multi_hot')}({xs}, "
+                f"{g.ref(_slot_index(values), 'slots')}, {len(values)}, {oov}, "
+                f"{g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
+
+    return Overload(f"multi_hot_{t.kind}", (list_of(t), list_of(t), INT), list_of(INT),
+                    _multi_hot_polars, row, const=frozenset({1, 2}), check_const=_check_oov)
+
+
+register(
+    "multi_hot",
+    "`one_hot` of every element of a list, combined: a list[int] of `len(values) + oov` "
+    "slots, 1 where some element falls (0/1, not counts). Null elements are skipped; an empty "
+    "list gives all zeros; a null list gives null. `oov` as in `one_hot`.",
+    ("xs", "values", "oov"),
+    [_multi_hot_overload(t) for t in _VOCAB_KINDS],
+    [Example('multi_hot(tags, ["a", "b", "c"])', {"tags": ["c", "a", "c"]}, [1, 0, 1],
+             {"tags": "list[string]"}),
+     Example('multi_hot(tags, ["a", "b"])', {"tags": []}, [0, 0], {"tags": "list[string]"}),
+     Example('multi_hot(tags, ["a", "b"], oov=1)', {"tags": ["z", None, "b"]}, [0, 1, 1],
+             {"tags": "list[string?]"}),
+     Example('multi_hot(tags, ["a"], oov=2)', {"tags": ["merchant_1"]},
+             [0] + [int(i == 8404875074128738345 % 2) for i in range(2)],
+             {"tags": "list[string]"}),
+     Example('multi_hot(tags, ["a"])', {"tags": None}, None, {"tags": "list[string]?"}),
+     Example("multi_hot(xs, [1, 2])", {"xs": [2, 2]}, [0, 1], {"xs": "list[int]"}),
+     Example("multi_hot(xs, [0.0, 1.5])", {"xs": [-0.0]}, [1, 0], {"xs": "list[float]"}),
+     Example("multi_hot(xs, [true])", {"xs": [False, True]}, [1], {"xs": "list[bool]"})],
+    category="encoding",
+    null_doc="null if the list is null (null elements are skipped)",
+    defaults={"oov": 0},
+    const_samples={"oov": ("0", "1", "3")},
 )
