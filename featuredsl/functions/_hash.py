@@ -29,6 +29,7 @@ type, so that never matters.
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 
 import numpy as np
@@ -96,29 +97,22 @@ def u_list(xs: list | tuple) -> int:
     return combine_row(tuple(0 if e is None else u_any(e) for e in xs))
 
 
-def u_any(v: object) -> int:
-    """The hash of a row-backend value of any featuredsl type, by its Python type (used by
-    ``cross``). A duration is an int of microseconds there, hashed as that int."""
-    import datetime as dt
+def _u_datetime(t: dt.datetime) -> int:
+    if t.tzinfo is not None:  # an aware UTC value the row backend let through
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    return u_timestamp(t)
 
-    t = type(v)
-    if t is str:
-        return u_str(v)  # type: ignore[arg-type]
-    if t is bool:
-        return u_bool(v)  # type: ignore[arg-type]
-    if t is int:
-        return u_int(v)  # type: ignore[arg-type]
-    if t is float:
-        return u_float(v)  # type: ignore[arg-type]
-    if t is dt.datetime:
-        if v.tzinfo is not None:  # type: ignore[union-attr]
-            v = v.astimezone(dt.UTC).replace(tzinfo=None)  # type: ignore[union-attr]
-        return u_timestamp(v)
-    if t is dt.date:
-        return u_date(v)
-    if t is list or t is tuple:  # a constant list is a tuple in the row backend
-        return u_list(v)  # type: ignore[arg-type]
-    raise TypeError(f"cannot hash a {t.__name__}")  # pragma: no cover (the checker's types)
+
+#: Python type of a row-backend value -> its hash (a duration is an int of microseconds there,
+#: hashed as that int; a constant list is a tuple).
+_U_BY_TYPE = {str: u_str, bool: u_bool, int: u_int, float: u_float, dt.datetime: _u_datetime,
+              dt.date: u_date, list: u_list, tuple: u_list}
+
+
+def u_any(v: object) -> int:
+    """The hash of a row-backend value of any featuredsl type, by its Python type (``cross``
+    and list elements)."""
+    return _U_BY_TYPE[type(v)](v)  # type: ignore[operator]
 
 
 # ---------------------------------------------------------------------------- numpy XXH64

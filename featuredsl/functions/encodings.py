@@ -21,11 +21,20 @@ only, an int literal > 0; 2 to 6 components of any types.
 0.0). A value not in ``values`` gives all zeros when ``oov`` is 0; with ``oov=1`` one extra
 last slot says "out of vocabulary"; with ``oov=k > 1`` the value's ``hash_bucket(x, k)`` picks
 one of ``k`` extra slots (hashed OOV buckets). A null ``x`` gives null. ``values`` is a
-constant list or a fitted ``vocab``.
+constant list or a fitted ``vocab``. ``multi_hot(xs, values, oov=0)`` is the same over the
+elements of a list, combined: 1 in every slot some element falls in (0/1, not counts); null
+elements are skipped, an empty list gives all zeros, a null list null. Both build the list
+column in one numpy pass per batch (slot lookup by ``replace_strict``, then a scatter); the row
+backend binds the value -> slot dict once.
+
+``hash``/``hash_bucket`` also take lists (a list hashes as ``cross`` combines: the elements'
+8-byte hashes concatenated, a null element as 0), so every component type of ``cross`` is
+hashable.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -209,13 +218,13 @@ def _cross_polars(*args: object) -> pl.Expr:
                           is_elementwise=True)
 
 
-def _cross_row_value(n: int, *values: object) -> int:
-    return _hash.combine_row(tuple(_hash.u_any(v) for v in values)) % n
-
-
 def _cross_row(g, *args: object) -> str:
     *parts, n = args
-    return f"{g.ref(_cross_row_value, 'cross')}({g.lit(n)}, {', '.join(parts)})"  # type: ignore
+    # xxh64(pack("<kQ", u(a), u(b), ...)) % n, inline: the same bytes as _hash.combine_row
+    pack = g.ref(struct.Struct(f"<{len(parts)}Q").pack, f"pack{len(parts)}q")
+    u = g.ref(_hash.u_any, "hash_any")
+    inner = ", ".join(f"{u}({p})" for p in parts)
+    return f"{g.ref(_hash.xxh64, 'xxh64')}({pack}({inner})) % {g.lit(n)}"
 
 
 def _check_cross(consts: Sequence[object]) -> str | None:
