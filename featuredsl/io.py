@@ -35,8 +35,11 @@ Format limits, checked before anything runs:
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -123,6 +126,44 @@ class _Writer:
             self._fh.close()
 
 
+@contextmanager
+def interrupt_guard() -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C during a streaming query reliably raise ``KeyboardInterrupt``.
+
+    Polars' streaming engine can react to SIGINT by ending the query early, so that a batch
+    iterator simply stops, as if the data had ended (seen with ``collect_batches``: an
+    interrupted transform wrote a truncated file and reported success). Inside the guard a
+    SIGINT is also recorded; the yielded ``check()`` raises ``KeyboardInterrupt`` if one came,
+    to be called after the loop and before anything is committed. A SIGINT interrupts even
+    where it was ignored (a background job of a script): Polars' engine stops on it anyway,
+    so ignoring it would commit a truncated result. Outside the main thread (where signal
+    handlers cannot be set) the guard does nothing.
+    """
+    seen = threading.Event()
+
+    def check() -> None:
+        if seen.is_set():
+            raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        seen.set()
+        if callable(previous):
+            previous(signum, frame)  # the default handler raises KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _check_writable(schema: pl.Schema, fmt: str) -> None:
     if fmt != "csv":
         return
@@ -184,20 +225,22 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     rows = 0
     try:
         writer = _Writer(tmp, fmt)
-        try:
-            for batch in stream.collect_batches(engine="streaming", maintain_order=True):
-                hit = _first_flag(batch, watched)
-                if hit is not None:
-                    raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
-                writer.write(batch.select(names))
-                rows += batch.height
-                if on_rows is not None:
-                    on_rows(batch.height)
-        except data_io.READ_ERRORS as exc:
-            raise InputError(f"{data}: cannot process the data: "
-                             f"{data_io._first_line(exc)}") from None
-        finally:
-            writer.close(pl.DataFrame(schema=schema))
+        with interrupt_guard() as interrupted:
+            try:
+                for batch in stream.collect_batches(engine="streaming", maintain_order=True):
+                    hit = _first_flag(batch, watched)
+                    if hit is not None:
+                        raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
+                    writer.write(batch.select(names))
+                    rows += batch.height
+                    if on_rows is not None:
+                        on_rows(batch.height)
+            except data_io.READ_ERRORS as exc:
+                raise InputError(f"{data}: cannot process the data: "
+                                 f"{data_io._first_line(exc)}") from None
+            finally:
+                writer.close(pl.DataFrame(schema=schema))
+            interrupted()  # a stream that ended because of Ctrl-C is not a complete output
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):

@@ -120,7 +120,7 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
                batch_rows: int = 20_000,
                on_rows: Callable[[int], None] | None = None) -> ParityReport:
     """Both backends over a dataset, batch by batch (bounded memory)."""
-    from featuredsl.io import bad_row_error
+    from featuredsl.io import interrupt_guard
 
     report = ParityReport(spec.features, limit=limit)
     inputs = spec.program.inputs
@@ -129,6 +129,19 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
     src = data_io.open_source(data, inputs, fmt)
     prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
     flags = [c for c in prepared.collect_schema() if c.startswith(("__fd_fail_", "__fd_null_"))]
+    with interrupt_guard() as interrupted:
+        _check_batches(spec, report, src, prepared, flags, batch_rows, evaluate, on_rows)
+        interrupted()  # a stream cut short by Ctrl-C must not report "no mismatch"
+    return report
+
+
+def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
+                   prepared: pl.LazyFrame, flags: list[str], batch_rows: int,
+                   evaluate: Callable[[dict], dict],
+                   on_rows: Callable[[int], None] | None) -> None:
+    from featuredsl.io import bad_row_error
+
+    inputs = spec.program.inputs
     offset = 0
     try:
         batches = prepared.collect_batches(chunk_size=batch_rows, engine="streaming")
@@ -146,7 +159,6 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
                 on_rows(batch.height)
     except data_io.READ_ERRORS as exc:
         raise FeatureDSLError(f"cannot read the data: {data_io._first_line(exc)}") from None
-    return report
 
 
 def check_rows(spec: Spec, rows: Sequence[dict], *, limit: int = 3,

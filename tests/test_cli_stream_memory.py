@@ -88,3 +88,36 @@ def test_bad_row_deep_in_a_big_file(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "column `k`, row 987654: null" in r.stderr and "Traceback" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "s.feat"]
+
+
+def test_ctrl_c_never_commits_a_truncated_output(tmp_path: Path) -> None:
+    """Polars' engine ends a streaming query quietly on SIGINT (even where the signal is
+    ignored, as in a script's background job): the batches just stop. The transform must
+    exit 130 and leave no output, not write a truncated file and report success."""
+    import os
+    import signal
+    import time
+
+    spec = tmp_path / "s.feat"
+    spec.write_text(SPEC)
+    data = tmp_path / "d.parquet"
+    _write(data, 3_000_000)
+    for ignore in (False, True):
+        out = tmp_path / "out.parquet"
+        proc = subprocess.Popen(
+            [str(EXE), "transform", str(spec), "--data", str(data), "-o", str(out)],
+            stderr=subprocess.PIPE, text=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore
+            else None)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:  # wait for the first batch
+            tmp = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+            if tmp and os.path.getsize(tmp[0]) > 0:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+        assert proc.returncode == 130, (ignore, proc.returncode, err)
+        assert "interrupted" in err and "Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "s.feat"]
