@@ -28,9 +28,11 @@ null        ``null``
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -182,7 +184,9 @@ def data_path(path: str, fmt: str | None) -> str:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{p}: no such file")
-    link = Path(tempfile.mkdtemp(prefix="featuredsl-")) / ("data" + FORMATS[fmt][0])
+    tmp = tempfile.mkdtemp(prefix="featuredsl-")
+    atexit.register(shutil.rmtree, tmp, True)  # the link only; the data is untouched
+    link = Path(tmp) / ("data" + FORMATS[fmt][0])
     link.symlink_to(p.resolve())
     return str(link)
 
@@ -206,7 +210,6 @@ class Progress:
         self.start = time.monotonic()
         self._last = 0.0
         self._lock = threading.Lock()
-        self._shown = False
         self._tty = sys.stderr.isatty()
 
     @staticmethod
@@ -230,7 +233,6 @@ class Progress:
         text += f", {elapsed:.1f} s"
         sys.stderr.write("\r" + text + "\x1b[K" if sys.stderr.isatty() else text + "\n")
         sys.stderr.flush()
-        self._shown = True
 
     def finish(self) -> None:
         with self._lock:
