@@ -7,7 +7,11 @@
     row({"amount": 12.5, ...})
 """
 
-from featuredsl.api import Spec, compile, compile_file
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from featuredsl.errors import (
     ArtifactError,
     Diagnostic,
@@ -16,10 +20,35 @@ from featuredsl.errors import (
     NotFittedError,
     SpecError,
 )
-from featuredsl.fit import FitTimeWarning
-from featuredsl.fitted import FittedSpec, FitWarning
+
+if TYPE_CHECKING:
+    from featuredsl.api import Spec, compile, compile_file
+    from featuredsl.fit import FitTimeWarning
+    from featuredsl.fitted import FittedSpec, FitWarning
 
 __version__ = "0.1.0"
+
+#: Public names imported on first use, so that `import featuredsl` (and with it every
+#: `featuredsl` command, `--help` included) does not pay for Polars and the compiler until a
+#: command needs them.
+_LAZY = {
+    "Spec": "featuredsl.api", "compile": "featuredsl.api", "compile_file": "featuredsl.api",
+    "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.fitted",
+    "FitWarning": "featuredsl.fitted",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'featuredsl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def load(path: str) -> FittedSpec:
