@@ -4,6 +4,7 @@
     python benchmarks/breakdown.py --explain       # also print both Polars plans
     python benchmarks/breakdown.py --cprofile      # also cProfile the row evaluator
     python benchmarks/breakdown.py --fit --skip-row --skip-batch   # where spec.fit's time goes
+    python benchmarks/breakdown.py --fit-memory 1000000 4000000 10000000   # fit's peak RSS
 
 * row: the marginal cost of each feature, for featuredsl (a spec with the input block and that
   one feature, minus a spec whose only feature is ``n_items``) and for the hand-written Python
@@ -11,10 +12,12 @@
 * batch: each feature's expression alone, featuredsl's (over the already widened inputs) vs the
   hand-written one (over the raw frame), and the steps of ``spec.transform``: widening the
   inputs, the validation pass, the feature select;
-* fit (``--fit``): ``spec.fit``'s queries one kind at a time (internal API of fit.py and
-  fit_exact.py): the statistics passes, the exact-moments query, the vocabulary query, and the
-  profile pass with its parts added one by one (counts, min/max, exact moments, deciles,
-  top-20), next to the hand-written Polars ``select`` of the same aggregates.
+* fit (``--fit``): ``spec.fit``'s parts (internal API of fit.py, fit_select.py, fit_top.py):
+  the statistics passes, the summary query, the features' materialization, the profiles of
+  inputs and features, deciles by selection vs by a sort, top-20 hashed vs counted directly,
+  next to the hand-written Polars ``select`` of the same aggregates;
+* fit memory (``--fit-memory 1000000 10000000``): peak RSS of fitting Parquet files of those
+  sizes in a fresh process (order statistics of 6 float columns), against the row count.
 
 Same data, statistics and spec as run.py; interleaved repeats, best of each. Diagnostic
 only: the numbers are noisy on a shared machine, read the ratios and the large gaps.
@@ -26,6 +29,7 @@ import argparse
 import cProfile
 import gc
 import io
+import json
 import pstats
 import sys
 import time
@@ -190,97 +194,136 @@ def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
     """``spec.fit``'s passes taken apart (mirrors featuredsl/fit.py's ``fit``; internal API)."""
     from featuredsl import data as data_io
     from featuredsl import fit as fm
-    from featuredsl.fit_exact import moments_query, normalize_zero, order_stats
+    from featuredsl import fit_top
+    from featuredsl.fit_passes import Budget, Frame, all_of, drive
+    from featuredsl.fit_select import COLLECT_BUDGET, float_summary, order_stats
 
     program, inputs = spec.program, spec.program.inputs
     src = data_io.open_source(df, inputs)
-    prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
-    base = prepared.select(list(inputs))
+    prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True).collect().lazy()
 
     def stats_only() -> dict[str, object]:
         fitted: dict[str, object] = {}
         for names in fm.stat_levels(program):
-            fm._fit_level(program, base, names, fitted)
+            fm._fit_level(program, prepared, names, fitted)
         return fitted
 
     fitted = fd.FittedSpec(spec.source, spec.file, program, spec.diagnostics, stats_only())
-    flags = [c for c in prepared.collect_schema().names()
-             if c.startswith(("__fd_fail_", "__fd_null_"))]
-    kept = [pl.col(n).alias(f"__fd_in_{i}") for i, n in enumerate(inputs)]
-    lf = fitted.batch_plan().apply(prepared, kept + [pl.col(f) for f in flags])
-    columns = {f"__fd_in_{i}": t for i, t in enumerate(inputs.values())}
-    columns.update((f.name, f.expr.type) for f in program.features)
-    numeric = [c for c, t in columns.items() if t.kind in ("int", "float")]
-    lf = lf.with_columns(pl.col(c).cast(pl.Float64).fill_nan(None).alias(f"{c}__f")
-                         for c in numeric)
+    features_lf = fitted.batch_plan().apply(prepared, [])
+    features = features_lf.collect().lazy()
+    in_cols = [(n, n, t) for n, t in inputs.items()]
+    feat_cols = [(f.name, f.name, f.expr.type) for f in program.features]
 
-    def profile(*parts: str) -> Callable[[], object]:
+    def profile(lf: pl.LazyFrame, cols: list) -> Callable[[], object]:
         def go() -> object:
-            b = fm._Batch(lf)
-            for c, t in columns.items():
-                b.scalar(pl.col(c).count())
-                b.scalar(pl.col(c).null_count())
-                if t.kind in ("int", "float"):
-                    if "minmax" in parts:
-                        b.scalar(pl.col(c).min())
-                        b.scalar(pl.col(c).max())
-                    if "moments" in parts:
-                        b.moments(f"{c}__f")
-                    if "deciles" in parts:
-                        b.order_stats(f"{c}__f", fm._DECILES)
-                if t.kind in ("int", "string") and "top" in parts:
-                    b.top(c, fm._TOP)
-            return b.run()
+            budget = Budget(COLLECT_BUDGET)
+            return drive(fm._profiles(Frame(lf), cols, budget), budget)
         return go
 
-    amount = base.select(pl.col("amount").cast(pl.Float64).fill_nan(None).alias("a"))
-    deciles = order_stats(normalize_zero(pl.col("a")), fm._DECILES, "q")  # as _Batch does
+    amount = prepared.select(pl.col("amount"))
+    deciles = [(i, 10) for i in range(1, 10)]
 
-    def deciles_one_sort() -> object:
-        values = normalize_zero(pl.col("a")).drop_nulls().sort()
-        n = pl.col("a").count()
-        idx = pl.concat_list([(n - 1) * i // k for i, k in fm._DECILES]).explode()
+    def deciles_select() -> object:
+        budget = Budget(COLLECT_BUDGET)
+        return drive(order_stats(Frame(amount), "amount", "float",
+                                 lambda n: [(n - 1) * i // k for i, k in deciles], budget), budget)
+
+    def deciles_sort() -> object:
+        values = pl.col("amount").drop_nulls().sort()
+        n = pl.col("amount").count()
+        idx = pl.concat_list([(n - 1) * i // k for i, k in deciles]).explode()
         return amount.select(values.gather(idx).implode()).collect(engine="streaming")
 
-    def top(col: str) -> Callable[[], object]:
-        c = pl.col(col)
-        q = (lf.select(c).filter(c.is_not_null()).group_by(col).agg(pl.len().alias("n"))
-             .sort(["n", col], descending=[True, False]).head(fm._TOP))
-        return lambda: q.collect(engine="streaming")
+    def top(col: str, kind: str, sample: int | None = None) -> Callable[[], object]:
+        def go() -> object:
+            old = fit_top.SAMPLE
+            fit_top.SAMPLE = sample if sample is not None else old
+            try:
+                return drive(fit_top.top_values(Frame(prepared), col, kind, fm._TOP))
+            finally:
+                fit_top.SAMPLE = old
+        return go
+
+    def direct_top(col: str) -> Callable[[], object]:
+        return lambda: fit_top._direct(Frame(prepared), col, fm._TOP, 1).collect(
+            engine="streaming")
 
     impls: dict[str, Callable[[], object]] = {
         "hand-written Polars select of the aggregates": lambda: run.hand_fit_frame(df),
         "spec.fit(df)": lambda: run.fit_spec(spec, df),
         "statistics passes only": stats_only,
-        "  exact moments of amount (moments_query)":
-            lambda: moments_query(amount, "a").collect(engine="streaming"),
+        "  summary of amount (moments + histogram, one group_by)":
+            lambda: drive(all_of([float_summary(Frame(amount), "amount")])),
         "  Polars mean + std of amount":
-            lambda: amount.select(pl.col("a").mean().alias("m"),
-                                  pl.col("a").std(ddof=0).alias("s")).collect(),
-        "profile: features + flags materialized": lambda: lf.collect(engine="streaming"),
-        "profile: counts": profile(),
-        "profile: + min/max": profile("minmax"),
-        "profile: + exact moments": profile("minmax", "moments"),
-        "profile: + deciles": profile("minmax", "moments", "deciles"),
-        "profile: + top-20 (= fit's profile pass)": profile("minmax", "moments", "deciles",
-                                                              "top"),
-        "  deciles of amount, as fit.py (order_stats of normalize_zero: 9 gets)":
-            lambda: amount.select(deciles).collect(engine="streaming"),
-        "  deciles of amount, one sort + one gather": deciles_one_sort,
-        "  deciles of amount, order_stats of the plain column":
-            lambda: amount.select(order_stats(pl.col("a"), fm._DECILES, "q")).collect(
-                engine="streaming"),
-        "  top-20 of description (757k distinct at 1M)": top("__fd_in_7"),
-        "  top-20 of user_id": top("__fd_in_0"),
-        "  top-20 of category": top("__fd_in_6"),
+            lambda: amount.select(pl.col("amount").mean().alias("m"),
+                                  pl.col("amount").std(ddof=0).alias("s")).collect(),
+        "features materialized (= transform)": lambda: features_lf.collect(),
+        "profile of the 8 inputs (all passes)": profile(prepared, in_cols),
+        "profile of the 16 features (all passes)": profile(features, feat_cols),
+        "  deciles of amount by selection (2 passes)": deciles_select,
+        "  deciles of amount by a sort (the previous way)": deciles_sort,
+        "  top-20 of description, hashed (757k distinct at 1M)": top("description", "string"),
+        "  top-20 of description, counted directly": direct_top("description"),
+        "  top-20 of user_id": top("user_id", "int"),
+        "  top-20 of category (sampled: counted directly)": top("category", "string"),
     }
     med = {k: v * 1e3 for k, v in interleaved(impls, repeat).items()}
-    print(f"\n## Fit: spec.fit taken apart ({df.height:,} rows, best of {repeat}; "
-          f"{len(numeric)} numeric profile columns, "
-          f"{sum(1 for t in columns.values() if t.kind in ('int', 'string'))} top-20 columns)\n")
+    print(f"\n## Fit: spec.fit taken apart ({df.height:,} rows, best of {repeat})\n")
     print("| query | ms |\n|---|---:|")
     for k, v in med.items():
         print(f"| {k} | {v:,.1f} |")
+
+
+_MEMORY_CHILD = """
+import json, resource, sys, time, warnings
+import polars as pl
+import featuredsl as fd
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+fitted = fd.compile(sys.argv[2]).fit(pl.scan_parquet(sys.argv[1]))
+print(json.dumps([fitted.profile["rows"], time.perf_counter() - t0,
+                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]))
+"""
+
+
+def fit_memory(sizes: Sequence[int], columns: int = 6) -> None:
+    """Peak RSS of ``spec.fit(pl.scan_parquet(path))`` in a fresh process, for Parquet files of
+    ``sizes`` rows: ``columns`` float columns, each with quantiles, a median and the profile's
+    deciles. Holding the values (as a sort does) costs ``8 * columns`` bytes a row."""
+    import os
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    spec = ("input {\n" + "\n".join(f"  x{i}: float?" for i in range(columns)) + "\n}\n"
+            + "\n".join(f"feature q{i} = bucketize(x{i}, quantiles(x{i}, 10)) + median(x{i})"
+                        for i in range(columns)))
+    print(f"\n## Fit memory: a Parquet scan, {columns} float columns with order statistics\n")
+    print("| rows | file MB | fit s | peak RSS MB | the values held would be MB |")
+    print("|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"d{size}.parquet"
+            rng = np.random.default_rng(1)
+            import pyarrow.parquet as pq
+
+            writer = None
+            for start in range(0, size, 1_000_000):
+                k = min(1_000_000, size - start)
+                table = pl.DataFrame({f"x{i}": rng.standard_normal(k) * 10.0 ** i
+                                      for i in range(columns)}).to_arrow()
+                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer.write_table(table, row_group_size=100_000)
+            assert writer is not None
+            writer.close()
+            env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+            out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), spec],
+                                 env=env, capture_output=True, text=True, check=True)
+            rows, secs, peak = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"| {rows:,} | {path.stat().st_size / 2**20:,.0f} | {secs:.1f} | "
+                  f"{peak / 2**20:,.0f} | {8 * columns * rows / 2**20:,.0f} |")
+            path.unlink()
 
 
 def _transform_steps(lf: pl.LazyFrame, inputs: dict) -> dict[str, Callable[[], object]]:
@@ -311,8 +354,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cprofile", action="store_true", help="cProfile the row evaluator")
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--fit", action="store_true", help="also break spec.fit down")
+    ap.add_argument("--fit-memory", type=int, nargs="*", metavar="ROWS",
+                    help="peak RSS of fitting Parquet files of these sizes (then exit)")
     ap.add_argument("--skip-row", action="store_true")
     args = ap.parse_args(argv)
+    if args.fit_memory:
+        fit_memory(args.fit_memory)
+        return 0
 
     df = data_gen.make_frame(args.rows)
     stats = run.hand_stats(df)

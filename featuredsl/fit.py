@@ -1,12 +1,19 @@
 """Fitting: compute a spec's statistics and training profile on training data (SPEC section 5).
 
-``fit(spec, data)`` accepts every source ``transform`` accepts. The statistics are grouped in
-dependency levels (``std(x - mean(x))`` needs ``mean(x)`` first); each level is one
-``pl.collect_all`` of lazy aggregation queries over the prepared (validated, widened) inputs,
-run on the streaming engine, so a Parquet scan larger than memory fits with bounded memory
-(except for ``median``/``quantiles``, which sort the non-null values of their argument: 8 bytes
-a row). One more pass computes the features with the fitted values and profiles inputs and
-features. A spec without statistics costs that one pass.
+``fit(spec, data)`` accepts every source ``transform`` accepts. The prepared (validated,
+widened) inputs are computed once (collected, or for a file or LazyFrame source streamed to a
+temporary Parquet file); the statistics are grouped in dependency levels (``std(x - mean(x))``
+needs ``mean(x)`` first). Every statistic and profile entry is a *task* asking for lazy
+aggregations (:mod:`featuredsl.fit_passes`); the tasks run side by side, so each pass over the
+data is one set of streaming queries serving all of them: the flag check, the levels of
+statistics and the inputs' profile in the first passes, then the features (computed once with
+the fitted values) and their profile. Moments and order statistics come from
+:mod:`featuredsl.fit_select` (one ``group_by`` summary per float column, then a pass or two of
+radix selection: no sort), top values from :mod:`featuredsl.fit_top`. Every query runs
+natively on the streaming engine, in memory bounded by the number of statistics, not the
+number of rows, except the counts behind ``vocab`` and the profile's ``top``, which hold one
+entry per distinct value (a near-unique column costs memory in proportion to its distinct
+values). A typical spec costs 2-3 passes over the inputs and 2-3 over the features.
 
 Definitions (nulls are skipped everywhere; NaN is null; ``n`` is the number of non-null values)
 --------------------------------------------------------------------------------------------

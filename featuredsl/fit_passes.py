@@ -54,6 +54,8 @@ class Query:
 
 
 Request = Scalar | Query
+#: plans of a pass run together (each running plan holds its own scan's buffers)
+CONCURRENT = 4
 Task = Generator[list[Request], list[object], T]
 
 
@@ -144,7 +146,9 @@ def _execute(requests: list[Request]) -> list[object]:
     plans = [lf for _, lf in queries.values()]
     plans += [f.lf.select([e.alias(a) for a, e in slots.values()]) for f, slots in frames.values()]
     try:
-        collected = pl.collect_all(plans, engine="streaming")
+        # a few plans at a time: each running plan holds its own scan's buffers
+        collected = [df for i in range(0, len(plans), CONCURRENT)
+                     for df in pl.collect_all(plans[i:i + CONCURRENT], engine="streaming")]
     except data_io.READ_ERRORS as exc:
         raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
             from None

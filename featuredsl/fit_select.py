@@ -37,16 +37,18 @@ An order statistic is the value of a 0-based rank in ascending order of the non-
 Given a histogram of disjoint key ranges ``[lo, hi]`` with counts, in ascending order, the
 cumulative counts tell which range holds each rank and at which offset. A range with
 ``lo == hi`` answers its ranks at once. Otherwise, in the next pass, a range is either
-*collected* (its keys, filtered from the data, sorted in numpy) if it fits the pass's
-:class:`~featuredsl.fit_passes.Budget`, or *refined*: a ``group_by`` of the keys in the range
-on ``(key - lo) >> shift`` with ``shift = max(0, bit_length(hi - lo) - 16)`` (at most 65,536
-groups, each with its count and smallest and largest key). Each refinement leaves ranges at
-least 16 bits narrower, so a rank is found in at most 4 passes for floats (the summary is the
-first) and 5 for ints (the first is the column's min and max); usually 2, because a range
-small enough is collected. All the ranks of a column (all ``quantiles`` edges, both middles of
-a median, the profile's deciles) are resolved together, and identical requests from different
-statistics run once. Memory is bounded by the groups (65,536 per column and pass) and the
-budget, not by the row count.
+*collected* (its keys filtered from the data and counted by a ``group_by``, then sorted with
+cumulative counts in numpy) if it fits the pass's :class:`~featuredsl.fit_passes.Budget`, or
+*refined*: a ``group_by`` of the keys in the range on ``(key - lo) >> shift`` with
+``shift = max(0, bit_length(hi - lo) - 12)`` (at most
+4,096 groups, each with its count and smallest and largest key). A range of at most 4,096 keys
+is always refined: that counts it key by key, exactly, in one pass. Each refinement leaves
+ranges at least 12 bits narrower, so a rank is found in at most 5 passes for floats (the
+summary is the first) and 7 for ints (the first is the column's min and max); usually 2 or 3,
+because a range small enough is collected. All the ranks a task needs (every ``quantiles``
+edge, both middles of a median, the 9 deciles) are resolved together, in at most two queries of
+the column a pass, and identical requests from different statistics run once. Memory is
+bounded by the groups (4,096 per range and pass) and the budget, not by the row count.
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ _I128 = pl.Int128
 _SIGN = 1 << 63
 _MASK64 = (1 << 64) - 1
 _R_BITS = 48
-_FAN_BITS = 16
-#: values one pass may collect (8 bytes each) before ranges are refined by a group_by instead
-COLLECT_BUDGET = 1 << 22
+_FAN_BITS = 12
+#: keys one pass may count exactly (a group_by entry each, ~50 bytes) before ranges are refined
+COLLECT_BUDGET = 1 << 19
 #: groups of the summary with at least this many values get their sum(r*r) split (Int128 room)
 SPLIT_AT = 1 << 31
 #: ints with |x| above this go through the float decomposition (float(x) != x is possible)
@@ -105,9 +107,8 @@ class Summary:
     """The summary groups of a float column, ascending: ``(bucket, n, lo, hi, sum_r, sum_rr)``."""
 
     def __init__(self, df: pl.DataFrame) -> None:
-        self.rows: list[tuple[int, int, int, int, int, int]] = [
-            tuple(int(v) for v in row)  # type: ignore[misc]
-            for row in df.sort("b").select("b", "n", "lo", "hi", "s", "q").iter_rows()]
+        cols = [df.get_column(c).to_list() for c in ("b", "n", "lo", "hi", "s", "q")]
+        self.rows: list[tuple[int, int, int, int, int, int]] = sorted(zip(*cols, strict=True))
 
     @property
     def count(self) -> int:
@@ -268,36 +269,67 @@ def _locate(ranges: list[tuple[int, int, int]], ranks: list[int],
     return out
 
 
+def _inside(k: pl.Expr, ranges: list[tuple[int, int]]) -> pl.Expr:
+    return pl.any_horizontal([k.is_between(_lit(lo), _lit(hi)) for lo, hi in ranges])
+
+
 def select(frame: Frame, name: str, key: pl.Expr, ranges: list[tuple[int, int, int]],
            ranks: list[int], budget: Budget) -> Task[dict[int, int]]:
-    """Keys at ``ranks`` given a histogram ``ranges`` of the keys (see the module docstring)."""
+    """Keys at ``ranks`` given a histogram ``ranges`` of the keys (see the module docstring).
+
+    Each pass asks at most two queries of the column, whatever the number of ranges: one
+    collects the keys of every range to collect, one refines every other range (a group_by on
+    the range and the next 12 bits within it): few concurrent scans, little buffered data."""
     found: dict[int, int] = {}
     pending = _locate(ranges, [(r, r) for r in ranks], found)
     k = pl.col("k")
+    keyed = frame.lf.select(key.alias("k"))
     while pending:
+        collect, refine = [], []
+        for lo, hi, n, want in pending:
+            # a range of at most 2**12 keys is counted key by key (exact in this pass); a wider
+            # one is collected if it fits the budget, else refined
+            if hi - lo >= 1 << _FAN_BITS and budget.take(n):
+                collect.append((lo, hi, want))
+            else:
+                refine.append((lo, hi, want, max(0, (hi - lo).bit_length() - _FAN_BITS)))
         requests: list[Query] = []
-        collect: list[bool] = []
-        for lo, hi, n, _ in pending:
-            inside = frame.lf.select(key.alias("k")).filter(k.is_between(_lit(lo), _lit(hi)))
-            if budget.take(n):
-                requests.append(Query(frame, inside, ("keys", name, lo, hi)))
-                collect.append(True)
-            else:
-                shift = max(0, (hi - lo).bit_length() - _FAN_BITS)
-                hist = inside.group_by(((k - _lit(lo)) // _lit(1 << shift)).alias("b")).agg(
-                    pl.len().cast(pl.Int64).alias("n"), k.min().alias("lo"), k.max().alias("hi"))
-                requests.append(Query(frame, hist, ("refine", name, lo, hi)))
-                collect.append(False)
-        results = yield requests
+        if collect:  # counted by key: a group_by frees the filtered morsels as it goes
+            spans = [(lo, hi) for lo, hi, _ in collect]
+            counts = keyed.filter(_inside(k, spans)).group_by("k").agg(
+                pl.len().cast(pl.Int64).alias("n"))
+            requests.append(Query(frame, counts, ("keys", name, tuple(spans))))
+        if refine:
+            spans = [(lo, hi) for lo, hi, _, _ in refine]
+            which = pl.when(k.is_between(_lit(spans[0][0]), _lit(spans[0][1]))).then(
+                pl.lit(0, pl.Int64))
+            sub = pl.when(k.is_between(_lit(spans[0][0]), _lit(spans[0][1]))).then(
+                (k - _lit(spans[0][0])) // _lit(1 << refine[0][3]))
+            for i, (lo, hi, _, shift) in enumerate(refine[1:], 1):
+                which = which.when(k.is_between(_lit(lo), _lit(hi))).then(pl.lit(i, pl.Int64))
+                sub = sub.when(k.is_between(_lit(lo), _lit(hi))).then(
+                    (k - _lit(lo)) // _lit(1 << shift))
+            hist = keyed.filter(_inside(k, spans)).group_by(which.alias("i"), sub.alias("b")).agg(
+                pl.len().cast(pl.Int64).alias("n"), k.min().alias("lo"), k.max().alias("hi"))
+            requests.append(Query(frame, hist, ("refine", name, tuple(spans))))
+        results = iter((yield requests))
         after = []
-        for (_, _, _, want), df, whole in zip(pending, results, collect, strict=True):
-            if whole:
-                keys = np.sort(df.get_column("k").to_numpy())  # type: ignore[union-attr]
-                for rank, offset in want:
-                    found[rank] = int(keys[offset])
-            else:
-                rows = df.sort("b").select("lo", "hi", "n").iter_rows()  # type: ignore[union-attr]
-                after += _locate([tuple(map(int, r)) for r in rows], want,  # type: ignore[misc]
-                                 found)
+        if collect:
+            df = next(results)
+            keys = df.get_column("k").to_numpy()  # type: ignore[attr-defined]
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            cum = np.cumsum(df.get_column("n").to_numpy()[order])  # type: ignore[attr-defined]
+            for lo, _, want in collect:
+                start = int(np.searchsorted(keys, np.uint64(lo), side="left"))
+                before = int(cum[start - 1]) if start else 0
+                for rank, offset in want:  # the first key whose cumulative count passes it
+                    found[rank] = int(keys[np.searchsorted(cum, before + offset, side="right")])
+        if refine:
+            df = next(results)
+            cols = [df.get_column(c).to_list() for c in ("i", "b", "lo", "hi", "n")]  # type: ignore
+            rows = sorted(zip(*cols, strict=True))
+            for i, (_, _, want, _) in enumerate(refine):
+                after += _locate([r[2:] for r in rows if r[0] == i], want, found)
         pending = after
     return found
