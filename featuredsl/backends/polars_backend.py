@@ -45,8 +45,22 @@ def literal(value: object, t: Type) -> pl.Expr:
     if t.kind == "duration" and value is not None:
         return pl.lit(timedelta(microseconds=value), dtype=pl.Duration("us"))  # type: ignore
     if t.kind == "list" and value is not None:
-        return pl.lit(pl.Series([list(value)], dtype=dtype_of(t)))  # type: ignore[arg-type]
+        # a scalar list literal: broadcast to any frame height (a one-row Series literal
+        # would not be, so a constant list feature made a ShapeError)
+        return pl.lit(_list_value(value, t), dtype=dtype_of(t))
     return pl.lit(value, dtype=dtype_of(t))
+
+
+def _list_value(value: object, t: Type) -> object:
+    """A constant list (tuples, durations in µs) as the Python value Polars reads it as."""
+    if value is None:
+        return None
+    if t.kind == "list":
+        assert t.elem is not None
+        return [_list_value(v, t.elem) for v in value]  # type: ignore[attr-defined]
+    if t.kind == "duration":
+        return timedelta(microseconds=value)  # type: ignore[arg-type]
+    return value
 
 
 #: Operations a single expression may nest before its arguments become temporary columns.

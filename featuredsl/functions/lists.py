@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from featuredsl.functions.operators import _is_in_polars, _is_in_row
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import BOOL, FLOAT, INT, NULL, STRING, Type, list_of
 
@@ -57,9 +58,28 @@ def _contains_row(g, xs: str, x: str) -> str:
     return f"{x} in {xs}"
 
 
-CONTAINS_LIST = tuple(
-    Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars, _contains_row)
-    for t in MEMBER_KINDS)
+def _contains_const_polars(values: tuple, x: pl.Expr) -> pl.Expr:
+    return _is_in_polars(x, values)
+
+
+def _contains_const_row(g, values: tuple, x: str) -> str:
+    return _is_in_row(g, x, values)
+
+
+def _contains_overloads(t: Type) -> tuple[Overload, Overload]:
+    """The list form, and a hidden one for a constant list (a literal or a fitted `vocab`):
+    a frozenset bound once (row) and an `is_in` against constants (Polars), as `x in [..]`."""
+    const_id = f"contains_list_{t.kind}_const"
+    return (
+        Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
+                 _contains_row, specialize=lambda consts, special=const_id: (
+                     special if isinstance(consts[0], tuple | list) else None)),
+        Overload(const_id, (list_of(t), t), BOOL, _contains_const_polars, _contains_const_row,
+                 const=frozenset({0}), hidden=True),
+    )
+
+
+CONTAINS_LIST = tuple(ov for t in MEMBER_KINDS for ov in _contains_overloads(t))
 CONTAINS_EXAMPLES = (
     Example("contains(xs, 2)", {"xs": [1, None, 2]}, True, {"xs": "list[int?]"}),
     Example("contains(xs, 3)", {"xs": [1, None]}, False, {"xs": "list[int?]"}),
@@ -68,6 +88,10 @@ CONTAINS_EXAMPLES = (
     Example("contains(xs, -0.0)", {"xs": [0.0, 1.5]}, True, {"xs": "list[float]"}),
     Example('contains(xs, "b")', {"xs": ["a", "b"]}, True, {"xs": "list[string]"}),
     Example("contains(xs, false)", {"xs": []}, False, {"xs": "list[bool]"}),
+    Example("contains([1, 2], x)", {"x": 2}, True),
+    Example("contains([0.0, 2.5], x)", {"x": -0.0}, True),
+    Example('contains(["a"], x)', {"x": "A"}, False),
+    Example("contains([true], x)", {"x": None}, None, {"x": "bool?"}),
 )
 
 # ------------------------------------------------------------------------------ get
