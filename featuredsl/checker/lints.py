@@ -23,9 +23,9 @@ or ``stat`` name is chosen freely and ``log`` next to ``log(x)`` only confuses. 
 repeated for a feature that has a W005 division or a W007 comparison (one finding, one
 warning).
 
-A warning can be silenced where it points: a comment ``# featuredsl: ignore[W001]`` (several
-codes: ``ignore[W001, W009]``; every warning: ``# featuredsl: ignore``) on the line the warning
-points at (its first line). Errors cannot be silenced.
+A warning can be silenced where it is: a comment ``# featuredsl: ignore[W001]`` (several codes:
+``ignore[W001, W009]``; every warning: ``# featuredsl: ignore``) on any line of the declaration
+or input field the warning points into. Errors cannot be silenced.
 
 Every lint is a linear pass; ``check`` stays fast enough for a pre-commit hook.
 """
@@ -60,19 +60,25 @@ def lint(c: Checker) -> list[Diagnostic]:
 
 
 def unsuppressed(diags: list[Diagnostic], module: ast.Module) -> list[Diagnostic]:
-    """The diagnostics without the warnings a ``# featuredsl: ignore[...]`` comment silences."""
-    silenced: dict[int, set[str] | None] = {}  # line -> codes (None: every warning)
+    """The diagnostics without the warnings a ``# featuredsl: ignore[...]`` comment silences.
+
+    A comment silences warnings in the declaration or input field it is written in (any of its
+    lines): so `fmt`, which may join a declaration's lines, never changes what is silenced."""
+    units = sorted([(f.span.line, f.span.end_line) for b in module.inputs for f in b.fields]
+                   + [(d.span.line, d.span.end_line) for d in module.decls])
+    silenced: list[tuple[int, int, set[str] | None]] = []  # line range, codes (None: all)
     for c in module.comments:
-        # finditer: `fmt` may join two end-of-line comments into one
-        for m in _SUPPRESS.finditer(c.text):
+        unit = next(((a, b) for a, b in units if a <= c.line <= b), None)
+        if unit is None:
+            continue
+        for m in _SUPPRESS.finditer(c.text):  # `fmt` may join two comments into one
             codes = None if m.group(1) is None else {
                 x.strip().upper() for x in m.group(1).split(",") if x.strip()}
-            prev = silenced.get(c.line, set())
-            silenced[c.line] = None if codes is None or prev is None else prev | codes
+            silenced.append((*unit, codes))
     if not silenced:
         return diags
-    return [d for d in diags if d.severity != "warning" or d.line not in silenced
-            or (silenced[d.line] is not None and d.code not in silenced[d.line])]
+    return [d for d in diags if d.severity != "warning" or not any(
+        a <= d.line <= b and (codes is None or d.code in codes) for a, b, codes in silenced)]
 
 
 # ----------------------------------------------------------------------------- expressions

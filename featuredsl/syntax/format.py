@@ -298,7 +298,10 @@ class _Formatter:
             name = (name_text(f.name) + ":").ljust(width)
             lines.append(_Line(f"{INDENT}{name} {type_text(f.type)}", f.span.line, INDENT,
                                end=f.span.end_line))
-        lines.append(_Line("}", last, INDENT, blank_before=False))
+        # When the last field ends on the `}` line, that line's end-of-line comments are the
+        # field's (a `# featuredsl: ignore` there must stay with the field).
+        shared = bool(fields) and fields[-1].span.end_line == last
+        lines.append(_Line("}", last + shared, INDENT, blank_before=False))
         return self._place(lines, inner, first, last, keep_blank=True)
 
 
