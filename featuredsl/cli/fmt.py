@@ -36,8 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    """Replace ``path`` by ``text`` so a reader never sees half a file; keep its mode."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Replace ``path`` by ``text`` so a reader never sees half a file; keep its mode (and a
+    symlink: its target is rewritten)."""
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".fmt-", suffix=".feat", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
