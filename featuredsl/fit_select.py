@@ -301,10 +301,11 @@ def select(frame: Frame, name: str, key: pl.Expr, ranges: list[tuple[int, int, i
             requests.append(Query(frame, counts, ("keys", name, tuple(spans))))
         if refine:
             spans = [(lo, hi) for lo, hi, _, _ in refine]
-            which = pl.when(k.is_between(_lit(spans[0][0]), _lit(spans[0][1]))).then(
-                pl.lit(0, pl.Int64))
-            sub = pl.when(k.is_between(_lit(spans[0][0]), _lit(spans[0][1]))).then(
-                (k - _lit(spans[0][0])) // _lit(1 << refine[0][3]))
+            lo0, shift0 = refine[0][0], refine[0][3]
+            which, sub = pl.lit(0, pl.Int64), (k - _lit(lo0)) // _lit(1 << shift0)
+            if len(refine) > 1:  # which range, and the bucket within it
+                which = pl.when(k.is_between(_lit(lo0), _lit(refine[0][1]))).then(which)
+                sub = pl.when(k.is_between(_lit(lo0), _lit(refine[0][1]))).then(sub)
             for i, (lo, hi, _, shift) in enumerate(refine[1:], 1):
                 which = which.when(k.is_between(_lit(lo), _lit(hi))).then(pl.lit(i, pl.Int64))
                 sub = sub.when(k.is_between(_lit(lo), _lit(hi))).then(
