@@ -1,6 +1,8 @@
 """String functions: lower, upper, length, concat, contains, starts_with, ends_with.
 
 Strings are sequences of Unicode code points. Matching is always literal (never regex).
+The editing functions (trim, substring, replace, split, pad) are in ``text.py``, the regex
+functions in ``regex.py``, conversions to and from strings in ``convert.py``.
 ``lower``/``upper`` are full Unicode case mappings at the Unicode version of the Polars build
 (newer than CPython 3.11's); the row backend applies a generated fix-up table
 (``_unicode_case.py``, made by ``tools/gen_case_table.py``) for the code points whose mapping
