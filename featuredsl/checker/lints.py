@@ -68,10 +68,11 @@ def unsuppressed(diags: list[Diagnostic], module: ast.Module) -> list[Diagnostic
                    + [(d.span.line, d.span.end_line) for d in module.decls])
     silenced: list[tuple[int, int, set[str] | None]] = []  # line range, codes (None: all)
     for c in module.comments:
-        unit = next(((a, b) for a, b in units if a <= c.line <= b), None)
+        found = list(_SUPPRESS.finditer(c.text))  # several: `fmt` may join two comments
+        unit = next(((a, b) for a, b in units if a <= c.line <= b), None) if found else None
         if unit is None:
             continue
-        for m in _SUPPRESS.finditer(c.text):  # `fmt` may join two comments into one
+        for m in found:
             codes = None if m.group(1) is None else {
                 x.strip().upper() for x in m.group(1).split(",") if x.strip()}
             silenced.append((*unit, codes))
