@@ -302,14 +302,19 @@ def hash_series(s: pl.Series) -> np.ndarray:
     return xxh64_u64(np.ascontiguousarray(_u64_words(s)))
 
 
-def _list_hashes(s: pl.Series) -> np.ndarray:
+def list_parts(s: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """A List Series as Arrow lays it out: n + 1 int64 offsets into a flat Series of the
+    elements (the offsets follow a slice: they need not start at 0)."""
     import pyarrow as pa
 
     arr = s.rechunk().to_arrow()
     if not pa.types.is_large_list(arr.type):
         arr = arr.cast(pa.large_list(arr.type.value_type))
-    offs = np.asarray(arr.offsets, dtype=np.int64)  # sliced with the array; index `values`
-    values = pl.Series(pl.from_arrow(arr.values))
+    return np.asarray(arr.offsets, dtype=np.int64), pl.Series(pl.from_arrow(arr.values))
+
+
+def _list_hashes(s: pl.Series) -> np.ndarray:
+    offs, values = list_parts(s)
     h = hash_series(values)
     if values.null_count():
         h = np.where(values.is_null().to_numpy(), np.uint64(0), h)

@@ -378,13 +378,8 @@ def _multi_hot_polars(xs: pl.Expr, values: tuple, oov: int) -> pl.Expr:
     size = len(values) + oov
 
     def kernel(s: pl.Series) -> pl.Series:
-        import pyarrow as pa
-
-        arr = s.rechunk().to_arrow()
-        if not pa.types.is_large_list(arr.type):
-            arr = arr.cast(pa.large_list(arr.type.value_type))
-        offs = np.asarray(arr.offsets, dtype=np.int64)
-        flat = pl.Series(pl.from_arrow(arr.values))[int(offs[0]): int(offs[-1])]
+        offs, elems = _hash.list_parts(s)
+        flat = elems[int(offs[0]): int(offs[-1])]
         lengths = np.diff(offs)
         rows = np.repeat(np.arange(len(s)), lengths)
         slots = _slots_of(flat, values, oov)
