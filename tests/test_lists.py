@@ -285,3 +285,24 @@ def test_profile_of_list_features_is_count_and_nulls() -> None:
     prof = fitted.profile["features"]["a"]
     assert prof["count"] == 2 and prof["null_count"] == 1
     assert "mean" not in prof and "top" not in prof
+
+
+def test_int_vocab_promoted_to_float_list() -> None:
+    """A fitted int vocabulary used where a float list is needed is converted once (row) and
+    cast (batch): `(1, 2)` and `(1.0, 2.0)` are different constants to the code generator."""
+    spec = fd.compile("input {\n i: int\n f: float?\n}\nfeature a = index_of(f, vocab(i))\n"
+                      "feature b = f in vocab(i)\nfeature c = contains(vocab(i), f)\n"
+                      "feature d: list[float] = vocab(i)\nfeature e = vocab(i)\n"
+                      "feature g = if f > 0 then vocab(i) else [0.5]\n")
+    train = pl.DataFrame({"i": [1, 2, 2, 3], "f": [2.0, -0.0, None, 3.5]})
+    fitted = spec.fit(train)
+    rows = train.to_dicts()
+    want = [{"a": {2.0: 0, 1.0: 1, 3.0: 2}.get(r["f"]) if r["f"] is not None else None,
+             "b": None if r["f"] is None else r["f"] in (1.0, 2.0, 3.0),
+             "c": None if r["f"] is None else r["f"] in (1.0, 2.0, 3.0),
+             "d": [2.0, 1.0, 3.0], "e": [2, 1, 3],
+             "g": [2.0, 1.0, 3.0] if r["f"] is not None and r["f"] > 0 else [0.5]}
+            for r in rows]
+    _assert_all_equal(fitted, rows, want)
+    out = fitted.row_evaluator()(rows[0])
+    assert type(out["d"]) is list and type(out["e"]) is list and type(out["d"][0]) is float

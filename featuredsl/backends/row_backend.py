@@ -72,7 +72,8 @@ class RowCodegen:
     def ref(self, obj: object, hint: str = "k") -> str:
         """Bind ``obj`` in the generated module's globals and return its (generated) name."""
         try:
-            key: object = ("h", type(obj), obj)
+            # repr tells (1, 2) from (1.0, 2.0), which are equal and hash alike
+            key: object = ("h", type(obj), obj, repr(obj) if type(obj) is tuple else None)
             hash(key)
         except TypeError:
             key = ("id", id(obj))
@@ -261,6 +262,9 @@ class RowCodegen:
         if a == "None":
             return a
         if e.type.kind == "list":  # int -> float element-wise (a null list stays null)
+            if isinstance(e.arg, ir.StatRef | ir.Const):  # converted once, not per row
+                value = self.stats[e.arg.name] if isinstance(e.arg, ir.StatRef) else e.arg.value
+                return self.lit(None if value is None else tuple(_float_list(value)))
             self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
             return out
         if e.arg.type.nullable and _is_local(a):
@@ -343,7 +347,7 @@ def _out_list(xs: list | tuple | None) -> list | None:
 def _fresh_list(e: ir.Expr) -> bool:
     """Whether a list-valued output is already a new list made for this row (no copy needed):
     a promotion makes one; inputs, constants, lets and branches may share theirs."""
-    return isinstance(e, ir.Cast)
+    return isinstance(e, ir.Cast) and not isinstance(e.arg, ir.StatRef | ir.Const)
 
 
 def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callable[[dict], dict]:

@@ -2,7 +2,9 @@
 
 The list is a literal or a fitted statistic (``quantiles``, ``vocab``), known when the backends
 are built: the row backend binds a tuple or a dict once, the Polars backend a when/then chain or
-a mapping.
+a mapping. ``index_of`` needs a constant list (a list-valued expression is E207); membership in
+any list, constant or not, is ``x in xs`` / ``contains(xs, x)`` (operators.py, lists.py), which
+bind a frozenset once when the list is constant.
 """
 
 from __future__ import annotations
@@ -65,9 +67,8 @@ register(
 
 
 def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
-    mapping: dict[object, int] = {}
-    for i, v in enumerate(values):
-        mapping.setdefault(_canon(v), i)
+    # one vectorized replace_strict against the value -> position table (no join, no UDF)
+    mapping = _index_map(values)
     if not mapping:
         return pl.lit(None, pl.Int64)
     keys = pl.Series(list(mapping.keys()))
@@ -76,6 +77,8 @@ def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
 
 
 def _index_map(values: tuple) -> dict[object, int]:
+    """Value -> position of its first occurrence (-0.0 and 0.0 are one value). The row
+    backend binds this dict once per evaluator; a lookup is one ``dict.get``."""
     mapping: dict[object, int] = {}
     for i, v in enumerate(values):
         mapping.setdefault(_canon(v), i)
