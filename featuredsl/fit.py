@@ -71,7 +71,7 @@ from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
 from featuredsl.errors import InputError
-from featuredsl.fit_exact import median_of, normalize_zero
+from featuredsl.fit_exact import lower_rank, median_of, normalize_zero
 from featuredsl.fit_passes import Budget, Frame, Scalar, Task, all_of, drive, one
 from featuredsl.fit_select import (
     COLLECT_BUDGET,
@@ -99,7 +99,7 @@ _TOP = 20
 
 def _fractions(fractions: list[tuple[int, int]]) -> Callable[[int], list[int]]:
     """0-based ranks of the 'lower' quantiles: ``floor((n - 1) * i / k)``, exact."""
-    return lambda n: [(n - 1) * i // k for i, k in fractions]
+    return lambda n: [lower_rank(n, i, k) for i, k in fractions]
 
 
 def _scalar(frame: Frame, expr: pl.Expr, key: object) -> Task[object]:
