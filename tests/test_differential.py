@@ -3,7 +3,11 @@
 Random well-typed `.feat` expressions are drawn from the *whole* function registry (every
 non-aggregate overload, operators written with their symbols, constant parameters as literals)
 plus the special forms (``if``, ``case``, ``??``, ``coalesce``, ``and``/``or``, ``is [not]
-null``), typed bottom-up by :func:`expr_of`. Many of them go into one spec (amortising compile
+null``), typed bottom-up by :func:`expr_of`. Kinds include lists (``list[int]``, ...,
+``list[duration]``): list inputs with null elements and NaN, list literals, and any registry
+function taking or giving a list, picked up by its parameter and result kinds; an overload
+with ``any`` parameters (``get(list[any], int)``, ``fill_null(any, any)``) is instantiated
+with each kind. Many of them go into one spec (amortising compile
 and transform), over a random frame full of edge values (nulls, NaN, +-inf, -0.0, subnormals,
 int64 extremes, empty and non-ASCII strings, timestamps far from 1970), and
 ``row_evaluator()(row)`` must equal ``transform(frame)`` on every row and feature
@@ -48,12 +52,13 @@ INPUTS: dict[str, str] = {
     "s1": "string?", "s2": "string", "b1": "bool?", "b2": "bool",
     "t1": "timestamp?", "t2": "timestamp", "d1": "date?", "du1": "duration?",
     "li1": "list[int?]?", "li2": "list[int]", "lf1": "list[float?]?", "ls1": "list[string?]?",
-    "ls2": "list[string]", "lb1": "list[bool?]?",
+    "ls2": "list[string]", "lb1": "list[bool?]?", "lt1": "list[timestamp?]?",
+    "ld1": "list[date?]?", "ldu1": "list[duration?]?",
 }
 SCALAR_KINDS = ("bool", "int", "float", "string", "timestamp", "date", "duration")
 #: Element kinds of the generated list values; a list kind is written `list[int]` (element
 #: and list nullability aside: a value of kind `list[int]` may be null or hold nulls).
-ELEM_KINDS = ("int", "float", "string", "bool")
+ELEM_KINDS = ("int", "float", "string", "bool", "timestamp", "date", "duration")
 LIST_KINDS = tuple(f"list[{k}]" for k in ELEM_KINDS)
 KINDS = SCALAR_KINDS + LIST_KINDS
 
@@ -78,7 +83,7 @@ COLUMNS: dict[str, list[str]] = {k: [n for n, t in INPUTS.items() if kind_of(t) 
 NULLABLE_COLUMN = {k: next(n for n in COLUMNS[k] if INPUTS[n].endswith("?")) for k in KINDS}
 #: Kinds of the generated features: those with functions of their own come up more often.
 FEATURE_KINDS = ("bool", "int", "float", "string", "bool", "int", "float", "string", "timestamp",
-                 "date", "duration", *LIST_KINDS)
+                 "date", "duration", *LIST_KINDS[:4])
 #: Kinds that have literals (timestamps and dates only come from inputs).
 LITERAL_KINDS = ("bool", "int", "float", "string", "duration")
 
@@ -455,7 +460,8 @@ def leaf_of(draw, kind: str, lets: dict[str, list[str]], strict: bool = False) -
     if kind == "list[float]" and not strict:
         names += COLUMNS["list[int]"][:1]
     choices = ["col", "col", "col"]
-    if kind in LITERAL_KINDS or (kind in LIST_KINDS and not strict):
+    if kind in LITERAL_KINDS or (kind in LIST_KINDS and not strict
+                                 and kind[5:-1] in LITERAL_KINDS):
         # a list literal is a constant (it would specialize `x in [..]` to the constant form)
         choices += ["lit", "lit"]
     if not strict:

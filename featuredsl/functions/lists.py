@@ -23,17 +23,19 @@ lists cover int, float, string and bool elements.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import polars as pl
 
-from featuredsl.functions.operators import _is_in_polars, _is_in_row
+from featuredsl.functions.operators import _IN_CONST, _IN_KINDS, _is_in_row
 from featuredsl.functions.registry import Example, Overload, register
-from featuredsl.types import BOOL, FLOAT, INT, NULL, STRING, Type, list_of
+from featuredsl.types import BOOL, INT, NULL, Type, list_of
 
 #: A list of any element type (the element kind is not constrained by the parameter).
 ANY = Type("any")
 ANY_LIST = list_of(ANY)
 #: Element kinds that ``contains`` and ``in`` accept on list values.
-MEMBER_KINDS = (INT, FLOAT, STRING, BOOL)
+MEMBER_KINDS = _IN_KINDS
 
 # ------------------------------------------------------------------------------ length
 
@@ -58,24 +60,24 @@ def _contains_row(g, xs: str, x: str) -> str:
     return f"{x} in {xs}"
 
 
-def _contains_const_polars(values: tuple, x: pl.Expr) -> pl.Expr:
-    return _is_in_polars(x, values)
-
-
 def _contains_const_row(g, values: tuple, x: str) -> str:
     return _is_in_row(g, x, values)
 
 
-def _contains_overloads(t: Type) -> tuple[Overload, Overload]:
+def _contains_overloads(t: Type) -> tuple[Overload, ...]:
     """The list form, and a hidden one for a constant list (a literal or a fitted `vocab`):
     a frozenset bound once (row) and an `is_in` against constants (Polars), as `x in [..]`."""
+    if t.kind not in _IN_CONST:  # no constant lists of this kind can be written
+        return (Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
+                         _contains_row),)
     const_id = f"contains_list_{t.kind}_const"
+    in_const = _IN_CONST[t.kind]
     return (
         Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
                  _contains_row, specialize=lambda consts, special=const_id: (
                      special if isinstance(consts[0], tuple | list) else None)),
-        Overload(const_id, (list_of(t), t), BOOL, _contains_const_polars, _contains_const_row,
-                 const=frozenset({0}), hidden=True),
+        Overload(const_id, (list_of(t), t), BOOL, lambda values, x: in_const(x, values),
+                 _contains_const_row, const=frozenset({0}), hidden=True),
     )
 
 
@@ -92,6 +94,13 @@ CONTAINS_EXAMPLES = (
     Example("contains([0.0, 2.5], x)", {"x": -0.0}, True),
     Example('contains(["a"], x)', {"x": "A"}, False),
     Example("contains([true], x)", {"x": None}, None, {"x": "bool?"}),
+    Example("contains(xs, x)", {"xs": ["2024-07-01T23:30:00-04:00"], "x": "2024-07-02T03:30:00Z"},
+            True, {"xs": "list[timestamp]", "x": "timestamp"}),
+    Example("contains(xs, x)", {"xs": [None], "x": "1970-01-01"}, False,
+            {"xs": "list[date?]", "x": "date"}),
+    Example("contains(xs, 90m)", {"xs": [_dt.timedelta(hours=1, minutes=30)]}, True,
+            {"xs": "list[duration]"}),
+    Example("contains([1h, 2h], x)", {"x": _dt.timedelta(hours=2)}, True),
 )
 
 # ------------------------------------------------------------------------------ get

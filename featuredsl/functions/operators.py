@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta as _td
 
 import polars as pl
@@ -241,7 +242,16 @@ def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
     return a.is_in(list(values)) if values else pl.when(a.is_not_null()).then(pl.lit(False))
 
 
-_IN_KINDS = (INT, FLOAT, STRING, BOOL)
+def _is_in_durations(a: pl.Expr, values: tuple) -> pl.Expr:
+    # constant durations are int microseconds in the IR (and in the row backend)
+    return _is_in_polars(a, tuple(_td(microseconds=v) for v in values))
+
+
+#: Element kinds of `in` / `contains` on lists; a constant list (literal or fitted) of the
+#: kinds in _IN_CONST binds a set. Timestamps and dates have no literals nor vocabularies.
+_IN_KINDS = (INT, FLOAT, STRING, BOOL, TIMESTAMP, DATE, DURATION)
+_IN_CONST = {"int": _is_in_polars, "float": _is_in_polars, "string": _is_in_polars,
+             "bool": _is_in_polars, "duration": _is_in_durations}
 
 
 def _is_in_overloads(t: Type) -> list[Overload]:
@@ -251,15 +261,15 @@ def _is_in_overloads(t: Type) -> list[Overload]:
     are those of ``contains(xs, x)`` (featuredsl/functions/lists.py): null elements never
     match, a null list gives null."""
     const_id = f"is_in_{t.kind}_const"
-    return [
-        Overload(f"is_in_{t.kind}", (t, list_of(t)), BOOL,
-                 lambda a, xs: xs.list.contains(a, nulls_equal=False),
-                 lambda g, a, xs: f"{a} in {xs}",
-                 specialize=lambda consts, special=const_id: (
-                     special if isinstance(consts[1], tuple | list) else None)),
-        Overload(const_id, (t, list_of(t)), BOOL, _is_in_polars, _is_in_row,
-                 const=frozenset({1}), hidden=True),
-    ]
+    dynamic = Overload(f"is_in_{t.kind}", (t, list_of(t)), BOOL,
+                       lambda a, xs: xs.list.contains(a, nulls_equal=False),
+                       lambda g, a, xs: f"{a} in {xs}",
+                       specialize=lambda consts, special=const_id: (
+                           special if isinstance(consts[1], tuple | list) else None))
+    if t.kind not in _IN_CONST:
+        return [replace(dynamic, specialize=None)]
+    return [dynamic, Overload(const_id, (t, list_of(t)), BOOL, _IN_CONST[t.kind], _is_in_row,
+                              const=frozenset({1}), hidden=True)]
 
 
 def _canon(v: object) -> object:
@@ -280,6 +290,14 @@ register(
      Example("x in xs", {"x": -0.0, "xs": [0.0]}, True, {"xs": "list[float]"}),
      Example("x in xs", {"x": "é", "xs": ["e", "é"]}, True, {"xs": "list[string]"}),
      Example("x in xs", {"x": True, "xs": [False]}, False, {"xs": "list[bool]"}),
+     Example("x in xs", {"x": "2024-01-01T00:00:00Z", "xs": ["2024-01-01T01:00:00+01:00"]},
+             True, {"x": "timestamp", "xs": "list[timestamp]"}),
+     Example("x in xs", {"x": "2024-02-29", "xs": ["2024-03-01", None]}, False,
+             {"x": "date", "xs": "list[date?]"}),
+     Example("x in xs", {"x": _td(hours=1), "xs": [_td(minutes=60)]}, True,
+             {"xs": "list[duration]"}),
+     Example("x in [1h, 2d]", {"x": _td(minutes=60)}, True),
+     Example("x not in [1h, -1us]", {"x": _td(microseconds=-1)}, False),
      Example("x in [0.5, 0.0]", {"x": -0.0}, True), Example("x in [true]", {"x": False}, False),
      Example("x in [1, 2.5]", {"x": 1}, True),
      Example("x not in [1, 2]", {"x": 3}, True),
