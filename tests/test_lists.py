@@ -279,12 +279,18 @@ def test_constant_lookups_bind_their_table_once() -> None:
     assert "python" not in plan and "map_elements" not in plan
 
 
-def test_profile_of_list_features_is_count_and_nulls() -> None:
-    spec = fd.compile("input {\n xs: list[int]?\n}\nfeature a = xs\nfeature n = length(xs)\n")
-    fitted = spec.fit(pl.DataFrame({"xs": [[1], None, []]}, schema={"xs": pl.List(pl.Int64)}))
-    prof = fitted.profile["features"]["a"]
-    assert prof["count"] == 2 and prof["null_count"] == 1
+def test_profile_of_list_features_is_count_and_nulls(tmp_path) -> None:
+    """The training profile of a list-valued feature holds its count and nulls only (no
+    min/max/top of lists); list features survive save and load."""
+    spec = fd.compile(SRC)
+    rows = _random_rows(random.Random(11), 30)
+    fitted = spec.fit(frame_for(spec, rows))
+    prof = fitted.profile["features"]["out"]
+    assert prof["count"] == sum(r["xs"] is not None for r in rows)
+    assert prof["null_count"] == sum(r["xs"] is None for r in rows)
     assert "mean" not in prof and "top" not in prof
+    fitted.save(tmp_path / "lists.json")
+    _assert_all_equal(fd.load(tmp_path / "lists.json"), rows, [_expected(r) for r in rows])
 
 
 def test_int_vocab_promoted_to_float_list() -> None:
