@@ -8,6 +8,9 @@ than :data:`MAX_INLINE_LEVEL` operations deep, its arguments are materialized as
 columns in an earlier ``with_columns`` stage. Shallow features, the common case, stay single
 fused expressions as a hand-written ``select`` would be.
 
+Lists are Polars ``List`` columns; a constant list is a scalar list literal (broadcast to the
+frame height like any literal), and ``list[int]`` promotes to ``list[float]`` by a cast.
+
 Null propagation follows the registry's policy: most Polars kernels propagate nulls already;
 overloads marked ``polars_nulls=False`` get an explicit null check on their nullable arguments.
 """

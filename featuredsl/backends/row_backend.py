@@ -6,6 +6,10 @@ a local, in dependency order, with ``is None`` checks only where the checker say
 null. ``if``/``case``/``??`` evaluate lazily as nested blocks; equal subexpressions are computed
 once per block.
 
+Lists are Python lists (inputs, computed values) or tuples (constants); every list-valued
+output is handed out as a new list, so a caller may keep or mutate it. A constant list used
+for membership (``x in [..]``, ``contains(vocab, x)``) is bound once as a frozenset.
+
 Safety: no text of the `.feat` file becomes code. Locals are generated (``v3``), field names
 and string literals appear only as ``repr()`` string literals, and every other constant (sets,
 dicts, tuples, non-finite floats, helper functions) is bound in the function's globals under a

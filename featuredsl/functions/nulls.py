@@ -21,6 +21,7 @@ import datetime as _dt
 
 import polars as pl
 
+from featuredsl.functions.lists import ANY
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import (
     BOOL,
@@ -34,8 +35,6 @@ from featuredsl.types import (
     Type,
     unify,
 )
-
-ANY = Type("any")
 
 
 def _checker_only(*args: object) -> object:
