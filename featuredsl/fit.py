@@ -161,7 +161,7 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
         arg = s.expr.args[0]
         if arg.key() not in columns:
             columns[arg.key()] = arg.name if isinstance(arg, ir.Input) \
-                else f"__fd_a{len(exprs)}"
+                else f"\x00a{len(exprs)}"  # no identifier holds a NUL: no clash
             exprs.append(arg)
     computed = [e for e in exprs if not isinstance(e, ir.Input)]
     lf = base

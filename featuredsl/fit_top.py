@@ -51,9 +51,9 @@ def _order(rows: list[tuple], top: int) -> list[tuple]:
 def _direct(frame: Frame, column: str, top: int, min_count: int) -> pl.LazyFrame:
     c = pl.col(column)
     return (frame.lf.select(c).filter(c.is_not_null()).group_by(column)
-            .agg(pl.len().cast(pl.Int64).alias("__fd_n"))
-            .filter(pl.col("__fd_n") >= min_count)
-            .sort(["__fd_n", column], descending=[True, False]).head(top))
+            .agg(pl.len().cast(pl.Int64).alias("\x00n"))
+            .filter(pl.col("\x00n") >= min_count)
+            .sort(["\x00n", column], descending=[True, False]).head(top))
 
 
 def top_values(frame: Frame, column: str, kind: str, top: int,
@@ -78,22 +78,22 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
 def _hashed(frame: Frame, column: str, top: int, min_count: int) -> Task[list[tuple] | None]:
     """Steps 1 and 2 of the module docstring; None when they cannot prove the answer."""
     c = pl.col(column)
-    h, n = pl.col("__fd_h"), pl.col("__fd_n")
-    hashed = frame.lf.filter(c.is_not_null()).select(_hash(c).alias("__fd_h"))
+    h, n = pl.col("\x00h"), pl.col("\x00n")
+    hashed = frame.lf.filter(c.is_not_null()).select(_hash(c).alias("\x00h"))
     theta = pl.max_horizontal(pl.lit(min_count, pl.Int64), n.top_k(top).min())
-    cands = (hashed.group_by("__fd_h").agg(pl.len().cast(pl.Int64).alias("__fd_n"))
-             .with_columns(pl.len().alias("__fd_groups"))
+    cands = (hashed.group_by("\x00h").agg(pl.len().cast(pl.Int64).alias("\x00n"))
+             .with_columns(pl.len().alias("\x00g"))
              .filter(n >= theta).head(CANDIDATES + 1))
     got = yield from one(Query(frame, cands, ("top-hashes", column, top, min_count)))
     if got.height == 0:  # type: ignore[attr-defined]
         return []  # no value is seen min_count times
     if got.height > CANDIDATES:  # type: ignore[attr-defined]
         return None
-    groups = int(got.get_column("__fd_groups")[0])  # type: ignore[attr-defined]
-    lowest = int(got.get_column("__fd_n").min())  # type: ignore[attr-defined]
-    exact = (frame.lf.filter(c.is_not_null()).select(c, _hash(c).alias("__fd_h"))
-             .filter(h.is_in(got.get_column("__fd_h").implode()))  # type: ignore[attr-defined]
-             .group_by(column).agg(pl.len().cast(pl.Int64).alias("__fd_n")))
+    groups = int(got.get_column("\x00g")[0])  # type: ignore[attr-defined]
+    lowest = int(got.get_column("\x00n").min())  # type: ignore[attr-defined]
+    exact = (frame.lf.filter(c.is_not_null()).select(c, _hash(c).alias("\x00h"))
+             .filter(h.is_in(got.get_column("\x00h").implode()))  # type: ignore[attr-defined]
+             .group_by(column).agg(pl.len().cast(pl.Int64).alias("\x00n")))
     df = yield from one(Query(frame, exact, ("top-exact", column, top, min_count)))
     rows = _order([r for r in df.iter_rows() if r[1] >= min_count], top)  # type: ignore
     outsiders = groups > got.height  # type: ignore[attr-defined]

@@ -271,3 +271,16 @@ def test_fitting_a_parquet_scan_does_not_hold_the_data(tmp_path: Path) -> None:
     print(f"peak RSS {peaks[0] / 2**20:.0f} MB at {sizes[0]:,} rows, "
           f"{peaks[1] / 2**20:.0f} MB at {sizes[1]:,}; holding the values: +{held / 2**20:.0f} MB")
     assert peaks[1] - peaks[0] < 0.35 * held, (peaks, held)
+
+
+def test_inputs_named_like_internal_columns() -> None:
+    """fit's temporary columns cannot clash with an input's name (found in review: an input
+    `__fd_a0` was overwritten by a statistic's argument column)."""
+    spec = fd.compile("input { __fd_a0: float\n  __fd_n: string\n  y: float }\n"
+                      "feature f = __fd_a0 + mean(y * 2)\n"
+                      "feature g = index_of(__fd_n, vocab(__fd_n))\n")
+    fitted = spec.fit(pl.DataFrame({"__fd_a0": [1.0, 2.0], "__fd_n": ["a", "b"],
+                                    "y": [10.0, 20.0]}))
+    assert fitted.stats == {"mean(y * 2)": 30.0, "vocab(__fd_n)": ("a", "b")}
+    assert fitted.profile["inputs"]["__fd_a0"]["max"] == 2.0
+    assert fitted.profile["inputs"]["__fd_n"]["top"] == [["a", 1], ["b", 1]]
