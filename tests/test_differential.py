@@ -363,6 +363,8 @@ def call_of(draw, sig: Sig, depth: int, lets: dict[str, list[str]],
         text = draw(_call_text(sig, depth, lets, exact, drawn))
         if text is not None:
             return text
+    if drawn is not None:
+        drawn.clear()  # no call was written
     return draw(leaf_of(kind_of(ov.result_type([type_of(p) for p in params])), lets, True))
 
 
@@ -655,7 +657,7 @@ def every_overload_spec(draw) -> tuple[str, dict[str, str]]:
             for _ in range(8):
                 drawn: list[str] = []
                 e = draw(call_of(sig, draw(st.integers(1, 2)), {}, exact=True, drawn=drawn))
-                if hit := _reaches(fn, ov, params, drawn):
+                if hit := bool(drawn) and _reaches(fn, ov, params, drawn):
                     break
         else:
             e = draw(call_of(sig, draw(st.integers(1, 2)), {}, exact=True))
