@@ -126,8 +126,8 @@ def drive(task: Task[T], budget: Budget | None = None) -> T:
             return stop.value
 
 
-#: How many passes ``drive`` ran, for tests and benchmarks (not thread-safe; diagnostic only).
-PASSES: list[int] = []
+#: How many passes have run in this process, for tests and benchmarks (diagnostic only).
+PASSES = 0
 
 
 def _execute(requests: list[Request]) -> list[object]:
@@ -152,7 +152,8 @@ def _execute(requests: list[Request]) -> list[object]:
     except data_io.READ_ERRORS as exc:
         raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
             from None
-    PASSES.append(len(plans))
+    global PASSES
+    PASSES += 1
     out: list[object] = []
     for r in requests:
         fid = id(r.frame)

@@ -123,11 +123,11 @@ def test_selection_takes_few_passes() -> None:
     deciles = [(i, 10) for i in range(1, 10)]
 
     def passes(kind: str, budget: int) -> int:
-        before = len(fit_passes.PASSES)
+        before = fit_passes.PASSES
         b = Budget(budget)
         drive(fs.order_stats(Frame(df.lazy()), "x" if kind == "float" else "n", kind,
                              lambda m: [(m - 1) * i // k for i, k in deciles], b), b)
-        return len(fit_passes.PASSES) - before
+        return fit_passes.PASSES - before
 
     assert passes("float", fs.COLLECT_BUDGET) == 2  # summary, then the deciles' ranges
     assert passes("float", 0) <= 5  # never collecting: 16 key bits, then 12 a pass
