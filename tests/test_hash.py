@@ -18,7 +18,7 @@ import pytest
 import xxhash
 
 import featuredsl as fd
-from featuredsl.functions import _hash
+from featuredsl.functions import _hash, _hash_np
 from tests.harness import assert_parity, frame_for, spec_of
 
 PRIME32 = 2654435761
@@ -53,7 +53,7 @@ def numpy_hash(items: list[bytes]) -> list[int]:
     buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     lengths = np.array([len(b) for b in items], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return [int(h) for h in _hash.xxh64_strings(buf, starts, lengths)]
+    return [int(h) for h in _hash_np.xxh64_strings(buf, starts, lengths)]
 
 
 def signed(u: int) -> int:
@@ -99,12 +99,12 @@ def test_numpy_kernel_equals_c_library_on_random_strings() -> None:
     texts += ["a" * n for n in range(0, 70)] + ["é" * n for n in range(0, 40)]
     series = pl.Series(texts)
     want = [xxhash.xxh64_intdigest(t.encode()) for t in texts]
-    assert [int(h) for h in _hash.hash_series(series)] == want
+    assert [int(h) for h in _hash_np.hash_series(series)] == want
     # a slice (Arrow offset) and a column in many chunks give the same per-row values
-    assert [int(h) for h in _hash.hash_series(series.slice(17, 500))] == want[17:517]
+    assert [int(h) for h in _hash_np.hash_series(series.slice(17, 500))] == want[17:517]
     chunked = pl.concat([series.slice(i, 97) for i in range(0, len(texts), 97)], rechunk=False)
     assert chunked.n_chunks() > 1
-    assert [int(h) for h in _hash.hash_series(chunked)] == want
+    assert [int(h) for h in _hash_np.hash_series(chunked)] == want
 
 
 def test_numpy_kernel_equals_c_library_on_raw_bytes() -> None:
@@ -117,24 +117,24 @@ def test_ints_floats_dates_timestamps_kernel_equals_row_helpers() -> None:
     rnd = random.Random(3)
     ints = [0, 1, -1, 2**63 - 1, -(2**63), 2**31, *(rnd.randint(-(2**63), 2**63 - 1)
                                                     for _ in range(500))]
-    got = _hash.hash_series(pl.Series(ints, dtype=pl.Int64))
+    got = _hash_np.hash_series(pl.Series(ints, dtype=pl.Int64))
     assert [int(h) for h in got] == [xxhash.xxh64_intdigest(struct.pack("<q", i))
                                      for i in ints]
     floats = [0.0, -0.0, 1.5, -2.5, float("inf"), float("-inf"), 5e-324, 1e308,
               *(rnd.uniform(-1e6, 1e6) for _ in range(200))]
-    got = _hash.hash_series(pl.Series(floats, dtype=pl.Float64))
+    got = _hash_np.hash_series(pl.Series(floats, dtype=pl.Float64))
     assert [int(h) for h in got] == [xxhash.xxh64_intdigest(struct.pack("<d", f + 0.0))
                                      for f in floats]
     assert got[0] == got[1]  # -0.0 hashes as 0.0
     dates = [dt.date(1970, 1, 1), dt.date(1969, 12, 31), dt.date(1, 1, 1), dt.date(9999, 12, 31)]
-    got = _hash.hash_series(pl.Series(dates, dtype=pl.Date))
+    got = _hash_np.hash_series(pl.Series(dates, dtype=pl.Date))
     assert [int(h) for h in got] == [_hash.u_int((d - dt.date(1970, 1, 1)).days)
                                      for d in dates]
     assert [int(h) for h in got] == [_hash.u_date(d) for d in dates]
     stamps = [dt.datetime(1970, 1, 1), dt.datetime(1969, 12, 31, 23, 59, 59, 999999),
               dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
               dt.datetime(2024, 7, 1, 3, 30, 0, 5)]
-    got = _hash.hash_series(pl.Series(stamps, dtype=pl.Datetime("us", "UTC")))
+    got = _hash_np.hash_series(pl.Series(stamps, dtype=pl.Datetime("us", "UTC")))
     epoch = dt.datetime(1970, 1, 1)
     assert [int(h) for h in got] == [_hash.u_int((t - epoch) // dt.timedelta(microseconds=1))
                                      for t in stamps]

@@ -5,8 +5,9 @@ Why XXH64: a published, seed-free-able 64-bit hash with official test vectors
 version (unlike Python's salted ``hash()`` and Polars' ``Expr.hash``, whose algorithm may
 change between releases: SKEW-TRAPS.md, row "hashing"). The row backend calls the C
 implementation of the ``xxhash`` package (~0.1 µs for a short string); the batch backend runs
-:func:`xxh64_strings` / :func:`xxh64_u64`, a vectorized numpy transcription of the same
-algorithm over a whole Arrow column at once (offsets + data bytes), once per batch. Both are
+``_hash_np.py``, a vectorized numpy transcription of the same algorithm over a whole Arrow
+column at once (offsets + data bytes), once per batch (imported only when a batch runs:
+numpy stays out of ``import featuredsl``). Both are
 checked against the official vectors and against each other on random inputs
 (tests/test_hash.py).
 
@@ -32,8 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import struct
 
-import numpy as np
-import polars as pl
 import xxhash
 
 P1 = 0x9E3779B185EBCA87
@@ -41,8 +40,6 @@ P2 = 0xC2B2AE3D27D4EB4F
 P3 = 0x165667B19E3779F9
 P4 = 0x85EBCA77C2B2AE63
 P5 = 0x27D4EB2F165667C5
-_U1, _U2, _U3, _U4, _U5 = (np.uint64(p) for p in (P1, P2, P3, P4, P5))
-_MASK = (1 << 64) - 1
 
 #: The C implementation (row backend): bytes -> the unsigned 64-bit hash.
 xxh64 = xxhash.xxh64_intdigest
@@ -113,239 +110,6 @@ def u_any(v: object) -> int:
     """The hash of a row-backend value of any featuredsl type, by its Python type (``cross``
     and list elements)."""
     return _U_BY_TYPE[type(v)](v)  # type: ignore[operator]
-
-
-# ---------------------------------------------------------------------------- numpy XXH64
-
-
-def _rotl(x: np.ndarray, r: int) -> np.ndarray:
-    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
-
-
-def _round(acc: np.ndarray, lane: np.ndarray) -> np.ndarray:
-    acc = acc + lane * _U2
-    return _rotl(acc, 31) * _U1
-
-
-# In-place forms for the hot loops over whole columns: numpy allocates nothing, and a step
-# that applies to every row skips the masked copy.
-
-
-def _rotl_(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
-    np.right_shift(x, np.uint64(64 - r), out=tmp)
-    np.left_shift(x, np.uint64(r), out=x)
-    x |= tmp
-
-
-def _lane_(k: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """``round(0, k)`` in place."""
-    k *= _U2
-    _rotl_(k, 31, tmp)
-    k *= _U1
-    return k
-
-
-def _mix_(h: np.ndarray, k: np.ndarray, r: int, mul: np.uint64, add: np.uint64 | None,
-          mask: np.ndarray | None, tmp: np.ndarray) -> np.ndarray:
-    """``rotl(h ^ k, r) * mul + add`` where ``mask`` (everywhere if None); reuses ``k``."""
-    k ^= h
-    _rotl_(k, r, tmp)
-    k *= mul
-    if add is not None:
-        k += add
-    if mask is None:
-        return k
-    np.copyto(h, k, where=mask)
-    return h
-
-
-def _avalanche(h: np.ndarray) -> np.ndarray:
-    tmp = np.empty_like(h)
-    for shift, mul in ((33, _U2), (29, _U3), (32, None)):
-        np.right_shift(h, np.uint64(shift), out=tmp)
-        h ^= tmp
-        if mul is not None:
-            h *= mul
-    return h
-
-
-def _all_or_mask(mask: np.ndarray) -> np.ndarray | None:
-    return None if mask.all() else mask
-
-
-def xxh64_u64(x: np.ndarray) -> np.ndarray:
-    """XXH64 (seed 0) of each 8-byte little-endian word of a uint64 array."""
-    with np.errstate(over="ignore"):
-        tmp = np.empty(x.shape, dtype=np.uint64)
-        k = _lane_(x.astype(np.uint64, copy=True), tmp)
-        h = np.full(x.shape, np.uint64((P5 + 8) & _MASK), dtype=np.uint64)
-        return _avalanche(_mix_(h, k, 27, _U1, _U4, None, tmp))
-
-
-def _view(buf: np.ndarray, dtype: str) -> np.ndarray:
-    """Every unaligned little-endian word of ``buf``: ``view[i]`` starts at byte ``i``."""
-    size = np.dtype(dtype).itemsize
-    return np.ndarray((len(buf) - size + 1,), dtype=dtype, buffer=buf, strides=(1,))
-
-
-def xxh64_strings(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """XXH64 (seed 0) of ``data[starts[i] : starts[i] + lengths[i]]`` for every i.
-
-    ``data`` is uint8 and must have at least 32 bytes of padding after the last string (the
-    tail steps read whole words at every row and keep them only where the row has them).
-    """
-    n = len(starts)
-    starts = starts.astype(np.int64, copy=False)
-    ln = lengths.astype(np.uint64, copy=False)
-    w64 = _view(data, "<u8")
-    with np.errstate(over="ignore"):
-        h = np.full(n, _U5, dtype=np.uint64)
-        big = np.flatnonzero(lengths >= 32)
-        if len(big):  # the 32-byte stripes, only for the rows that have them
-            p = starts[big]
-            stripes = lengths[big] // 32
-            v1 = np.full(len(big), np.uint64((P1 + P2) & _MASK), dtype=np.uint64)
-            v2 = np.full(len(big), _U2, dtype=np.uint64)
-            v3 = np.zeros(len(big), dtype=np.uint64)
-            v4 = np.full(len(big), np.uint64((-P1) & _MASK), dtype=np.uint64)
-            for s in range(int(stripes.max())):
-                act = stripes > s
-                q = np.where(act, p + 32 * s, 0)  # in bounds for the rows done already
-                v1 = np.where(act, _round(v1, w64[q]), v1)
-                v2 = np.where(act, _round(v2, w64[q + 8]), v2)
-                v3 = np.where(act, _round(v3, w64[q + 16]), v3)
-                v4 = np.where(act, _round(v4, w64[q + 24]), v4)
-            acc = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-            for v in (v1, v2, v3, v4):
-                acc = (acc ^ _round(np.zeros_like(v), v)) * _U1 + _U4
-            h[big] = acc
-        h += ln
-        tmp = np.empty_like(h)
-        rem = lengths & 31
-        p = starts + (lengths - rem)  # the tail: under 32 bytes
-        words = rem >> 3
-        for j in range(int(words.max(initial=0))):
-            k = _lane_(w64[p + 8 * j], tmp)
-            h = _mix_(h, k, 27, _U1, _U4, _all_or_mask(words > j), tmp)
-        # The last 0..7 bytes, from one 8-byte read: a 4-byte word if there is one, then
-        # single bytes (the bytes read past the end of the row are never used).
-        tail = w64[p + 8 * words]
-        has4 = (rem & 4) != 0
-        shift = np.zeros(n, dtype=np.uint64)
-        if has4.any():
-            k = tail & np.uint64(0xFFFFFFFF)
-            k *= _U1
-            h = _mix_(h, k, 23, _U2, _U3, _all_or_mask(has4), tmp)
-            shift[has4] = 32
-        last = rem & 3
-        for j in range(int(last.max(initial=0))):
-            k = tail >> shift
-            k &= np.uint64(0xFF)
-            k *= _U5
-            h = _mix_(h, k, 11, _U1, None, _all_or_mask(last > j), tmp)
-            shift += np.uint64(8)
-        return _avalanche(h)
-
-
-# ---------------------------------------------------------------------------- Polars batches
-
-_PAD = 32
-
-
-def _string_hashes(s: pl.Series) -> np.ndarray:
-    arr = s.cast(pl.String).rechunk().to_arrow()  # LargeUtf8: int64 offsets + data bytes
-    import pyarrow as pa
-
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    _, offs_buf, data_buf = arr.buffers()
-    offs = np.frombuffer(offs_buf, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1] \
-        if offs_buf is not None else np.zeros(len(arr) + 1, dtype=np.int64)
-    raw = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else \
-        np.zeros(0, dtype=np.uint8)
-    data = np.zeros(len(raw) + _PAD, dtype=np.uint8)
-    data[: len(raw)] = raw
-    return xxh64_strings(data, offs[:-1], np.diff(offs))
-
-
-def _u64_words(s: pl.Series) -> np.ndarray:
-    """The int64 each non-string value is hashed as (see the module docstring), as uint64."""
-    dt = s.dtype
-    if dt == pl.Float64 or dt == pl.Float32:
-        f = s.cast(pl.Float64).fill_null(0.0).to_numpy()
-        f = np.where(f == 0.0, 0.0, f)  # -0.0 -> 0.0
-        return f.view(np.uint64)
-    if dt == pl.Boolean:
-        return s.fill_null(False).cast(pl.UInt64).to_numpy()
-    if dt == pl.Date:
-        phys = s.to_physical().cast(pl.Int64)
-    elif isinstance(dt, pl.Datetime):
-        phys = s.dt.cast_time_unit("us").to_physical()
-    elif isinstance(dt, pl.Duration):
-        phys = s.dt.cast_time_unit("us").to_physical()
-    else:
-        phys = s.cast(pl.Int64)
-    return phys.fill_null(0).to_numpy().view(np.uint64)
-
-
-def hash_series(s: pl.Series) -> np.ndarray:
-    """The unsigned XXH64 of every value of a Series, by its dtype (nulls: garbage)."""
-    if s.dtype == pl.String:
-        return _string_hashes(s)
-    if s.dtype == pl.Boolean:
-        b = s.fill_null(False).to_numpy()
-        return np.where(b, np.uint64(U_TRUE), np.uint64(U_FALSE))
-    if s.dtype == pl.Null:
-        return np.zeros(len(s), dtype=np.uint64)
-    if isinstance(s.dtype, pl.List):
-        return _list_hashes(s)
-    return xxh64_u64(np.ascontiguousarray(_u64_words(s)))
-
-
-def list_parts(s: pl.Series) -> tuple[np.ndarray, pl.Series]:
-    """A List Series as Arrow lays it out: n + 1 int64 offsets into a flat Series of the
-    elements (the offsets follow a slice: they need not start at 0)."""
-    import pyarrow as pa
-
-    arr = s.rechunk().to_arrow()
-    if not pa.types.is_large_list(arr.type):
-        arr = arr.cast(pa.large_list(arr.type.value_type))
-    return np.asarray(arr.offsets, dtype=np.int64), pl.Series(pl.from_arrow(arr.values))
-
-
-def _list_hashes(s: pl.Series) -> np.ndarray:
-    offs, values = list_parts(s)
-    h = hash_series(values)
-    if values.null_count():
-        h = np.where(values.is_null().to_numpy(), np.uint64(0), h)
-    data = np.zeros(8 * len(h) + _PAD, dtype=np.uint8)
-    data[: 8 * len(h)] = h.astype("<u8").view(np.uint8)
-    return xxh64_strings(data, offs[:-1] * 8, np.diff(offs) * 8)
-
-
-def with_nulls(values: pl.Series, *sources: pl.Series) -> pl.Series:
-    """``values`` with null wherever any source is null."""
-    valid = None
-    for s in sources:
-        if s.null_count():
-            m = s.is_not_null()
-            valid = m if valid is None else valid & m
-    if valid is None:
-        return values
-    return values.zip_with(valid, pl.Series([None], dtype=values.dtype).extend_constant(
-        None, len(values) - 1))
-
-
-def combine(hashes: list[np.ndarray]) -> np.ndarray:
-    """The hash of a tuple: XXH64 of the concatenated 8-byte little-endian hashes of its
-    components (fixed width, so no separator can be ambiguous)."""
-    n = len(hashes[0])
-    buf = np.stack(hashes, axis=1).astype("<u8", copy=False)
-    flat = np.zeros(buf.nbytes + _PAD, dtype=np.uint8)
-    flat[: buf.nbytes] = np.ascontiguousarray(buf).view(np.uint8).ravel()
-    width = 8 * len(hashes)
-    starts = np.arange(n, dtype=np.int64) * width
-    return xxh64_strings(flat, starts, np.full(n, width, dtype=np.int64))
 
 
 def combine_row(hashes: tuple[int, ...]) -> int:

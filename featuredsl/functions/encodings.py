@@ -37,8 +37,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from featuredsl.functions import _hash
@@ -54,6 +54,9 @@ from featuredsl.types import (
     Type,
     list_of,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ANY = Type("any")
 _HASHABLE = (STRING, INT, FLOAT, BOOL, DATE, TIMESTAMP, DURATION, list_of(ANY))
@@ -73,12 +76,24 @@ def _row_u(g, kind: str, x: str) -> str:
     return f"{g.ref(_ROW_U[kind], 'hash_' + kind)}({x})"
 
 
+def _np():
+    """numpy and the numpy XXH64, imported when a batch first runs: `import featuredsl`
+    stays free of numpy (cold start)."""
+    import numpy
+
+    from featuredsl.functions import _hash_np
+
+    return numpy, _hash_np
+
+
 def _signed(u: np.ndarray) -> pl.Series:
+    np, _ = _np()
     return pl.Series(u.view(np.int64), dtype=pl.Int64)
 
 
 def _hash_kernel(s: pl.Series) -> pl.Series:
-    return _hash.with_nulls(_signed(_hash.hash_series(s)), s)
+    _, hnp = _np()
+    return hnp.with_nulls(_signed(hnp.hash_series(s)), s)
 
 
 def _hash_polars(x: pl.Expr) -> pl.Expr:
@@ -147,8 +162,9 @@ def _check_n(consts: Sequence[object]) -> str | None:
 
 def _bucket_polars(x: pl.Expr, n: int) -> pl.Expr:
     def kernel(s: pl.Series) -> pl.Series:
-        u = _hash.hash_series(s) % np.uint64(n)
-        return _hash.with_nulls(pl.Series(u.astype(np.int64), dtype=pl.Int64), s)
+        np, hnp = _np()
+        u = hnp.hash_series(s) % np.uint64(n)
+        return hnp.with_nulls(pl.Series(u.astype(np.int64), dtype=pl.Int64), s)
 
     return x.map_batches(kernel, return_dtype=pl.Int64, is_elementwise=True)
 
@@ -204,15 +220,16 @@ def _cross_polars(*args: object) -> pl.Expr:
     *parts, n = args
 
     def kernel(series: list[pl.Series]) -> pl.Series:
+        np, hnp = _np()
         size = max(len(s) for s in series)
         hashes = []
         for s in series:
-            h = _hash.hash_series(s)
+            h = hnp.hash_series(s)
             hashes.append(np.broadcast_to(h, (size,)) if len(h) == 1 else h)
-        u = _hash.combine(hashes) % np.uint64(n)  # type: ignore[arg-type]
+        u = hnp.combine(hashes) % np.uint64(n)  # type: ignore[arg-type]
         out = pl.Series(u.astype(np.int64), dtype=pl.Int64)
         full = [s if len(s) == size else s.new_from_index(0, size) for s in series]
-        return _hash.with_nulls(out, *full)
+        return hnp.with_nulls(out, *full)
 
     return pl.map_batches(list(parts), kernel, return_dtype=pl.Int64,  # type: ignore[arg-type]
                           is_elementwise=True)
@@ -283,6 +300,7 @@ def _slot_index(values: tuple) -> dict[object, int]:
 
 def _slots_of(flat: pl.Series, values: tuple, oov: int) -> np.ndarray:
     """The slot of every (non-null) value of a flat Series; -1 for no slot or null."""
+    np, hnp = _np()
     index = _slot_index(values)
     if index:
         keys = pl.Series(list(index), dtype=flat.dtype)
@@ -297,7 +315,7 @@ def _slots_of(flat: pl.Series, values: tuple, oov: int) -> np.ndarray:
         if oov == 1:
             slots[missing] = k
         elif missing.any():
-            buckets = (_hash.hash_series(flat) % np.uint64(oov)).astype(np.int64)
+            buckets = (hnp.hash_series(flat) % np.uint64(oov)).astype(np.int64)
             slots[missing] = k + buckets[missing]
     return slots
 
@@ -308,6 +326,7 @@ def _hot_lists(rows: np.ndarray, slots: np.ndarray, n: int, size: int,
     slots[i] >= 0; null where ``valid`` is False."""
     import pyarrow as pa
 
+    np, _ = _np()
     flat = np.zeros(n * size, dtype=np.int64)
     hit = slots >= 0
     flat[rows[hit] * size + slots[hit]] = 1
@@ -322,6 +341,7 @@ def _one_hot_polars(x: pl.Expr, values: tuple, oov: int) -> pl.Expr:
     size = len(values) + oov
 
     def kernel(s: pl.Series) -> pl.Series:
+        np, _ = _np()
         slots = _slots_of(s, values, oov)
         valid = s.is_not_null().to_numpy() if s.null_count() else None
         return _hot_lists(np.arange(len(s)), slots, len(s), size, valid)
@@ -378,7 +398,8 @@ def _multi_hot_polars(xs: pl.Expr, values: tuple, oov: int) -> pl.Expr:
     size = len(values) + oov
 
     def kernel(s: pl.Series) -> pl.Series:
-        offs, elems = _hash.list_parts(s)
+        np, hnp = _np()
+        offs, elems = hnp.list_parts(s)
         flat = elems[int(offs[0]): int(offs[-1])]
         lengths = np.diff(offs)
         rows = np.repeat(np.arange(len(s)), lengths)
