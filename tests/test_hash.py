@@ -277,3 +277,19 @@ def test_list_hash_is_the_hash_of_the_element_hashes() -> None:
         assert got == signed(xxhash.xxh64_intdigest(struct.pack(f"<{len(words)}Q", *words)))
     frame = frame_for(spec, [{"xs": v} for v in lists])
     assert spec.transform(frame.slice(3, 50))["out"].to_list() == outs[3:53]
+
+
+def test_low_cardinality_columns_hash_distinct_values_once_same_result(monkeypatch) -> None:
+    """The distinct-values path of the string kernel gives every row its own string's hash
+    (nulls stay null), as the direct path does."""
+    monkeypatch.setattr(_hash_np, "DEDUP_MIN_ROWS", 100)
+    rnd = random.Random(4)
+    values = [None, "", "é", "merchant_1", "merchant_22", "a" * 40]
+    texts = [rnd.choice(values) for _ in range(5000)]
+    series = pl.Series(texts, dtype=pl.String)
+    got = _hash_np.hash_series(series)
+    for t, h in zip(texts, got, strict=True):
+        if t is not None:
+            assert int(h) == xxhash.xxh64_intdigest(t.encode())
+    spec = spec_of("hash_bucket(s, 1000)", {"s": "string?"})
+    assert_parity(spec, [{"s": t} for t in texts])

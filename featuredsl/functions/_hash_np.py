@@ -152,7 +152,26 @@ def xxh64_strings(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
 _PAD = 32
 
 
+#: Columns at least this long try hashing their distinct values only (see _string_hashes).
+DEDUP_MIN_ROWS = 1 << 16
+_SAMPLE = 4096
+
+
 def _string_hashes(s: pl.Series) -> np.ndarray:
+    """XXH64 of every string of a column. A column with few distinct values (merchants,
+    countries, categories: the usual hash_bucket input) hashes each distinct value once and
+    maps it back, ~2x faster; judged from a sample first, because with many distinct values the
+    mapping costs more than it saves. Either way each row gets the hash of its own string."""
+    if len(s) >= DEDUP_MIN_ROWS and s.head(_SAMPLE).n_unique() * 8 <= _SAMPLE:
+        distinct = s.unique()
+        if len(distinct) * 8 <= len(s):
+            hashes = pl.Series(_direct_string_hashes(distinct), dtype=pl.UInt64)
+            mapped = s.replace_strict(distinct, hashes, default=0, return_dtype=pl.UInt64)
+            return mapped.to_numpy()  # a null row maps to a garbage value: masked later
+    return _direct_string_hashes(s)
+
+
+def _direct_string_hashes(s: pl.Series) -> np.ndarray:
     arr = s.cast(pl.String).rechunk().to_arrow()  # LargeUtf8: int64 offsets + data bytes
     import pyarrow as pa
 
