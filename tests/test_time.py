@@ -244,9 +244,6 @@ def test_batch_lazy_and_streaming_agree_with_eager() -> None:
     assert [ev({"t": t}) for t in ts] == eager.to_dicts()
 
 
-@pytest.mark.xfail(strict=True, reason="row_backend._inputs_read_as_fields_only keeps an "
-                   "aware UTC input unconverted when a let is that input; fix: discard inputs "
-                   "that are the whole value of any let/feature (then remove this mark)")
 def test_let_of_an_aware_timestamp_input_is_normalized() -> None:
     t = dt.datetime(2024, 7, 1, 12, tzinfo=UTC)
     spec = spec_of("x == t2", {"t": "timestamp", "t2": "timestamp"},

@@ -154,9 +154,11 @@ class RowCodegen:
                 for child in node.children():
                     if isinstance(child, ir.Input) and not allowed:
                         ok.discard(child.name)
-        for f in self.program.features:  # a feature that *is* an input outputs it
-            if isinstance(f.expr, ir.Input):
-                ok.discard(f.expr.name)
+        for value in self.program.values.values():
+            # a let or feature that *is* the input passes it on to anything (a comparison, an
+            # output, arithmetic): it must be the normalized naive UTC value
+            if isinstance(value, ir.Input):
+                ok.discard(value.name)
         return ok
 
     def _input(self, name: str, t: Type) -> None:
