@@ -25,6 +25,12 @@ def ref_get(xs: list | None, i: int | None) -> object:
     return xs[i] if -len(xs) <= i < len(xs) else None
 
 
+def ref_index(xs: list | None, x: object) -> int | None:
+    if xs is None or x is None:
+        return None
+    return next((k for k, v in enumerate(xs) if v is not None and v == x), None)
+
+
 def ref_contains(xs: list | None, x: object) -> bool | None:
     if xs is None or x is None:
         return None
@@ -65,6 +71,8 @@ feature n = length(xs)
 feature g = get(xs, i)
 feature gs = get(ss, -1)
 feature c = contains(xs, x)
+feature ix = index_of(x, xs)
+feature ixs = index_of(s, ss) ?? -1
 feature m = s in ss
 feature out = xs
 feature fout = fs
@@ -101,6 +109,8 @@ def _expected(row: dict) -> dict:
         if x is not None and x > 0 else fs
     return {"n": None if xs is None else len(xs), "g": ref_get(xs, row["i"]),
             "gs": ref_get(ss, -1), "c": ref_contains(xs, x), "m": ref_contains(ss, row["s"]),
+            "ix": ref_index(xs, x), "ixs": -1 if ref_index(ss, row["s"]) is None
+            else ref_index(ss, row["s"]),
             "out": xs, "fout": fs, "lit": [1, 2, 3], "pick": pick}
 
 
