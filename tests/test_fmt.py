@@ -368,3 +368,8 @@ def test_the_style_example_in_the_docs_is_formatted() -> None:
     doc = (ROOT / "docs" / "formatting.md").read_text(encoding="utf-8")
     example = doc.split("## The style\n\n```\n", 1)[1].split("```", 1)[0]
     assert fmt(example) == example
+
+
+def test_spaced_duration_is_written_together() -> None:
+    src = "input {\n  t: timestamp\n}\nfeature a = t + 7d  12h\t30m\n"
+    assert "t + 7d12h30m" in assert_formats_well(src)

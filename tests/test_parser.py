@@ -28,6 +28,8 @@ def literal_of(text: str) -> ast.Node:
     ("30m", "duration", 30 * 60_000_000), ("15s", "duration", 15_000_000),
     ("1d12h", "duration", 36 * 3_600_000_000), ("250ms", "duration", 250_000),
     ("-90s", "duration", -90_000_000),
+    ("7d 12h 30m 15s", "duration", ((7 * 24 + 12) * 60 + 30) * 60_000_000 + 15_000_000),
+    ("1h\t30m", "duration", 90 * 60_000_000),
 ])
 def test_literals(text: str, kind: str, value: object) -> None:
     node = literal_of(text)
