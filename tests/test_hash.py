@@ -214,6 +214,13 @@ def test_cross_order_matters_and_no_separator_collision() -> None:
     assert out[3]["ab"] != out[3]["ba"]
 
 
+def test_cross_with_a_literal_component_on_empty_one_and_many_row_frames() -> None:
+    """A literal component is one value next to a column of any height (0 rows included)."""
+    spec = spec_of("cross(b, true, 7)", {"b": "bool?"})
+    for rows in ([], [{"b": True}], [{"b": False}, {"b": None}, {"b": True}]):
+        assert len(assert_parity(spec, rows)) == len(rows)
+
+
 def test_cross_null_component_is_null() -> None:
     spec = spec_of("cross(a, b, c, 10)", {"a": "string?", "b": "int?", "c": "bool?"})
     rows = [{"a": None, "b": 1, "c": True}, {"a": "x", "b": None, "c": True},

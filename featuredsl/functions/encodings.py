@@ -221,7 +221,8 @@ def _cross_polars(*args: object) -> pl.Expr:
 
     def kernel(series: list[pl.Series]) -> pl.Series:
         np, hnp = _np()
-        size = max(len(s) for s in series)
+        # a literal component arrives as one value next to a column of any height, 0 included
+        size = next((len(s) for s in series if len(s) != 1), 1)
         hashes = []
         for s in series:
             h = hnp.hash_series(s)
