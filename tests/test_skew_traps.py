@@ -1,8 +1,13 @@
-"""One named test per row of ../shared/SKEW-TRAPS.md that this issue's functions touch.
+"""One or more named tests per row of ../shared/SKEW-TRAPS.md, and the traps found since.
 
-Each runs both backends on the trap's input and asserts the one documented answer. Rows that
-belong to later issues (trim, hashing, fitting sums and std) get their tests with those
-functions.
+Each runs both backends on the trap's input and asserts the one documented answer (README,
+semantics table). Every row of the table has a test here: round (near ties, 10,000 values,
+return type), division by a literal (many rows, fitted constant), division by zero, domain
+errors, NaN (comparison, fill_null), null (`!=`, `>`, Kleene `and`, `or` vs falsy values), ints
+(Int32 wrap, UInt32 length), one-row frames with None, strings (`contains(".")`, strip of
+U+001F, `lower(U+A7CB)`, float to string), time (ISO weekday, aware to UTC, the local-zone
+epoch trap, mixed zones), buckets (value on an edge), hashing (two processes), fitting (ddof,
+the sum of many floats) and numpy's log1p.
 """
 
 from __future__ import annotations
@@ -293,3 +298,35 @@ def test_mixed_zones_in_one_column_keep_their_instants() -> None:
     assert spec.transform(df).to_dicts() == [ev({"t": v}) for v in values[:2]]
     assert [ev({"t": v})["out"] for v in values] == [3, 21, 23]
     assert [ev({"t": v})["p"] for v in values] == [5, 23, 1]
+
+
+# ------------------------------------------------------------------------------ fitting rows
+
+
+def test_std_is_population_ddof_0_not_polars_sample_std() -> None:
+    """`std([1, 2, 3, 4])`: Polars' `.std()` is 1.291 (ddof=1); featuredsl is numpy's 1.118."""
+    spec = fd.compile("input {\n  x: float\n}\nstat s = std(x)\nfeature out = x / s\n")
+    fitted = spec.fit(pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}))
+    assert fitted.stats["s"] == float(np.std([1.0, 2.0, 3.0, 4.0], ddof=0))
+    assert fitted.stats["s"] != pl.Series([1.0, 2.0, 3.0, 4.0]).std()
+
+
+def test_sum_of_many_floats_is_exact_whatever_the_order() -> None:
+    """Python `sum`, numpy's pairwise sum and Polars give different totals for the same
+    floats; `mean` is the exact sum divided by n, rounded once, in any row order or chunking."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(3.5, 1.0, 150_000), rng.normal(0, 1e12, 50_000),
+                             [1e-300, 3.0e300, -3.0e300, 0.1] * 10]).tolist()
+    exact = float(sum(map(Fraction, values), Fraction(0)) / len(values))
+    naive = {sum(values) / len(values), float(np.sum(values)) / len(values),
+             float(pl.Series(values).sum()) / len(values)}
+    assert len(naive | {exact}) > 1  # the trap is real on this data
+    spec = fd.compile("input {\n  x: float\n}\nstat m = mean(x)\nfeature out = x - m\n")
+    order = rng.permutation(len(values))
+    shuffled = [values[i] for i in order]
+    frames = [pl.DataFrame({"x": values}),
+              pl.concat([pl.DataFrame({"x": shuffled[i:i + 7_001]})
+                         for i in range(0, len(shuffled), 7_001)], rechunk=False)]
+    assert [spec.fit(f).stats["m"] for f in frames] == [exact, exact]
