@@ -1,11 +1,12 @@
 """Lookups against constant lists: bucketize and index_of.
 
 The list is a literal or a fitted statistic (``quantiles``, ``vocab``), known when the backends
-are built: the row backend binds a tuple or a dict once, the Polars backend a when/then chain or
-a mapping. ``index_of`` also takes any list value (a ``list[T]`` input), with the rules of
-``contains`` (lists.py): null elements never match, a null list gives null. Membership is
-``x in xs`` / ``contains(xs, x)`` (operators.py, lists.py), a frozenset bound once for a
-constant list.
+are built: the row backend binds a tuple or a dict once, the Polars backend a when/then chain,
+an Enum cast or a table read by ``list.get`` (element-wise forms only, so that the streaming
+engine never falls back to in-memory: tests/test_streaming_plans.py). ``index_of`` also takes
+any list value (a ``list[T]`` input), with the rules of ``contains`` (lists.py): null elements
+never match, a null list gives null. Membership is ``x in xs`` / ``contains(xs, x)``
+(operators.py, lists.py), a frozenset bound once for a constant list.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from featuredsl.functions.operators import _canon
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
-#: Up to this many edges, bucketize is a when/then chain (fastest); above, a sorted search.
+#: Up to this many edges, bucketize is a when/then chain (fastest); above, bin_intervals.
 _CHAIN_MAX = 16
 
 
@@ -42,10 +43,10 @@ def _bucketize_polars(x: pl.Expr, edges: tuple) -> pl.Expr:
         for i, e in enumerate(edges[1:], start=1):
             chain = chain.when(x < e).then(pl.lit(i, pl.Int64))
         return chain.when(x.is_not_null()).then(pl.lit(len(edges), pl.Int64))
-    series = pl.Series(list(edges))
-    # search_sorted maps null to 0: keep nulls null.
-    return pl.when(x.is_not_null()).then(
-        pl.lit(series).search_sorted(x, side="right").cast(pl.Int64))
+    # bin_intervals with explicit breakpoints is element-wise (left-closed bins, a null stays
+    # null), so it streams; search_sorted on a literal was a whole-column node that Polars'
+    # streaming engine runs on its in-memory fallback. Identical values, same speed.
+    return x.bin_intervals(list(edges), labels=False).cast(pl.Int64)
 
 
 def _bucketize_row(g, x: str, edges: tuple) -> str:
@@ -69,13 +70,85 @@ register(
 
 
 def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
-    # one vectorized replace_strict against the value -> position table (no join, no UDF)
-    mapping = _index_map(values)
+    """``index_of`` against a constant list, with element-wise expressions only.
+
+    ``replace_strict`` (a hash join against the table) is what Polars 2.1 runs on its
+    in-memory fallback: under the streaming engine it buffers the whole column, so the memory
+    of ``featuredsl transform`` followed the input (2 GB at 10M rows, 9 GB at 50M). Each form
+    below is a plain element-wise node of the streaming engine (checked in
+    tests/test_streaming_plans.py) and as fast or faster in memory:
+
+    * strings: a non-strict cast to an ``Enum`` of the distinct keys, whose physical code is
+      the key's index (a value not in the list becomes null);
+    * ints over a short range: a literal table ``[min..max] -> position`` read by ``list.get``;
+    * other ints (few keys): ``x mod p`` for a ``p`` under which the keys do not collide, one
+      table of positions and one of keys to confirm the match;
+    * floats and the remaining ints: the value formatted by Polars itself (keys through the
+      same cast, ``-0.0`` folded into ``0.0``), then the ``Enum`` cast;
+    * bools: a when/then.
+
+    Codes of distinct keys are renumbered to the position of each key's first occurrence by
+    one more table read when duplicates (or a null element, which never matches) shift them.
+    """
+    mapping = {k: i for k, i in _index_map(values).items() if k is not None}
     if not mapping:
-        return pl.lit(None, pl.Int64)
-    keys = pl.Series(list(mapping.keys()))
-    idx = pl.Series(list(mapping.values()), dtype=pl.Int64)
-    return x.replace_strict(keys, idx, default=None, return_dtype=pl.Int64)
+        return pl.when(x.is_not_null()).then(pl.lit(None, pl.Int64))
+    keys, pos = list(mapping), list(mapping.values())
+    sample = keys[0]
+    if isinstance(sample, bool):
+        chain = pl.when(x == keys[0]).then(pl.lit(pos[0], pl.Int64))
+        for k, i in zip(keys[1:], pos[1:], strict=True):
+            chain = chain.when(x == k).then(pl.lit(i, pl.Int64))
+        return chain.otherwise(pl.lit(None, pl.Int64))
+    if isinstance(sample, int):
+        found = _int_lookup(x, keys, pos)
+        if found is not None:
+            return found
+    if isinstance(sample, str):
+        code = x.cast(pl.Enum(keys), strict=False).to_physical()
+    else:  # floats, sparse ints: Polars' own formatting on both sides
+        dtype = pl.Float64 if isinstance(sample, float) else pl.Int64
+        text = pl.Series(keys, dtype=dtype).cast(pl.String).to_list()
+        if dtype == pl.Float64:
+            x = pl.when(x == 0.0).then(pl.lit(0.0, pl.Float64)).otherwise(x)
+        code = x.cast(pl.String).cast(pl.Enum(text), strict=False).to_physical()
+    if pos == list(range(len(pos))):
+        return code.cast(pl.Int64)
+    return pl.lit(pos, dtype=pl.List(pl.Int64)).list.get(code, null_on_oob=True)
+
+
+#: Int keys whose range is at most this wide are looked up in a dense table.
+_DENSE_MAX = 1 << 16
+#: The modulo table is tried for at most this many keys (its size grows as keys**2).
+_MOD_KEYS_MAX = 256
+
+
+def _int_lookup(x: pl.Expr, keys: list[int], pos: list[int]) -> pl.Expr | None:
+    """A table lookup for int keys (see ``_index_of_polars``), or None if none is small."""
+    lo, hi = min(keys), max(keys)
+    if hi - lo < _DENSE_MAX:
+        table: list[int | None] = [None] * (hi - lo + 1)
+        for k, i in zip(keys, pos, strict=True):
+            table[k - lo] = i
+        # the range test comes first: x - lo cannot overflow, and a negative index (which
+        # list.get counts from the end) never reaches the table
+        return pl.when((x >= lo) & (x <= hi)).then(
+            pl.lit(table, dtype=pl.List(pl.Int64)).list.get(x - lo, null_on_oob=True))
+    if len(keys) > _MOD_KEYS_MAX:
+        return None
+    for p in range(len(keys), _DENSE_MAX):
+        if len({k % p for k in keys}) == len(keys):
+            break
+    else:
+        return None
+    slot_pos: list[int | None] = [None] * p
+    slot_key: list[int | None] = [None] * p
+    for k, i in zip(keys, pos, strict=True):
+        slot_pos[k % p], slot_key[k % p] = i, k
+    slot = x % p  # Polars' % floors like Python's: in [0, p) for p > 0
+    hit = pl.lit(slot_key, dtype=pl.List(pl.Int64)).list.get(slot, null_on_oob=True) == x
+    return pl.when(hit).then(
+        pl.lit(slot_pos, dtype=pl.List(pl.Int64)).list.get(slot, null_on_oob=True))
 
 
 def _index_map(values: tuple) -> dict[object, int]:
@@ -111,8 +184,8 @@ _CONST_KINDS = ("string", "int", "float", "bool")
 
 def _index_of_overloads(t: Type) -> list[Overload]:
     """Against any list expression, and (hidden, chosen by ``specialize`` for a literal or a
-    fitted list) against a constant list: one ``dict.get`` per row, one ``replace_strict``
-    per batch."""
+    fitted list) against a constant list: one ``dict.get`` per row, an ``Enum`` cast or a
+    table read per batch (``_index_of_polars``)."""
     const_id = f"index_of_{t.kind}_const"
     dynamic = Overload(
         f"index_of_{t.kind}", (t, list_of(t)), INT, _index_in_polars,
