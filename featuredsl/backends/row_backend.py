@@ -6,6 +6,12 @@ a local, in dependency order, with ``is None`` checks only where the checker say
 null. ``if``/``case``/``??`` evaluate lazily as nested blocks; equal subexpressions are computed
 once per block.
 
+Null checks test *roots*: a null-propagating call that is never null on non-null arguments is
+null exactly when one of its arguments is, so ``(x - m) / s`` tests ``x``, not ``x - m``. Top-level
+statements guarded by the same roots then share one ``if x is None: ... else: ...`` block
+(``_merge`` moves a statement up into the previous such block unless something in between
+assigns a local it reads), which is what a hand-written function does.
+
 Lists are Python lists (inputs, computed values) or tuples (constants); every list-valued
 output is handed out as a new list, so a caller may keep or mutate it. A constant list used
 for membership (``x in [..]``, ``contains(vocab, x)``) is bound once as a frozenset.
@@ -21,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from featuredsl import ir
 from featuredsl.backends import row_input
@@ -31,6 +39,21 @@ from featuredsl.types import Type
 _I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
 _MAX_INDENT = 40
 _FAST_TYPE = {"int": "int", "float": "float", "string": "str", "bool": "bool"}
+#: How far back (in top-level statements) a null-guarded statement looks for a block to join.
+_MERGE_WINDOW = 64
+_LOCAL = re.compile(r"\bv[0-9]+\b")
+#: An assignment to a generated local (``v3 = ...``, ``v3 := ...``; not ``==``, ``<=``...).
+_ASSIGNED = re.compile(r"\b(v[0-9]+) :?=(?!=)")
+
+
+@dataclass
+class _Guarded:
+    """Top-level statements that compute ``outs`` unless one of ``guard`` is null (then every
+    out is null): emitted as one ``if g is None: ... else: ...`` block (see ``_merge``)."""
+
+    guard: tuple[str, ...]
+    outs: list[str]
+    body: list[str] = field(default_factory=list)
 
 
 def null_by_literal(program: ir.Program, e: ir.Call) -> bool:
@@ -71,6 +94,11 @@ class RowCodegen:
         self.indent = 1
         self.memo: dict[tuple, str] = {}
         self.values: dict[str, str] = {}
+        #: local -> the nullable locals it is null exactly when one of is ("roots"): a
+        #: null-propagating call that is never null on non-null arguments is null exactly when
+        #: one of its arguments' roots is. Null checks test roots, so that statements that
+        #: test the same roots can share one block.
+        self.roots: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------- lowering services
     def ref(self, obj: object, hint: str = "k") -> str:
@@ -101,6 +129,22 @@ class RowCodegen:
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.indent + line)
 
+    def _roots(self, atom: str) -> tuple[str, ...]:
+        return self.roots.get(atom, (atom,))
+
+    def render(self) -> str:
+        """The source: ``lines`` with null-guarded statements merged into shared blocks."""
+        out: list[str] = []
+        for st in _merge(self.lines):
+            if isinstance(st, _Guarded):
+                out.append(f"    if {' or '.join(f'{r} is None' for r in st.guard)}:")
+                out.append(f"        {' = '.join(st.outs)} = None")
+                out.append("    else:")
+                out.extend("        " + line for line in st.body)
+            else:
+                out.extend(st)
+        return "\n".join(out) + "\n"
+
     def tmp(self) -> str:
         self._counter += 1
         return f"v{self._counter}"
@@ -130,7 +174,7 @@ class RowCodegen:
                 code = f"{self.ref(_out_list, 'out_list')}({code})"
             items.append(f"{f.name!r}: {code}")
         self.emit("return {" + ", ".join(items) + "}")
-        return "\n".join(self.lines) + "\n", self.globals
+        return self.render(), self.globals
 
     def _needed(self) -> set[str]:
         needed: set[str] = set()
@@ -162,35 +206,44 @@ class RowCodegen:
         return ok
 
     def _input(self, name: str, t: Type) -> None:
+        """Read one field and check it, fused: one ``get``, an exact-type fast path inline.
+
+        A null of a nullable input (``None``) and a float NaN (null, SPEC 4.4) are settled
+        inline too; only other types and non-ASCII strings call the converter."""
         local = self.tmp()
         self.values["$in:" + name] = local
         conv = self.ref(row_input.converter(t), f"in_{t.kind}")
-        args = f"{local}, {name!r}, {t.nullable}"
+        call = f"{local} = {conv}({local}, {name!r}, {t.nullable})"
         self.emit(f"{local} = get({name!r})")
         fast = _FAST_TYPE.get(t.kind)
         if t.kind == "timestamp":  # the common case, a naive (UTC) datetime, passes through
-            cond = f"type({local}) is not {self.ref(dt.datetime, 'datetime')} or "
+            fast = self.ref(dt.datetime, "datetime")
             if name in self._fields_only:  # aware UTC datetimes can pass through as well
                 utc = self.ref(row_input.UTC_ZONES, "utc")
-                cond += f"({local}.tzinfo is not None and {local}.tzinfo not in {utc})"
+                extra = f"{local}.tzinfo is not None and {local}.tzinfo not in {utc}"
             else:
-                cond += f"{local}.tzinfo is not None"
-            self.emit(f"if {cond}:")
-            self.emit(f"    {local} = {conv}({args})")
+                extra = f"{local}.tzinfo is not None"
+        elif fast is None:
+            self.emit(call)
             return
-        if fast is None:
-            self.emit(f"{local} = {conv}({args})")
-            return
-        cond = f"type({local}) is not {fast}"
-        if t.kind == "int":
-            cond += f" or not {_I64.format(local)}"
+        elif t.kind == "int":
+            extra = f"not {_I64.format(local)}"
         elif t.kind == "string":  # non-ASCII text is checked for lone surrogates
-            cond += f" or not {local}.isascii()"
-        self.emit(f"if {cond}:")
-        self.emit(f"    {local} = {conv}({args})")
-        if t.kind == "float":
-            self.emit(f"elif {local} != {local}:")
-            self.emit(f"    {local} = {conv}({args})")
+            extra = f"not {local}.isascii()"
+        elif t.kind == "float":  # NaN is null: None for `float?`, the converter's error else
+            extra = f"{local} != {local}"
+        else:
+            extra = ""
+        if not t.nullable:
+            self.emit(f"if type({local}) is not {fast}{' or ' + extra if extra else ''}:")
+            self.emit(f"    {call}")
+            return
+        self.emit(f"if type({local}) is not {fast}:")
+        self.emit(f"    if {local} is not None:")
+        self.emit(f"        {call}")
+        if extra:
+            self.emit(f"elif {extra}:")
+            self.emit(f"    {local} = None" if t.kind == "float" else f"    {call}")
 
     # ------------------------------------------------------------------- expressions
     def expr(self, e: ir.Expr) -> str:
@@ -250,15 +303,21 @@ class RowCodegen:
             checks.append(f"if {out} != {out}: {out} = None")
         if ov.int_overflow:
             checks.append(f"if {out} is not None and not {_I64.format(out)}: {out} = None")
-        if nullable:
-            self.emit(f"if {' or '.join(f'{n} is None' for n in dict.fromkeys(nullable))}:")
+        guard = tuple(dict.fromkeys(r for n in nullable for r in self._roots(n)))
+        if propagate and not (ov.may_be_null or checks):
+            self.roots[out] = guard  # null exactly when an argument is
+        if guard and self.indent == 1:  # joined with other statements of this guard later
+            self.lines.append(_Guarded(guard, [out], [f"{out} = {code}", *checks]))  # type: ignore[arg-type]
+            return out
+        if guard:
+            self.emit(f"if {' or '.join(f'{n} is None' for n in guard)}:")
             self.emit(f"    {out} = None")
             self.emit("else:")
             self.indent += 1
         self.emit(f"{out} = {code}")
         for c in checks:
             self.emit(c)
-        if nullable:
+        if guard:
             self.indent -= 1
         return out
 
@@ -274,6 +333,7 @@ class RowCodegen:
             self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
             return out
         if e.arg.type.nullable and _is_local(a):
+            self.roots[out] = self._roots(a)
             self.emit(f"{out} = None if {a} is None else float({a})")
         else:
             self.emit(f"{out} = float({a})")
@@ -336,6 +396,47 @@ class RowCodegen:
         return out
 
 
+def _merge(lines: list) -> list[_Guarded | list[str]]:
+    """Group ``lines`` into top-level statements and move each null-guarded statement into
+    the latest earlier block with the same guard, when no statement in between assigns a
+    local it reads (generated statements are pure: moving one earlier changes nothing else).
+
+    Example: ``log1p(amount)``, ``amount - m``, ``bucketize(amount, ..)`` each guarded by
+    ``amount is None`` become one ``if v2 is None: ... else: ...`` block.
+    """
+    stmts: list[_Guarded | list[str]] = []
+    for line in lines:
+        if isinstance(line, _Guarded) or not line.startswith("     ") or not stmts \
+                or isinstance(stmts[-1], _Guarded):
+            stmts.append(line if isinstance(line, _Guarded) else [line])
+        else:  # a line of a nested block belongs to the statement above it
+            stmts[-1].append(line)
+    out: list[_Guarded | list[str]] = []
+    defs: list[set[str]] = []
+    for st in stmts:
+        if isinstance(st, _Guarded):
+            reads = set(_LOCAL.findall("\n".join(st.body)))
+            key = frozenset(st.guard)
+            for j in range(len(out) - 1, max(-1, len(out) - 1 - _MERGE_WINDOW), -1):
+                o = out[j]
+                if isinstance(o, _Guarded) and frozenset(o.guard) == key:
+                    o.outs.extend(st.outs)
+                    o.body.extend(st.body)
+                    defs[j].update(st.outs)
+                    break
+                if defs[j] & reads:
+                    out.append(st)
+                    defs.append(set(st.outs))
+                    break
+            else:
+                out.append(st)
+                defs.append(set(st.outs))
+        else:
+            out.append(st)
+            defs.append(set(_ASSIGNED.findall("\n".join(st))))
+    return out
+
+
 def _float_list(xs: list | tuple | None) -> list | None:
     """A list of ints as floats (the int -> float promotion of a list); nulls stay null."""
     if xs is None:
@@ -396,5 +497,5 @@ def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Ex
             gen.values[name] = gen.expr(value) if live else dead
     gen.emit(f"return {gen.expr(e)}")
     namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
-    exec(compile("\n".join(gen.lines) + "\n", "<featuredsl constant>", "exec"), namespace)
+    exec(compile(gen.render(), "<featuredsl constant>", "exec"), namespace)
     return namespace["evaluate"]()  # type: ignore[operator]
