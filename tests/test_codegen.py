@@ -129,3 +129,25 @@ def test_a_guarded_statement_does_not_move_above_what_it_reads() -> None:
     merged = _merge(lines)
     guarded = [st for st in merged if isinstance(st, _Guarded)]
     assert [g.outs for g in guarded] == [["v2"], ["v4", "v5"], ["v7"]]
+
+
+def test_fresh_lists_are_not_copied_and_never_shared() -> None:
+    """one_hot/multi_hot/split build a new list per row (``fresh_list``): handed out as is.
+    Two outputs with the same expression share one local: the second one is copied."""
+    spec = fd.compile(
+        "input { c: string, tags: list[string] }\n"
+        'feature a = one_hot(c, ["x", "y"], oov=1)\n'
+        'feature b = multi_hot(tags, ["x", "y"])\n'
+        'feature s = split(c, ",")\n'
+        'feature a2 = one_hot(c, ["x", "y"], oov=1)\n'
+        "feature t = tags\n")
+    ev = spec.row_evaluator()
+    assert ev.source.count("_out_list_") == 2, ev.source  # a2 (shares a's list) and t
+    row = {"c": "y", "tags": ["y", "q"]}
+    out = ev(row)
+    assert out == {"a": [0, 1, 0], "b": [0, 1], "s": ["y"], "a2": [0, 1, 0], "t": ["y", "q"]}
+    assert out["a"] is not out["a2"] and out["t"] is not row["tags"]
+    out["a"].append(9)
+    out["t"].append("z")
+    assert out["a2"] == [0, 1, 0] and row["tags"] == ["y", "q"]
+    assert ev(row)["a"] == [0, 1, 0]

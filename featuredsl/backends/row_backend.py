@@ -163,15 +163,18 @@ class RowCodegen:
             if name in needed:
                 self.values[name] = self.expr(self.program.values[name])
         items = []
+        handed_out: set[str] = set()
         for f in self.program.features:
             code = self.values[f.name]
             conv = row_input.output_converter(f.expr.type)
             if conv is not None:
                 code = f"{self.ref(conv, 'out')}({code})"
-            elif f.expr.type.kind == "list" and not _fresh_list(f.expr):
-                # constants are tuples, and a list may be shared by several values: every
-                # list output is a new Python list the caller may keep or mutate
+            elif f.expr.type.kind == "list" and (not _fresh_list(f.expr) or code in handed_out):
+                # constants are tuples, and a list may be shared by several values (two
+                # features with the same expression share one local): every list output is a
+                # new Python list the caller may keep or mutate
                 code = f"{self.ref(_out_list, 'out_list')}({code})"
+            handed_out.add(code)
             items.append(f"{f.name!r}: {code}")
         self.emit("return {" + ", ".join(items) + "}")
         return self.render(), self.globals
@@ -453,7 +456,10 @@ def _out_list(xs: list | tuple | None) -> list | None:
 
 def _fresh_list(e: ir.Expr) -> bool:
     """Whether a list-valued output is already a new list made for this row (no copy needed):
-    a promotion makes one; inputs, constants, lets and branches may share theirs."""
+    a promotion makes one, and so does a call whose overload says ``fresh_list`` (one_hot,
+    multi_hot, split); inputs, constants, lets and branches may share theirs."""
+    if isinstance(e, ir.Call):
+        return e.overload.fresh_list
     return isinstance(e, ir.Cast) and not isinstance(e.arg, ir.StatRef | ir.Const)
 
 

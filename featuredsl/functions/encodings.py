@@ -366,7 +366,7 @@ def _one_hot_overload(t: Type) -> Overload:
                 f" {len(values)}, {oov}, {g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"one_hot_{t.kind}", (t, list_of(t), INT), list_of(INT), _one_hot_polars,
-                    row, const=frozenset({1, 2}), check_const=_check_oov)
+                    row, const=frozenset({1, 2}), check_const=_check_oov, fresh_list=True)
 
 
 register(
@@ -434,7 +434,8 @@ def _multi_hot_overload(t: Type) -> Overload:
                 f"{g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"multi_hot_{t.kind}", (list_of(t), list_of(t), INT), list_of(INT),
-                    _multi_hot_polars, row, const=frozenset({1, 2}), check_const=_check_oov)
+                    _multi_hot_polars, row, const=frozenset({1, 2}), check_const=_check_oov,
+                    fresh_list=True)
 
 
 register(

@@ -81,6 +81,9 @@ class Overload:
     #: The row lowering only reads calendar fields of its timestamp arguments, so it works on
     #: an aware UTC datetime as well as a naive one (the row backend can skip normalizing).
     reads_fields_only: bool = False
+    #: The row lowering of a list-valued result builds a new list on every call (never an
+    #: argument, a constant or a shared one): the row backend hands it out without a copy.
+    fresh_list: bool = False
 
     def result_type(self, args: Sequence[Type]) -> Type:
         r = self.result(args) if callable(self.result) else self.result

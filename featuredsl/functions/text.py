@@ -177,7 +177,7 @@ register(
     [Overload("split_string", (STRING, STRING), list_of(STRING),
               lambda s, sep: pl.when(sep != "").then(s.str.split(sep)),
               _split_row_code,
-              may_be_null=True, check_const=_check_split)],
+              may_be_null=True, check_const=_check_split, fresh_list=True)],
     [Example('split(s, ",")', {"s": "a,,b,"}, ["a", "", "b", ""]),
      Example('split(s, ",")', {"s": ""}, [""]),
      Example('split(s, "é")', {"s": "aéb"}, ["a", "b"]),
