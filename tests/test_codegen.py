@@ -151,3 +151,36 @@ def test_fresh_lists_are_not_copied_and_never_shared() -> None:
     out["t"].append("z")
     assert out["a2"] == [0, 1, 0] and row["tags"] == ["y", "q"]
     assert ev(row)["a"] == [0, 1, 0]
+
+
+def test_if_on_kleene_logic_is_plain_python_truth() -> None:
+    """An ``if`` on ``and``/``or`` of nullable bools tests them with Python ``and``/``or``
+    (null is not true): every combination of true/false/null, both backends."""
+    spec = fd.compile(
+        "input { a: bool?, b: bool?, c: bool? }\n"
+        "feature k = if a and (b or c) then 1 else 0\n"
+        "feature v = a and (b or c)\n")
+    ev = spec.row_evaluator()
+    assert "is False" in ev.source  # the value `v` is still three-valued
+    vals = (True, False, None)
+    rows = [{"a": a, "b": b, "c": c} for a in vals for b in vals for c in vals]
+    for r in rows:
+        bc = True if (r["b"] is True or r["c"] is True) else (
+            None if (r["b"] is None or r["c"] is None) else False)
+        want = False if (r["a"] is False or bc is False) else (
+            None if (r["a"] is None or bc is None) else True)
+        assert ev(r) == {"k": 1 if want is True else 0, "v": want}, r
+    assert_parity(spec, rows)
+
+
+def test_clip_with_literal_bounds() -> None:
+    spec = fd.compile("input { x: float?, i: int }\nfeature a = clip(x, -0.0, 0.0)\n"
+                      "feature b = clip(x, 0, 10)\nfeature c = clip(i, 10, 0)\n"
+                      "feature d = clip(x, 1.5, 1.5)\n")
+    rows = [{"x": v, "i": i} for v, i in ((-0.0, -5), (0.0, 5), (-3.0, 20), (12.5, 10),
+                                          (float("inf"), 0), (None, 7), (1.5, 3))]
+    out = assert_parity(spec, rows)
+    assert [math.copysign(1.0, o["a"]) for o in out if o["a"] is not None] == [
+        -1.0, 1.0, -1.0, 1.0, 1.0, 1.0]
+    assert [o["c"] for o in out] == [0] * 7  # lo > hi: hi
+    assert [o["b"] for o in out] == [-0.0, 0.0, 0.0, 10.0, 10.0, None, 1.5]

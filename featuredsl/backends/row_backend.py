@@ -222,8 +222,8 @@ class RowCodegen:
         if t.kind == "timestamp":  # the common case, a naive (UTC) datetime, passes through
             fast = self.ref(dt.datetime, "datetime")
             if name in self._fields_only:  # aware UTC datetimes can pass through as well
-                utc = self.ref(row_input.UTC_ZONES, "utc")
-                extra = f"{local}.tzinfo is not None and {local}.tzinfo not in {utc}"
+                utc, tz = self.ref(row_input.UTC_ZONES, "utc"), self.tmp()
+                extra = f"({tz} := {local}.tzinfo) is not None and {tz} not in {utc}"
             else:
                 extra = f"{local}.tzinfo is not None"
         elif fast is None:
@@ -342,8 +342,17 @@ class RowCodegen:
             self.emit(f"{out} = float({a})")
         return out
 
+    def _truth(self, e: ir.Expr) -> str:
+        """A Python condition true exactly when the bool ``e`` is true (null is not), for an
+        ``if``: Kleene ``and``/``or`` are then plain ``and``/``or`` of the operands (None is
+        falsy), with no three-valued result built."""
+        if isinstance(e, ir.Logic) and e.key() not in self.memo:
+            a, b = self._truth(e.left), self._truth(e.right)
+            return f"({a} {e.op} {b})"
+        return self.expr(e)
+
     def _If(self, e: ir.If) -> str:
-        c = self.expr(e.cond)
+        c = self._truth(e.cond)
         out = self.tmp()
         if self.indent > _MAX_INDENT:
             # Python allows only 100 nested blocks: past this depth both branches are

@@ -286,6 +286,21 @@ register(
 # ------------------------------------------------------------------ clip, least, greatest
 
 
+def _number(atom: str) -> float | None:
+    try:
+        return float(atom)
+    except ValueError:  # a local or a bound name
+        return None
+
+
+def _clip_row(g: RowGen, x: str, lo: str, hi: str) -> str:
+    nlo, nhi = _number(lo), _number(hi)
+    if nlo is not None and nhi is not None and nlo <= nhi:
+        # literal bounds in order: the same comparisons, each made once
+        return f"({lo} if {x} < {lo} else {hi} if {x} > {hi} else {x})"
+    return f"({hi} if ({lo} if {x} < {lo} else {x}) > {hi} else ({lo} if {x} < {lo} else {x}))"
+
+
 def _clip_polars(x: pl.Expr, lo: pl.Expr, hi: pl.Expr) -> pl.Expr:
     low = pl.when(x < lo).then(lo).otherwise(x)
     return pl.when(low > hi).then(hi).otherwise(low)
@@ -295,9 +310,7 @@ register(
     "clip",
     "`min(max(x, lo), hi)`: x limited to [lo, hi] (if lo > hi the result is hi).",
     ("x", "lo", "hi"),
-    [Overload(f"clip_{t.kind}", (t, t, t), t, _clip_polars,
-              lambda g, x, lo, hi: (f"({hi} if ({lo} if {x} < {lo} else {x}) > {hi} "
-                                    f"else ({lo} if {x} < {lo} else {x}))"),
+    [Overload(f"clip_{t.kind}", (t, t, t), t, _clip_polars, _clip_row,
               polars_nulls=False) for t in (INT, FLOAT)],
     [Example("clip(x, 0, 10)", {"x": 12}, 10), Example("clip(x, 0, 10)", {"x": -1.5}, 0.0),
      Example("clip(x, 0, 10)", {"x": None}, None, {"x": "float?"})],
