@@ -1,9 +1,19 @@
-"""Top values of a column (``vocab`` and the profile's ``top``), exact, in two cheap passes.
+"""Top values of a column (``vocab`` and the profile's ``top``): exact, in bounded memory.
 
 The definition: the values seen at least ``min_count`` times, most frequent first, ties by
-value ascending, at most ``top`` of them. Counting every distinct string in a ``group_by`` on
-the strings is the cost of this (a near-unique free-text column holds a string per row in the
-table), so strings are counted by their 64-bit hash first:
+value ascending, at most ``top`` of them. Counting them needs a ``group_by`` entry per distinct
+value, so a near-unique id or free-text column would hold a hash-table entry per row. The
+first pass therefore also estimates the number of distinct values (``approx_n_unique``, a
+HyperLogLog sketch: constant memory, a few per cent off), and the work is split in ``P``
+*partitions* of the values, by ``hash(value) % P``, when one ``group_by`` would hold more than
+:data:`KEYS_PER_PASS` keys. Each value belongs to exactly one partition, each partition is
+counted in a pass of its own, and the answers are merged. Every route gives the same answer
+(the choices only change the cost): the estimate only chooses ``P``.
+
+One partition (the whole column)
+--------------------------------
+Counting every distinct string in a ``group_by`` on the strings is the cost, so strings are
+counted by their 64-bit hash first:
 
 1. a ``group_by`` on ``hash(value)`` (integer keys: several times faster than strings) keeps
    the *candidate* hashes, those counted at least ``theta = max(min_count, c_top)`` times,
@@ -12,8 +22,8 @@ table), so strings are counted by their 64-bit hash first:
    rows), and the answer is the ``top`` best of these exact counts.
 
 Only columns with many distinct values take that route: the first ``SAMPLE`` rows decide
-(more than one distinct value in 8); the others are counted directly, which is cheap for them.
-Either way the answer is the same (the choice only changes the cost).
+(more than one distinct value in 8); the others, and ints, are counted *directly* (a
+``group_by`` on the value).
 
 A hash count is at least the count of each value with that hash (equal when no other value
 collides with it), so every value outside the candidates is seen fewer than ``theta <= h``
@@ -22,25 +32,59 @@ reach it: when there are no outsiders (every hash is a candidate), when ``h - 1 
 (outsiders do not qualify), or when ``top`` values were found and the last of them is seen at
 least ``h`` times (outsiders are seen less). Otherwise (hash collisions among the most frequent
 values, or more than ``CANDIDATES`` candidates tied at the boundary) the strings are counted
-directly, as a third pass. Ints and bools are counted
-directly (their ``group_by`` is already an integer one).
+directly, as a third pass.
+
+Several partitions
+------------------
+The answer is the ``top`` best of a *pool* of values with exact counts, and it is exact when
+every value outside the pool provably ranks after the pool's ``top``-th best (most frequent
+first, ties by value: a total order, so the merge needs no tie rule of its own). Partitions
+are counted one a pass, in order, each in one of two ways:
+
+- *directly*: a ``group_by`` on the values of the partition, keeping its ``top`` best in that
+  order (sorted and cut inside the query: only ``top`` rows come back). A value of the
+  partition outside them ranks after ``top`` pooled values, hence after the pool's
+  ``top``-th best;
+- *by hash* (strings the sample showed to be many-valued): steps 1 and 2 above on the
+  partition (step 2 rides along with the next partition's pass). The outsiders of the
+  partition are seen fewer than its ``h`` times, so the proof above holds per partition once
+  the pool's answer is known; a partition whose proof fails is counted directly afterwards
+  (one pass each). A partition with more than ``CANDIDATES`` candidates (ties at the boundary:
+  a near-unique column) is counted directly at once, and so are the partitions after it.
+
+The pool only grows, so a proof that holds stays true. Memory: one partition's ``group_by``
+(about ``distinct / P`` keys) per query; ``P = ceil(estimate * weight * 1.25 / KEYS_PER_PASS)``
+with a margin for the estimate's error and, for strings, a weight for the string bytes a
+direct count holds (``1 + mean length / 48``, from the sample). Cost: ``P`` passes (``P + 1``
+by hash) instead of one or two.
 """
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
-from featuredsl.fit_passes import Frame, Query, Task, one
+from featuredsl.fit_passes import Frame, Query, Scalar, Task, one
 
+#: keys (distinct values) one partition's ``group_by`` may hold (~50 bytes each for an int or
+#: hash key: ~200 MB); above it the values are counted one hash partition a pass
+KEYS_PER_PASS = 1 << 22
 #: candidate hashes beyond which the strings are counted directly (ties at the boundary)
 CANDIDATES = 4096
 #: rows read to decide whether a string column has many distinct values (worth hashing)
 SAMPLE = 20_000
+#: the distinct-value estimate is multiplied by this (HyperLogLog's error is a few per cent)
+_MARGIN = 1.25
+#: bytes a group_by key costs besides a string's bytes (the weight of a string key)
+_KEY_BYTES = 48
 _SEED = 0x5EED
+_N = "\x00n"
+_H = "\x00h"
 
 
 def _hash(c: pl.Expr) -> pl.Expr:
-    """The 64-bit hash values are grouped by (any hash is correct; a good one is fast)."""
+    """The 64-bit hash values are grouped and partitioned by (any hash is correct)."""
     return c.hash(_SEED)
 
 
@@ -48,55 +92,140 @@ def _order(rows: list[tuple], top: int) -> list[tuple]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))[:top]
 
 
-def _direct(frame: Frame, column: str, top: int, min_count: int) -> pl.LazyFrame:
+def _direct(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
     c = pl.col(column)
-    return (frame.lf.select(c).filter(c.is_not_null()).group_by(column)
-            .agg(pl.len().cast(pl.Int64).alias("\x00n"))
-            .filter(pl.col("\x00n") >= min_count)
-            .sort(["\x00n", column], descending=[True, False]).head(top))
+    return (lf.select(c).filter(c.is_not_null()).group_by(column)
+            .agg(pl.len().cast(pl.Int64).alias(_N))
+            .filter(pl.col(_N) >= min_count)
+            .sort([_N, column], descending=[True, False]).head(top))
+
+
+def partitions(distinct: int, mean_bytes: float = 0.0) -> int:
+    """How many hash partitions keep a ``group_by`` within :data:`KEYS_PER_PASS` keys."""
+    weight = 1.0 + mean_bytes / _KEY_BYTES
+    return max(1, math.ceil(distinct * weight * _MARGIN / max(1, KEYS_PER_PASS)))
 
 
 def top_values(frame: Frame, column: str, kind: str, top: int,
                min_count: int = 1) -> Task[list[tuple]]:
     """``[(value, count), ...]``: see the module docstring."""
-    key = ("top", column, top, min_count)
     if top <= 0:
         return []
     c = pl.col(column)
+    key = ("top", column, top, min_count)
+    reqs: list = [Scalar(frame, c.approx_n_unique().cast(pl.Int64), ("top-distinct", column))]
     if kind == "string":
-        sample = frame.lf.head(SAMPLE).select(c.n_unique().alias("d"), c.count().alias("n"))
-        got = yield from one(Query(frame, sample, ("top-sample", column)))
-        distinct, seen = got.row(0)  # type: ignore[attr-defined]
-        if distinct * 8 > seen:  # many distinct values: hash them first
-            found = yield from _hashed(frame, column, top, min_count)
-            if found is not None:
-                return found
-    df = yield from one(Query(frame, _direct(frame, column, top, min_count), key))
+        sample = frame.lf.head(SAMPLE).select(
+            c.n_unique().alias("d"), c.count().alias("n"),
+            c.str.len_bytes().mean().fill_null(0.0).alias("b"))
+        reqs.append(Query(frame, sample, ("top-sample", column)))
+    got = yield reqs
+    distinct = int(got[0] or 0)  # type: ignore[call-overload]
+    many, mean_bytes = False, 0.0
+    if kind == "string":
+        d, seen, mean_bytes = got[1].row(0)  # type: ignore[attr-defined]
+        many = d * 8 > seen
+    parts = partitions(distinct, mean_bytes)
+    if parts > 1:
+        return (yield from _partitioned(frame, column, top, min_count, parts, many))
+    if many:  # many distinct values: hash them first
+        found = yield from _hashed(frame, column, top, min_count)
+        if found is not None:
+            return found
+    df = yield from one(Query(frame, _direct(frame.lf, column, top, min_count), key))
     return [tuple(r) for r in df.iter_rows()]  # type: ignore[attr-defined]
+
+
+def _candidates(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
+    """Step 1: the candidate hashes of ``lf``'s values, with the number of hashes (``\\0g``)."""
+    c, n = pl.col(column), pl.col(_N)
+    theta = pl.max_horizontal(pl.lit(min_count, pl.Int64), n.top_k(top).min())
+    return (lf.filter(c.is_not_null()).select(_hash(c).alias(_H))
+            .group_by(_H).agg(pl.len().cast(pl.Int64).alias(_N))
+            .with_columns(pl.len().alias("\x00g"))
+            .filter(n >= theta).head(CANDIDATES + 1))
+
+
+def _exact(frame: Frame, column: str, cands: pl.DataFrame) -> pl.LazyFrame:
+    """Step 2: the exact counts of the values whose hash is a candidate."""
+    c = pl.col(column)
+    return (frame.lf.filter(c.is_not_null()).select(c, _hash(c).alias(_H))
+            .filter(pl.col(_H).is_in(cands.get_column(_H).implode()))
+            .group_by(column).agg(pl.len().cast(pl.Int64).alias(_N)))
+
+
+def _proof(cands: pl.DataFrame) -> tuple[bool, int]:
+    """(whether the candidates leave outsiders, the smallest candidate count ``h``)."""
+    groups = int(cands.get_column("\x00g")[0])
+    return groups > cands.height, int(cands.get_column(_N).min())  # type: ignore[arg-type]
+
+
+def _proven(outsiders: bool, lowest: int, rows: list[tuple], top: int, min_count: int) -> bool:
+    return (not outsiders or lowest - 1 < min_count
+            or (len(rows) == top and rows[-1][1] >= lowest))
 
 
 def _hashed(frame: Frame, column: str, top: int, min_count: int) -> Task[list[tuple] | None]:
     """Steps 1 and 2 of the module docstring; None when they cannot prove the answer."""
-    c = pl.col(column)
-    h, n = pl.col("\x00h"), pl.col("\x00n")
-    hashed = frame.lf.filter(c.is_not_null()).select(_hash(c).alias("\x00h"))
-    theta = pl.max_horizontal(pl.lit(min_count, pl.Int64), n.top_k(top).min())
-    cands = (hashed.group_by("\x00h").agg(pl.len().cast(pl.Int64).alias("\x00n"))
-             .with_columns(pl.len().alias("\x00g"))
-             .filter(n >= theta).head(CANDIDATES + 1))
-    got = yield from one(Query(frame, cands, ("top-hashes", column, top, min_count)))
-    if got.height == 0:  # type: ignore[attr-defined]
+    cands = yield from one(Query(frame, _candidates(frame.lf, column, top, min_count),
+                                 ("top-hashes", column, top, min_count)))
+    assert isinstance(cands, pl.DataFrame)
+    if cands.height == 0:
         return []  # no value is seen min_count times
-    if got.height > CANDIDATES:  # type: ignore[attr-defined]
+    if cands.height > CANDIDATES:
         return None
-    groups = int(got.get_column("\x00g")[0])  # type: ignore[attr-defined]
-    lowest = int(got.get_column("\x00n").min())  # type: ignore[attr-defined]
-    exact = (frame.lf.filter(c.is_not_null()).select(c, _hash(c).alias("\x00h"))
-             .filter(h.is_in(got.get_column("\x00h").implode()))  # type: ignore[attr-defined]
-             .group_by(column).agg(pl.len().cast(pl.Int64).alias("\x00n")))
-    df = yield from one(Query(frame, exact, ("top-exact", column, top, min_count)))
+    outsiders, lowest = _proof(cands)
+    df = yield from one(Query(frame, _exact(frame, column, cands),
+                              ("top-exact", column, top, min_count)))
     rows = _order([r for r in df.iter_rows() if r[1] >= min_count], top)  # type: ignore
-    outsiders = groups > got.height  # type: ignore[attr-defined]
-    if not outsiders or lowest - 1 < min_count or (len(rows) == top and rows[-1][1] >= lowest):
-        return rows
-    return None
+    return rows if _proven(outsiders, lowest, rows, top, min_count) else None
+
+
+def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int,
+                 by_hash: bool) -> Task[list[tuple]]:
+    """The several-partition route of the module docstring."""
+    c = pl.col(column)
+    base = ("top-part", column, top, min_count, parts)
+
+    def part(p: int) -> pl.LazyFrame:
+        return frame.lf.filter(c.is_not_null() & ((_hash(c) % parts) == p))
+
+    def direct(p: int) -> Query:
+        return Query(frame, _direct(part(p), column, top, min_count), (*base, p, "direct"))
+
+    pool: dict[object, int] = {}
+    proofs: list[tuple[int, bool, int]] = []  # (partition, outsiders, h) of hashed ones
+    todo = [(p, by_hash) for p in range(parts)]
+    pending: tuple[int, pl.DataFrame] | None = None  # candidates awaiting their exact counts
+    while todo or pending is not None:
+        reqs: list = []
+        heavy = todo.pop(0) if todo else None
+        if heavy is not None:
+            p, hashed = heavy
+            reqs.append(Query(frame, _candidates(part(p), column, top, min_count),
+                              (*base, p, "hashes")) if hashed else direct(p))
+        if pending is not None:
+            reqs.append(Query(frame, _exact(frame, column, pending[1]),
+                              (*base, pending[0], "exact")))
+        got = yield reqs
+        if pending is not None:
+            pool.update((v, n) for v, n in got[-1].iter_rows() if n >= min_count)  # type: ignore
+            pending = None
+        if heavy is None:
+            continue
+        df = got[0]
+        assert isinstance(df, pl.DataFrame)
+        if not heavy[1]:
+            pool.update(df.iter_rows())  # type: ignore[arg-type]
+        elif df.height > CANDIDATES:  # ties at the boundary: count this one and the rest
+            todo = [(heavy[0], False)] + [(q, False) for q, _ in todo]
+        elif df.height:
+            pending = (heavy[0], df)
+            proofs.append((heavy[0], *_proof(df)))
+    rows = _order(list(pool.items()), top)
+    for p, outsiders, lowest in proofs:
+        if not _proven(outsiders, lowest, rows, top, min_count):
+            df = yield from one(direct(p))
+            pool.update(df.iter_rows())  # type: ignore[attr-defined]
+            rows = _order(list(pool.items()), top)
+    return rows
