@@ -668,7 +668,7 @@ def every_overload_spec(draw) -> tuple[str, dict[str, str]]:
     return "\n".join(lines) + "\n", wanted
 
 
-@settings(max_examples=max(10, N_EXAMPLES // 15), deadline=None, print_blob=True,
+@settings(max_examples=max(10, N_EXAMPLES // 25), deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])
 @given(spec=every_overload_spec(), rows=ROWS)
