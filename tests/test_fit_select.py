@@ -192,8 +192,11 @@ def test_top_values_are_exact_even_with_colliding_hashes(
         assert got == _counter_top(vals, top, min_count), (top, min_count)
 
 
-def test_fit_queries_run_natively_on_the_streaming_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("top_keys", [ft.KEYS_PER_PASS, 500])  # 500: top values partitioned
+def test_fit_queries_run_natively_on_the_streaming_engine(monkeypatch: pytest.MonkeyPatch,
+                                                          top_keys: int) -> None:
     """No in-memory fallback and no sort over the data in any query fit runs."""
+    monkeypatch.setattr(ft, "KEYS_PER_PASS", top_keys)
     plans: list[pl.LazyFrame] = []
     real = pl.collect_all
 
