@@ -476,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke-test sizes (< 60 s)")
     ap.add_argument("--seed", type=int, default=data_gen.SEED)
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--library", action="store_true", help="also the per-function table of "
+                    "benchmarks/library.py (the function library vs hand-written code)")
     args = ap.parse_args(argv)
     q = args.quick
     rows = args.rows or (100_000 if q else 1_000_000)
@@ -593,6 +595,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": time.perf_counter() - t0,
     }
     print(render(result))
+    if args.library:
+        import library
+
+        lib_rows = min(rows, 1_000_000)
+        lib = library.measure(library.frame(lib_rows, args.seed), min(row_rows, 20_000),
+                              min(repeat, 7))
+        result["library"] = lib
+        print("\n" + library.render(lib, lib_rows, min(row_rows, 20_000)))
     print(f"\n(total {result['seconds']:.0f} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=_json_default))

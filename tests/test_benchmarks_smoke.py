@@ -79,3 +79,11 @@ def test_quick_run_on_tiny_sizes_holds_parity(tmp_path):
                    "| cold start | python -c 'import polars'", "parity on 600"):
         assert needle in proc.stdout, needle
     assert result["machine"]["polars"] == pl.__version__
+
+
+def test_library_table_runs_on_tiny_sizes():
+    library = _bench_module("library")
+    res = library.measure(library.frame(300), 50, 1)
+    assert [r["name"] for r in res] == [c.name for c in library.cases()]
+    assert all(r["fd_ms"] > 0 and r["hand_row_ns"] > 0 for r in res)
+    assert "| hash (string): `hash(merchant)` |" in library.render(res, 300, 50)

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 import featuredsl as fd
-from tests.harness import frame_for
+from tests.harness import assert_parity, frame_for
 from tests.test_registry import EXAMPLES, _spec_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +124,15 @@ def test_bucketize_long_edge_list_streams_and_matches_bisect(kind: str) -> None:
     assert got == [None if p is None else bisect.bisect_right(edges, p) for p in probes]
     assert [spec.row_evaluator()(r)["out"] for r in rows] == got
     assert not _fallback_nodes(lf)
+
+
+@pytest.mark.parametrize("src", [
+    "input { x: int? }\nfeature o: bool? = (x in (case when true then null end))\n",
+    "input { x: int? }\nfeature o: int? = index_of(x, (if true then null else null))\n",
+    "input { s: string? }\nfeature o: bool? = contains((if true then null else null), s)\n"])
+def test_a_null_typed_list_argument_is_a_typed_null(src: str) -> None:
+    """A row-independent null where a list is expected became a Null-dtype literal, which
+    Polars' list kernels reject (found by the differential test)."""
+
+    outs = assert_parity(fd.compile(src), [{"x": 1, "s": "a"}, {"x": None, "s": None}])
+    assert [o["o"] for o in outs] == [None, None]

@@ -66,6 +66,14 @@ def _list_value(value: object, t: Type) -> object:
     return value
 
 
+def _concrete(t: Type) -> bool:
+    """Whether ``t`` names one Polars dtype (no ``any`` or ``null`` in it, lists included:
+    ``x in (if c then null else null)`` needs a typed null list, not a Null column)."""
+    if t.kind == "list":
+        return t.elem is not None and _concrete(t.elem)
+    return t.kind not in ("any", "null")
+
+
 #: Operations a single expression may nest before its arguments become temporary columns.
 MAX_INLINE_LEVEL = 4
 
@@ -246,8 +254,7 @@ class PolarsLowering:
         """Lower ``e`` where a value of kind ``want`` is expected: a bare ``null`` literal (type
         ``null``) becomes a typed null, since Polars rejects a Null-dtype column as a ``when``
         condition and some kernels reject it as an argument."""
-        if want is not None and e.type.kind == "null" and want.kind not in ("any", "null",
-                                                                             "list"):
+        if want is not None and e.type.kind == "null" and _concrete(want):
             return _Lowered(pl.lit(None, dtype=dtype_of(want.base)), 0, 0)
         return self.lower(e)
 

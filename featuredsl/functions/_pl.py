@@ -15,8 +15,12 @@ INT64_MAX = 2**63 - 1
 
 
 def no_nan(e: pl.Expr) -> pl.Expr:
-    """NaN -> null: no featuredsl expression ever yields NaN (SPEC 4.4)."""
-    return e.fill_nan(None)
+    """NaN -> null: no featuredsl expression ever yields NaN (SPEC 4.4).
+
+    One when/then on ``is_not_nan`` (null stays null: its condition is null): Polars 2.1
+    expands ``fill_nan(None)`` to ``when(is_not_nan | is_null)``, ~3x slower at 1M rows. ``e``
+    appears twice; Polars' common-subexpression elimination computes it once."""
+    return pl.when(e.is_not_nan()).then(e)
 
 
 def per_row_value(value: float | None, zero: pl.Expr) -> pl.Expr:

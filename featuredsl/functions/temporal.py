@@ -85,6 +85,13 @@ def _weekday_us(us: pl.Expr) -> pl.Expr:
     return (us // 86_400_000_000 + 3) % 7 + 1  # 1970-01-01 was a Thursday (4)
 
 
+def _weekday_dt(t: pl.Expr) -> pl.Expr:
+    # Polars' ISO weekday of a UTC Datetime or a Date: ~2-3x faster than the two floor
+    # operations of _weekday_us on the physical value (the reverse of hour/minute/second),
+    # and equal to it on every day of years 1..9999 and on 2M random instants (checked).
+    return t.dt.weekday()
+
+
 def _ordinal_day(x: dt.date) -> int:
     """Day of the year 1..366 of a date or datetime."""
     return x.toordinal() - dt.date(x.year, 1, 1).toordinal() + 1
@@ -98,19 +105,24 @@ class _Field:
     """How one calendar field is computed on each representation.
 
     ``polars_us``: from int µs of a wall clock (fast, used in UTC and local); ``polars_dt``
-    from a (zoned) Datetime or a Date otherwise. ``row``: Python code from a datetime/date
-    atom; ``row_year``: the year needs the zone table's own method (year 0 / 10000).
+    from a (zoned) Datetime or a Date otherwise; ``polars_utc``, if given, replaces both for a
+    UTC timestamp (where a Polars field is faster than the arithmetic). ``row``: Python code
+    from a datetime/date atom; ``row_year``: the year needs the zone table's own method
+    (year 0 / 10000).
     """
 
     def __init__(self, name: str, doc: str, *, dates: bool, row: Callable[[RowGen, str], str],
                  polars_us: Callable[[pl.Expr], pl.Expr] | None = None,
                  polars_dt: Callable[[pl.Expr], pl.Expr] | None = None,
-                 polars_date: Callable[[pl.Expr], pl.Expr] | None = None) -> None:
+                 polars_date: Callable[[pl.Expr], pl.Expr] | None = None,
+                 polars_utc: Callable[[pl.Expr], pl.Expr] | None = None) -> None:
         self.name, self.doc, self.dates, self.row = name, doc, dates, row
-        self.polars_us, self.polars_dt = polars_us, polars_dt
+        self.polars_us, self.polars_dt, self.polars_utc = polars_us, polars_dt, polars_utc
         self.polars_date = polars_date or polars_dt
 
     def utc(self, t: pl.Expr) -> pl.Expr:
+        if self.polars_utc is not None:
+            return self.polars_utc(t).cast(pl.Int64)
         if self.polars_us is not None:
             return self.polars_us(t.to_physical())
         assert self.polars_dt is not None
@@ -187,8 +199,8 @@ _FIELDS = [
     (_Field("second", "Second 0-59 (fractions are dropped).", dates=False, row=_attr("second"),
             polars_us=_us_field(1_000_000, 60)), (59, 59, 0)),
     (_Field("day_of_week", "ISO day of the week: Monday 1 .. Sunday 7.", dates=True,
-            row=_attr("isoweekday", "()"), polars_us=_weekday_us,
-            polars_date=lambda d: _weekday_us(d.to_physical().cast(pl.Int64) * 86_400_000_000)),
+            row=_attr("isoweekday", "()"), polars_us=_weekday_us, polars_utc=_weekday_dt,
+            polars_date=_weekday_dt),
      (7, 3, 7)),
     (_Field("day_of_year", "Day of the year 1-366.", dates=True,
             row=_helper(_ordinal_day, "ordinal_day"), polars_dt=lambda t: t.dt.ordinal_day()),
