@@ -9,11 +9,12 @@ data is one set of streaming queries serving all of them: the flag check, the le
 statistics and the inputs' profile in the first passes, then the features (computed once with
 the fitted values) and their profile. Moments and order statistics come from
 :mod:`featuredsl.fit_select` (one ``group_by`` summary per float column, then a pass or two of
-radix selection: no sort), top values from :mod:`featuredsl.fit_top`. Every query runs
-natively on the streaming engine, in memory bounded by the number of statistics, not the
-number of rows, except the counts behind ``vocab`` and the profile's ``top``, which hold one
-entry per distinct value (a near-unique column costs memory in proportion to its distinct
-values). A typical spec costs 2-3 passes over the inputs and 2-3 over the features.
+radix selection: no sort), top values from :mod:`featuredsl.fit_top` (counted in hash
+partitions of at most ``fit_top.KEYS_PER_PASS`` distinct values, one a pass, when a column has
+more). Every query runs natively on the streaming engine, in memory bounded by the number of
+statistics, not the number of rows nor of distinct values. A typical spec costs 2-3 passes over
+the inputs and 2-3 over the features (plus one a partition for a column with more than a few
+million distinct values).
 
 Definitions (nulls are skipped everywhere; NaN is null; ``n`` is the number of non-null values)
 --------------------------------------------------------------------------------------------

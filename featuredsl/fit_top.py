@@ -54,8 +54,9 @@ are counted one a pass, in order, each in one of two ways:
 
 The pool only grows, so a proof that holds stays true. Memory: one partition's ``group_by``
 (about ``distinct / P`` keys) per query; ``P = ceil(estimate * weight * 1.25 / KEYS_PER_PASS)``
-with a margin for the estimate's error and, for strings, a weight for the string bytes a
-direct count holds (``1 + mean length / 48``, from the sample). Cost: ``P`` passes (``P + 1``
+with a margin for the estimate's error and, for strings, a weight: a string key of a direct
+count costs ``2 + mean length / 48`` hash keys (measured: ~125 bytes a 25-byte string, ~50
+an integer key; the mean length comes from the sample). Cost: ``P`` passes (``P + 1``
 by hash) instead of one or two.
 """
 
@@ -76,7 +77,8 @@ CANDIDATES = 4096
 SAMPLE = 20_000
 #: the distinct-value estimate is multiplied by this (HyperLogLog's error is a few per cent)
 _MARGIN = 1.25
-#: bytes a group_by key costs besides a string's bytes (the weight of a string key)
+#: a string key weighs _STR_KEYS + mean length / _KEY_BYTES integer keys (measured)
+_STR_KEYS = 2.0
 _KEY_BYTES = 48
 _SEED = 0x5EED
 _N = "\x00n"
@@ -92,7 +94,13 @@ def _order(rows: list[tuple], top: int) -> list[tuple]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))[:top]
 
 
-def _direct(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
+def _direct(frame: Frame, column: str, top: int, min_count: int) -> pl.LazyFrame:
+    """The direct count of the whole column (benchmarks/breakdown.py times it)."""
+    return _count(frame.lf, column, top, min_count)
+
+
+def _count(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
+    """``lf``'s ``top`` best values: a ``group_by`` on the value, sorted and cut in the query."""
     c = pl.col(column)
     return (lf.select(c).filter(c.is_not_null()).group_by(column)
             .agg(pl.len().cast(pl.Int64).alias(_N))
@@ -100,9 +108,9 @@ def _direct(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyF
             .sort([_N, column], descending=[True, False]).head(top))
 
 
-def partitions(distinct: int, mean_bytes: float = 0.0) -> int:
-    """How many hash partitions keep a ``group_by`` within :data:`KEYS_PER_PASS` keys."""
-    weight = 1.0 + mean_bytes / _KEY_BYTES
+def partitions(distinct: int, weight: float = 1.0) -> int:
+    """How many hash partitions keep a ``group_by`` of ``distinct`` keys, each worth
+    ``weight`` integer keys, within :data:`KEYS_PER_PASS`."""
     return max(1, math.ceil(distinct * weight * _MARGIN / max(1, KEYS_PER_PASS)))
 
 
@@ -121,18 +129,18 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
         reqs.append(Query(frame, sample, ("top-sample", column)))
     got = yield reqs
     distinct = int(got[0] or 0)  # type: ignore[call-overload]
-    many, mean_bytes = False, 0.0
+    many, weight = False, 1.0
     if kind == "string":
         d, seen, mean_bytes = got[1].row(0)  # type: ignore[attr-defined]
-        many = d * 8 > seen
-    parts = partitions(distinct, mean_bytes)
+        many, weight = d * 8 > seen, _STR_KEYS + mean_bytes / _KEY_BYTES
+    parts = partitions(distinct, weight)
     if parts > 1:
         return (yield from _partitioned(frame, column, top, min_count, parts, many))
     if many:  # many distinct values: hash them first
         found = yield from _hashed(frame, column, top, min_count)
         if found is not None:
             return found
-    df = yield from one(Query(frame, _direct(frame.lf, column, top, min_count), key))
+    df = yield from one(Query(frame, _direct(frame, column, top, min_count), key))
     return [tuple(r) for r in df.iter_rows()]  # type: ignore[attr-defined]
 
 
@@ -191,7 +199,7 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
         return frame.lf.filter(c.is_not_null() & ((_hash(c) % parts) == p))
 
     def direct(p: int) -> Query:
-        return Query(frame, _direct(part(p), column, top, min_count), (*base, p, "direct"))
+        return Query(frame, _count(part(p), column, top, min_count), (*base, p, "direct"))
 
     pool: dict[object, int] = {}
     proofs: list[tuple[int, bool, int]] = []  # (partition, outsiders, h) of hashed ones
