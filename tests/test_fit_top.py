@@ -133,7 +133,7 @@ def test_top_of_a_near_unique_column_does_not_hold_its_values(tmp_path: Path) ->
     """Peak RSS of fitting a near-unique string column (its vocab and profile top) from a
     Parquet scan, in a fresh process, at two sizes: counting every distinct value in one
     ``group_by`` (a budget of 2**30 keys) grows by ~115 bytes a distinct value here (+137 MB
-    from 0.6M to 1.8M rows); with a 2**17-key budget (3 and 9 partitions) the peak stays flat.
+    from 0.6M to 1.8M rows); with a 2**17-key budget (13 and 47 partitions) the peak stays flat.
     benchmarks/README.md measures the default budget."""
     spec = "input { s: string? }\nfeature i = index_of(s, vocab(s, top=10)) ?? -1\n"
     root = str(Path(__file__).resolve().parent.parent)
