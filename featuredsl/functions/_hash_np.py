@@ -9,6 +9,8 @@ straight out of the Arrow data buffer. Checked against the official vectors and 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 
@@ -92,59 +94,81 @@ def xxh64_strings(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     """XXH64 (seed 0) of ``data[starts[i] : starts[i] + lengths[i]]`` for every i.
 
     ``data`` is uint8 and must have at least 32 bytes of padding after the last string (the
-    tail steps read whole words at every row and keep them only where the row has them).
+    tail steps read whole 8-byte words). Rows are grouped by length (a stable radix argsort
+    of 16-bit lengths): within a group every row takes the same steps, so each step is one
+    unmasked numpy operation over the group, with no per-row masks and no work for rows that
+    do not have that step (~2x faster than masking over the whole column).
     """
     n = len(starts)
     starts = starts.astype(np.int64, copy=False)
-    ln = lengths.astype(np.uint64, copy=False)
+    lengths = lengths.astype(np.int64, copy=False)
+    out = np.empty(n, dtype=np.uint64)
+    if n == 0:
+        return out
     w64 = _view(data, "<u8")
+    lo, hi = int(lengths.min()), int(lengths.max())
     with np.errstate(over="ignore"):
-        h = np.full(n, _U5, dtype=np.uint64)
-        big = np.flatnonzero(lengths >= 32)
-        if len(big):  # the 32-byte stripes, only for the rows that have them
-            p = starts[big]
-            stripes = lengths[big] // 32
-            v1 = np.full(len(big), np.uint64((P1 + P2) & _MASK), dtype=np.uint64)
-            v2 = np.full(len(big), _U2, dtype=np.uint64)
-            v3 = np.zeros(len(big), dtype=np.uint64)
-            v4 = np.full(len(big), np.uint64((-P1) & _MASK), dtype=np.uint64)
-            for s in range(int(stripes.max())):
-                act = stripes > s
-                q = np.where(act, p + 32 * s, 0)  # in bounds for the rows done already
-                v1 = np.where(act, _round(v1, w64[q]), v1)
-                v2 = np.where(act, _round(v2, w64[q + 8]), v2)
-                v3 = np.where(act, _round(v3, w64[q + 16]), v3)
-                v4 = np.where(act, _round(v4, w64[q + 24]), v4)
-            acc = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-            for v in (v1, v2, v3, v4):
-                acc = (acc ^ _round(np.zeros_like(v), v)) * _U1 + _U4
-            h[big] = acc
-        h += ln
-        tmp = np.empty_like(h)
-        rem = lengths & 31
-        p = starts + (lengths - rem)  # the tail: under 32 bytes
-        words = rem >> 3
-        for j in range(int(words.max(initial=0))):
-            k = _lane_(w64[p + 8 * j], tmp)
-            h = _mix_(h, k, 27, _U1, _U4, _all_or_mask(words > j), tmp)
-        # The last 0..7 bytes, from one 8-byte read: a 4-byte word if there is one, then
-        # single bytes (the bytes read past the end of the row are never used).
-        tail = w64[p + 8 * words]
-        has4 = (rem & 4) != 0
-        shift = np.zeros(n, dtype=np.uint64)
-        if has4.any():
+        if lo == hi:  # fixed width (tuples of hashes, lists of one size): one group
+            return _xxh64_fixed(w64, starts, lo)
+        # numpy's stable sort of <= 16-bit ints is a radix sort: ~10x cheaper than quicksort
+        key = lengths - lo
+        key = key.astype(np.uint16) if hi - lo < (1 << 16) else key
+        order = np.argsort(key, kind="stable")
+        sorted_len = lengths[order]
+        cuts = np.flatnonzero(sorted_len[1:] != sorted_len[:-1]) + 1
+        edges = [0, *cuts.tolist(), n]
+        for a, b in itertools.pairwise(edges):
+            rows = order[a:b]
+            out[rows] = _xxh64_fixed(w64, starts[rows], int(sorted_len[a]))
+    return out
+
+
+def _xxh64_fixed(w64: np.ndarray, p: np.ndarray, length: int) -> np.ndarray:
+    """XXH64 of ``length`` bytes at each offset of ``p`` (one step per numpy operation)."""
+    m = len(p)
+    tmp = np.empty(m, dtype=np.uint64)
+    if length >= 32:
+        v1 = np.full(m, np.uint64((P1 + P2) & _MASK), dtype=np.uint64)
+        v2 = np.full(m, _U2, dtype=np.uint64)
+        v3 = np.zeros(m, dtype=np.uint64)
+        v4 = np.full(m, np.uint64((-P1) & _MASK), dtype=np.uint64)
+        for s in range(length // 32):
+            q = p + 32 * s
+            for v, off in ((v1, 0), (v2, 8), (v3, 16), (v4, 24)):
+                k = w64[q + off]
+                k *= _U2
+                v += k
+                _rotl_(v, 31, tmp)
+                v *= _U1
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        for v in (v1, v2, v3, v4):
+            h ^= _lane_(v, tmp)
+            h *= _U1
+            h += _U4
+    else:
+        h = np.full(m, _U5, dtype=np.uint64)
+    h += np.uint64(length)
+    rem = length & 31
+    q = p + (length - rem)  # the tail: under 32 bytes
+    for j in range(rem >> 3):
+        h = _mix_(h, _lane_(w64[q + 8 * j], tmp), 27, _U1, _U4, None, tmp)
+    if rem & 7:
+        # the last 0..7 bytes from one 8-byte read: a 4-byte word if there is one, then
+        # single bytes (bytes read past the end of the row are never used)
+        tail = w64[q + 8 * (rem >> 3)]
+        shift = 0
+        if rem & 4:
             k = tail & np.uint64(0xFFFFFFFF)
             k *= _U1
-            h = _mix_(h, k, 23, _U2, _U3, _all_or_mask(has4), tmp)
-            shift[has4] = 32
-        last = rem & 3
-        for j in range(int(last.max(initial=0))):
-            k = tail >> shift
+            h = _mix_(h, k, 23, _U2, _U3, None, tmp)
+            shift = 32
+        for _ in range(rem & 3):
+            k = tail >> np.uint64(shift)
             k &= np.uint64(0xFF)
             k *= _U5
-            h = _mix_(h, k, 11, _U1, None, _all_or_mask(last > j), tmp)
-            shift += np.uint64(8)
-        return _avalanche(h)
+            h = _mix_(h, k, 11, _U1, None, None, tmp)
+            shift += 8
+    return _avalanche(h)
 
 
 # ---------------------------------------------------------------------------- Polars batches
@@ -163,11 +187,15 @@ def _string_hashes(s: pl.Series) -> np.ndarray:
     maps it back, ~2x faster; judged from a sample first, because with many distinct values the
     mapping costs more than it saves. Either way each row gets the hash of its own string."""
     if len(s) >= DEDUP_MIN_ROWS and s.head(_SAMPLE).n_unique() * 8 <= _SAMPLE:
-        distinct = s.unique()
+        distinct = s.unique().drop_nulls()
         if len(distinct) * 8 <= len(s):
-            hashes = pl.Series(_direct_string_hashes(distinct), dtype=pl.UInt64)
-            mapped = s.replace_strict(distinct, hashes, default=0, return_dtype=pl.UInt64)
-            return mapped.to_numpy()  # a null row maps to a garbage value: masked later
+            if not len(distinct):
+                return np.zeros(len(s), dtype=np.uint64)
+            hashes = _direct_string_hashes(distinct)
+            # each row's index in `distinct` by an Enum cast (~3x cheaper than replace_strict
+            # with the hashes as the new values); a null row maps to 0: masked later
+            codes = s.cast(pl.Enum(distinct)).to_physical().fill_null(0).to_numpy()
+            return hashes[codes]
     return _direct_string_hashes(s)
 
 
