@@ -106,8 +106,10 @@ class _Field:
 
     ``polars_us``: from int µs of a wall clock (fast, used in UTC and local); ``polars_dt``
     from a (zoned) Datetime or a Date otherwise; ``polars_utc``, if given, replaces both for a
-    UTC timestamp (where a Polars field is faster than the arithmetic). ``row``: Python code
-    from a datetime/date atom; ``row_year``: the year needs the zone table's own method
+    UTC timestamp (where a Polars field is faster than the arithmetic); ``polars_local``, if
+    given, is read off the zoned Datetime for a zone (Polars' field is ~1.8x faster there than
+    ``replace_time_zone(None)`` and arithmetic; equal on 3M instants in 9 zones). ``row``:
+    Python code from a datetime/date atom; ``row_year``: the year needs the zone table's own method
     (year 0 / 10000).
     """
 
@@ -115,9 +117,11 @@ class _Field:
                  polars_us: Callable[[pl.Expr], pl.Expr] | None = None,
                  polars_dt: Callable[[pl.Expr], pl.Expr] | None = None,
                  polars_date: Callable[[pl.Expr], pl.Expr] | None = None,
-                 polars_utc: Callable[[pl.Expr], pl.Expr] | None = None) -> None:
+                 polars_utc: Callable[[pl.Expr], pl.Expr] | None = None,
+                 polars_local: Callable[[pl.Expr], pl.Expr] | None = None) -> None:
         self.name, self.doc, self.dates, self.row = name, doc, dates, row
         self.polars_us, self.polars_dt, self.polars_utc = polars_us, polars_dt, polars_utc
+        self.polars_local = polars_local
         self.polars_date = polars_date or polars_dt
 
     def utc(self, t: pl.Expr) -> pl.Expr:
@@ -129,6 +133,8 @@ class _Field:
         return self.polars_dt(t).cast(pl.Int64)
 
     def zoned(self, t: pl.Expr, zone: str) -> pl.Expr:
+        if self.polars_local is not None:
+            return self.polars_local(_local(t, zone)).cast(pl.Int64)
         if self.polars_us is not None:
             return self.polars_us(_local_us(t, zone))
         assert self.polars_dt is not None
@@ -193,14 +199,17 @@ _FIELDS = [
     (_Field("day", "Day of the month 1-31.", dates=True, row=_attr("day"),
             polars_dt=lambda t: t.dt.day()), (7, 31, 10)),
     (_Field("hour", "Hour 0-23.", dates=False, row=_attr("hour"),
-            polars_us=_us_field(3_600_000_000, 24)), (23, 23, 3)),
+            polars_us=_us_field(3_600_000_000, 24),
+            polars_local=lambda t: t.dt.hour()), (23, 23, 3)),
     (_Field("minute", "Minute 0-59.", dates=False, row=_attr("minute"),
-            polars_us=_us_field(60_000_000, 60)), (59, 59, 0)),
+            polars_us=_us_field(60_000_000, 60),
+            polars_local=lambda t: t.dt.minute()), (59, 59, 0)),
     (_Field("second", "Second 0-59 (fractions are dropped).", dates=False, row=_attr("second"),
-            polars_us=_us_field(1_000_000, 60)), (59, 59, 0)),
+            polars_us=_us_field(1_000_000, 60),
+            polars_local=lambda t: t.dt.second()), (59, 59, 0)),
     (_Field("day_of_week", "ISO day of the week: Monday 1 .. Sunday 7.", dates=True,
             row=_attr("isoweekday", "()"), polars_us=_weekday_us, polars_utc=_weekday_dt,
-            polars_date=_weekday_dt),
+            polars_local=_weekday_dt, polars_date=_weekday_dt),
      (7, 3, 7)),
     (_Field("day_of_year", "Day of the year 1-366.", dates=True,
             row=_helper(_ordinal_day, "ordinal_day"), polars_dt=lambda t: t.dt.ordinal_day()),

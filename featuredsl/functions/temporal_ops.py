@@ -77,6 +77,14 @@ def _ts_in_range(us: pl.Expr) -> pl.Expr:
     return pl.when(us.is_between(TS_MIN_US, TS_MAX_US)).then(us).cast(_TS)
 
 
+def _ts_shift(t: pl.Expr, du: pl.Expr, sign: int) -> pl.Expr:
+    """``t + du`` (``sign`` 1) or ``t - du`` (-1), null outside years 1..9999. No separate
+    int64 overflow test: ``t`` is within +-2.6e17 µs, so a sum that wraps lands beyond
+    +-8.9e18, never back in the range (one when/then instead of two, ~2x faster)."""
+    r = _us(t) + _us(du) if sign > 0 else _us(t) - _us(du)
+    return _ts_in_range(r)
+
+
 def _date_in_range(days: pl.Expr) -> pl.Expr:
     ok = days.is_between(DATE_MIN_DAYS, DATE_MAX_DAYS)
     return pl.when(ok).then(days).cast(pl.Int32).cast(pl.Date)
@@ -111,10 +119,10 @@ ADD = [
     Overload("add_duration", (D, D), D, lambda a, b: _pl.add_int(_us(a), _us(b)).cast(_DUR),
              lambda g, a, b: f"{a} + {b}", int_overflow=True, may_be_null=True),
     Overload("add_timestamp_duration", (T, D), T,
-             lambda a, b: _ts_in_range(_pl.add_int(_us(a), _us(b))), _helper(ts_add),
+             lambda a, b: _ts_shift(a, b, 1), _helper(ts_add),
              may_be_null=True),
     Overload("add_duration_timestamp", (D, T), T,
-             lambda a, b: _ts_in_range(_pl.add_int(_us(b), _us(a))), _flipped(ts_add),
+             lambda a, b: _ts_shift(b, a, 1), _flipped(ts_add),
              may_be_null=True),
     Overload("add_date_duration", (DT, D), DT, _date_plus, _helper(date_add), may_be_null=True),
     Overload("add_duration_date", (D, DT), DT, lambda a, b: _date_plus(b, a),
@@ -126,7 +134,7 @@ SUB = [
     Overload("sub_timestamp", (T, T), D, lambda a, b: (_us(a) - _us(b)).cast(_DUR),
              lambda g, a, b: f"({a} - {b}) // {g.ref(_US, 'us')}"),
     Overload("sub_timestamp_duration", (T, D), T,
-             lambda a, b: _ts_in_range(_pl.sub_int(_us(a), _us(b))), _helper(ts_sub),
+             lambda a, b: _ts_shift(a, b, -1), _helper(ts_sub),
              may_be_null=True),
     Overload("sub_date", (DT, DT), D, lambda a, b: ((_us(a) - _us(b)) * DAY_US).cast(_DUR),
              lambda g, a, b: f"({a} - {b}).days * {DAY_US}"),
