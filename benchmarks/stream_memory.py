@@ -8,7 +8,8 @@ generator itself stays small) is written to a Parquet file, and the installed
 ``featuredsl transform ARTIFACT --data IN -o OUT.parquet`` runs in a fresh process whose peak
 resident memory (``ru_maxrss``) is read. Each spec is fitted once, on 100k rows. Two specs by
 default: ``reference.feat`` and ``reference_streaming.feat`` (the same without ``index_of``,
-whose Polars lowering, ``replace_strict``, runs on Polars' in-memory fallback in polars 2.1).
+whose Polars lowering used to be ``replace_strict``, run on Polars' in-memory fallback in
+polars 2.1; now an element-wise ``Enum`` cast, so both stay flat).
 For contrast, the in-memory size of the input (``DataFrame.estimated_size`` of the first
 million rows, scaled) is printed next to it. Prints a markdown table. Files go to a temporary
 directory (``--dir`` to choose) and are deleted at the end.
