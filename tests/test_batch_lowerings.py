@@ -72,3 +72,18 @@ def test_timestamp_shift_that_wraps_int64_is_null() -> None:
     outs = assert_parity(spec, rows)
     assert [(o["a"], o["b"], o["s"]) for o in outs[:4]] == [(None, None, None)] * 4
     assert outs[4]["a"] is not None and outs[4]["s"] is None
+
+
+@pytest.mark.parametrize(("start", "length"), [(0, 0), (0, 3), (2, 5), (1, 2**63 - 1),
+                                               (2**63 - 1, 3), (5, 1), (-2, 3), (-9, 4)])
+def test_substring_with_constant_arguments_matches_the_definition(start: int, length: int) -> None:
+    """Constant non-negative arguments take Polars' ``str.slice`` directly; the others the
+    general form. Both against the row backend and an independent code-point slice."""
+    spec = fd.compile(f"input {{ s: string? }}\nfeature o = substring(s, {start}, {length})\n")
+    values = ["héllo", "", None, "ab", "👍🏽x", "日本語テキスト"]
+    outs = assert_parity(spec, [{"s": v} for v in values])
+    for v, o in zip(values, outs, strict=True):
+        if v is None:
+            assert o["o"] is None
+        elif start >= 0:
+            assert o["o"] == v[start:start + length]
