@@ -35,9 +35,11 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -198,6 +200,33 @@ def bench_batch(impls: dict[str, Callable[[], object]], repeat: int) -> dict[str
         for name, fn in impls.items():
             res[name].append(time_once(fn))
     return res
+
+
+FILE_HAND = "hand-written Polars scan_parquet -> select -> sink_parquet"
+FILE_LAZY = "featuredsl transform_lazy(scan_parquet) -> sink_parquet"
+FILE_CLI = "featuredsl transform ARTIFACT --data IN -o OUT (the CLI, in process: validated)"
+
+
+def bench_files(df: pl.DataFrame, fitted: fd.FittedSpec, hand_exprs: list[pl.Expr],
+                repeat: int) -> dict[str, list[float]]:
+    """Parquet file to Parquet file, streaming: hand-written Polars, featuredsl's lazy frame
+    and the ``featuredsl transform`` command (run in this process, so start-up is not timed)."""
+    from featuredsl.cli.main import main as cli_main
+
+    work = Path(tempfile.mkdtemp(prefix="fd-bench-"))
+    try:
+        src, out, model = work / "in.parquet", work / "out.parquet", work / "model.json"
+        df.write_parquet(src)
+        fitted.save(model)
+        cli_args = ["transform", str(model), "--data", str(src), "-o", str(out), "-q"]
+        impls: dict[str, Callable[[], object]] = {
+            FILE_HAND: lambda: pl.scan_parquet(src).select(hand_exprs).sink_parquet(out),
+            FILE_LAZY: lambda: fitted.transform_lazy(pl.scan_parquet(src)).sink_parquet(out),
+            FILE_CLI: lambda: cli_main(cli_args),
+        }
+        return bench_batch(impls, repeat)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 FIT_HAND = "hand-written Polars select of mean, std(ddof=0), top-100 value_counts"
@@ -391,6 +420,11 @@ def render(r: dict) -> str:
             spread = f"{_ms(min(v))}..{_ms(max(v))}"
             out.append(f"| batch {int(size):,} | {name} | {_ms(med)} ({rate:.1f}M rows/s) | "
                        f"{spread} | | {ratio:.2f} |")
+    for size, files in r.get("files", {}).items():
+        for name, v in files.items():
+            med, ratio = statistics.median(v), paired_ratio(v, files[FILE_HAND])
+            out.append(f"| Parquet to Parquet {int(size):,} | {name} | {_ms(med)} | "
+                       f"{_ms(min(v))}..{_ms(max(v))} | | {ratio:.2f} |")
     for size, fit in r.get("fit", {}).items():
         fbase = fit[FIT_HAND]
         for name, v in fit.items():
@@ -476,6 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke-test sizes (< 60 s)")
     ap.add_argument("--seed", type=int, default=data_gen.SEED)
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--memory", type=int, nargs="*", metavar="ROWS",
+                    help="also peak RSS of `featuredsl transform` file to file in fresh "
+                    "processes (benchmarks/stream_memory.py; default sizes 10M and 50M rows)")
     ap.add_argument("--library", action="store_true", help="also the per-function table of "
                     "benchmarks/library.py (the function library vs hand-written code)")
     args = ap.parse_args(argv)
@@ -531,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     batch = {str(rows): bench_batch(batch_impls(df), repeat)}
     print(f"# batch {rows:,} done", file=sys.stderr)
+    files = {str(rows): bench_files(df, fitted, hand_exprs, max(3, repeat // 2))}
+    print(f"# Parquet to Parquet {rows:,} done", file=sys.stderr)
     fit = {str(rows): bench_batch(fit_impls(df), fit_repeat)}
     print(f"# fit {rows:,} done", file=sys.stderr)
     if args.big and rows < 10_000_000:
@@ -590,6 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "evaluator_ms": t_eval * 1e3, "exprs_ms": t_exprs * 1e3},
         "timer_overhead_ns": overhead,
         "row": row, "one_row_polars": one_row, "batch": batch, "fit": fit, "cold": cold,
+        "files": files,
         "checks": checks,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "seconds": time.perf_counter() - t0,
@@ -603,6 +643,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                               min(repeat, 7))
         result["library"] = lib
         print("\n" + library.render(lib, lib_rows, min(row_rows, 20_000)))
+    if args.memory is not None:
+        import stream_memory
+
+        sizes = [str(n) for n in (args.memory or [10_000_000, 50_000_000])]
+        print("\nPeak memory of file-to-file `featuredsl transform` (fresh processes):\n")
+        stream_memory.main(["--rows", *sizes])
     print(f"\n(total {result['seconds']:.0f} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=_json_default))

@@ -67,13 +67,13 @@ def run_measured(cmd: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t, int(out.split()[-1]) / 1024
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 50_000_000])
     ap.add_argument("--dir", type=Path, help="where to write the data (default: a temp dir)")
     ap.add_argument("--spec", type=Path, nargs="+",
                     default=[HERE / "reference.feat", HERE / "reference_streaming.feat"])
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     exe = shutil.which("featuredsl", path=str(Path(sys.executable).parent)) or "featuredsl"
     work = Path(tempfile.mkdtemp(prefix="fd-mem-", dir=args.dir))
     results = []
