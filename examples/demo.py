@@ -41,6 +41,12 @@ def generate(n: int, seed: int = 7) -> pl.DataFrame:
     country = rng.choice(COUNTRIES, n, p=[0.4] + [0.6 / 9] * 9).astype(object)
     country[rng.random(n) < 0.03] = None
     words = rng.choice(WORDS, (n, 3))
+    # descriptions of 1-3 words, 5% with an order reference (a separate generator keeps the
+    # other columns, and so the fitted statistics, as they were)
+    text_rng = np.random.default_rng(seed + 1)
+    n_words = text_rng.integers(1, 4, n)
+    order_ref = text_rng.random(n) < 0.05
+    order_no = text_rng.integers(100, 100_000, n)
     return pl.DataFrame({
         "user_id": rng.integers(1, 100_000, n),
         "amount": amount,
@@ -49,7 +55,9 @@ def generate(n: int, seed: int = 7) -> pl.DataFrame:
         "country": pl.Series(country.tolist(), dtype=pl.String),
         "merchant": [f"merchant_{i}" for i in rng.zipf(1.3, n) % 5000],
         "category": rng.choice(CATEGORIES, n),
-        "description": [" ".join(w) for w in words],
+        "description": [" ".join(w[:k]) + (f" order #{no}" if ref else "")
+                        for w, k, ref, no in zip(words, n_words, order_ref, order_no,
+                                                 strict=True)],
     })
 
 
