@@ -13,7 +13,13 @@ import re
 from featuredsl import ir
 from featuredsl.checker.graph import find_cycle, topological_order
 from featuredsl.errors import Diagnostic, Span, did_you_mean
-from featuredsl.functions.registry import Function, Overload, all_functions, lookup
+from featuredsl.functions.registry import (
+    Function,
+    Overload,
+    all_functions,
+    lookup,
+    specialized,
+)
 from featuredsl.syntax import ast
 from featuredsl.types import (
     BOOL,
@@ -495,8 +501,7 @@ class Checker:
             if problem is not None:
                 self.error("E208", *_const_problem(problem, ov, final, nodes, span))
                 return None
-        if ov.specialize is not None and (special := ov.specialize(consts)) is not None:
-            ov = next(o for o in fn.overloads if o.id == special)
+        ov = specialized(fn, ov, consts)
         base = [a.type.base for a in final]
         result = ov.result_type(base)
         if fn.null_policy == "propagate":
