@@ -3,6 +3,10 @@ that pass on both backends (the cel-go discipline: no function half-implemented)
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from featuredsl import ir
@@ -67,3 +71,21 @@ def test_entry_is_documented(fn: Function) -> None:
 def test_overload_ids_unique_across_registry() -> None:
     ids = [o.id for f in all_functions() for o in f.overloads]
     assert len(ids) == len(set(ids))
+
+
+def test_every_function_has_a_null_case_run_through_both_backends() -> None:
+    """Issue 4: every function has a case (a conformance case or a registry example) where
+    an argument is null, so its null rule is checked on both backends, not assumed."""
+    cases = [c for p in sorted((Path(__file__).parent / "conformance").glob("*.json"))
+             for c in json.loads(p.read_text(encoding="utf-8"))]
+    missing = []
+    for fn in all_functions():
+        if fn.kind == "aggregate" or fn.symbol is not None:
+            continue  # aggregates skip nulls by definition; operators: tests/conformance
+        call = re.compile(rf"\b{re.escape(fn.name)}\s*\(")
+        in_cases = any(call.search(c.get("expr", "")) and any(
+            v is None for r in c.get("rows", []) for v in r.values()) for c in cases)
+        in_examples = any(v is None for ex in fn.examples for v in ex.row.values())
+        if not (in_cases or in_examples):
+            missing.append(fn.name)
+    assert not missing, f"no null case for: {missing}"
