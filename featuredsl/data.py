@@ -79,7 +79,7 @@ from featuredsl.backends.row_input import (
     TS_MAX_US,
     TS_MIN_US,
 )
-from featuredsl.errors import InputError, describe_value
+from featuredsl.errors import InputError, describe_value, first_line
 from featuredsl.types import Type
 
 _READERS = {
@@ -144,7 +144,7 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
                 lf = reader(str(path))
             lf.collect_schema()  # reads only the header / metadata: a corrupt file fails here
         except READ_ERRORS as exc:
-            raise InputError(f"{path}: cannot read: {_first_line(exc)}") from None
+            raise InputError(f"{path}: cannot read: {first_line(exc)}") from None
         return Source(lf, text, path)
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
@@ -175,7 +175,7 @@ def _from_arrow(table: object) -> pl.DataFrame:
             cols.append(col)
         out = pl.from_arrow(pa.table(cols, names=table.schema.names))
     except (*READ_ERRORS, pa.ArrowException, ValueError, TypeError) as exc:
-        raise InputError(f"cannot read the pyarrow table: {_first_line(exc)}") from None
+        raise InputError(f"cannot read the pyarrow table: {first_line(exc)}") from None
     assert isinstance(out, pl.DataFrame)
     return out
 
@@ -193,14 +193,9 @@ def _from_pandas(df: object) -> pl.DataFrame:
                 df.isetitem(i, df.iloc[:, i].dt.tz_convert("UTC"))
         out = pl.from_pandas(df, nan_to_null=True)
     except Exception as exc:  # pandas and pyarrow raise many types; all mean bad data
-        raise InputError(f"cannot read the pandas DataFrame: {_first_line(exc)}") from None
+        raise InputError(f"cannot read the pandas DataFrame: {first_line(exc)}") from None
     assert isinstance(out, pl.DataFrame)
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.split("\n")[0] if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ widening
@@ -399,7 +394,7 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     try:
         schema = lf.collect_schema()
     except READ_ERRORS as exc:
-        raise InputError(f"cannot read the data: {_first_line(exc)}") from None
+        raise InputError(f"cannot read the data: {first_line(exc)}") from None
     missing = [n for n in inputs if n not in schema]
     if missing:
         n = missing[0]

@@ -197,3 +197,10 @@ def describe_value(value: object) -> str:
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name if the message is empty):
+    library errors (Polars, pyarrow) quoted in our one-line errors."""
+    text = str(exc).strip()
+    return text.split("\n")[0] if text else type(exc).__name__

@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING
 import polars as pl
 
 from featuredsl import data as data_io
-from featuredsl.errors import InputError
+from featuredsl.errors import InputError, first_line
 
 if TYPE_CHECKING:
     from featuredsl.api import Spec
@@ -237,7 +237,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
                         on_rows(batch.height)
             except data_io.READ_ERRORS as exc:
                 raise InputError(f"{data}: cannot process the data: "
-                                 f"{data_io._first_line(exc)}") from None
+                                 f"{first_line(exc)}") from None
             finally:
                 writer.close(pl.DataFrame(schema=schema))
             interrupted()  # a stream that ended because of Ctrl-C is not a complete output

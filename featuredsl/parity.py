@@ -33,7 +33,7 @@ import polars as pl
 from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import dtype_of
-from featuredsl.errors import FeatureDSLError
+from featuredsl.errors import FeatureDSLError, first_line
 from featuredsl.types import Type
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
             if on_rows is not None:
                 on_rows(batch.height)
     except data_io.READ_ERRORS as exc:
-        raise FeatureDSLError(f"cannot read the data: {data_io._first_line(exc)}") from None
+        raise FeatureDSLError(f"cannot read the data: {first_line(exc)}") from None
 
 
 def check_rows(spec: Spec, rows: Sequence[dict], *, limit: int = 3,

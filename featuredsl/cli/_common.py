@@ -72,7 +72,7 @@ def warn_line(prog: str, message: str) -> None:
 def run_command(prog: str, fn: Callable[[argparse.Namespace], int],
                 args: argparse.Namespace) -> int:
     """Run a command; map every expected failure to one line on stderr and exit 2."""
-    from featuredsl.errors import FeatureDSLError, SpecError
+    from featuredsl.errors import FeatureDSLError, SpecError, first_line
 
     try:
         return fn(args)
@@ -114,11 +114,6 @@ def run_command(prog: str, fn: Callable[[argparse.Namespace], int],
 def _is_polars_error(exc: BaseException) -> bool:
     mod = type(exc).__module__ or ""
     return mod.startswith("polars") or type(exc).__name__ == "PanicException"
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.split("\n")[0] if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ specs
