@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from featuredsl.functions.registry import Example, Overload, RowGen, register
+from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import INT, STRING, list_of
 
 #: The Unicode White_Space property (stable since Unicode 6.3; the same in every version
@@ -173,10 +173,8 @@ register(
 # ------------------------------------------------------------------------------- split
 
 
-def _split_row_code(g: RowGen, s: str, sep: str) -> str:
-    if sep.startswith(("'", '"')):  # a literal: never empty (a compile error)
-        return f"{s}.split({sep})"
-    return f"({s}.split({sep}) if {sep} else None)"
+def _split_polars(s: pl.Expr, sep: pl.Expr) -> pl.Expr:
+    return pl.when(sep != "").then(s.str.split(sep))
 
 
 def _check_split(consts: Sequence[object]) -> str | None:
@@ -185,16 +183,24 @@ def _check_split(consts: Sequence[object]) -> str | None:
     return None
 
 
+def _split_by_literal(consts: Sequence[object]) -> str | None:
+    # a non-empty constant separator (a literal, or a fitted statistic once known): the
+    # result is never null and needs no per-row test
+    return "split_string_literal" if isinstance(consts[1], str) and consts[1] else None
+
+
 register(
     "split",
     "The pieces of `s` between occurrences of the literal text `sep`, empty pieces kept "
     "(`split(\"a,,b,\", \",\")` is `[\"a\", \"\", \"b\", \"\"]`; `split(\"\", \",\")` is "
     "`[\"\"]`). An empty `sep` is a compile error as a literal, null otherwise.",
     ("s", "sep"),
-    [Overload("split_string", (STRING, STRING), list_of(STRING),
-              lambda s, sep: pl.when(sep != "").then(s.str.split(sep)),
-              _split_row_code,
-              may_be_null=True, check_const=_check_split, fresh_list=True)],
+    [Overload("split_string", (STRING, STRING), list_of(STRING), _split_polars,
+              lambda g, s, sep: f"({s}.split({sep}) if {sep} else None)",
+              may_be_null=True, check_const=_check_split, fresh_list=True,
+              specialize=_split_by_literal),
+     Overload("split_string_literal", (STRING, STRING), list_of(STRING), _split_polars,
+              lambda g, s, sep: f"{s}.split({sep})", fresh_list=True, hidden=True)],
     [Example('split(s, ",")', {"s": "a,,b,"}, ["a", "", "b", ""]),
      Example('split(s, ",")', {"s": ""}, [""]),
      Example('split(s, "é")', {"s": "aéb"}, ["a", "b"]),
