@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from featuredsl.functions import _hash
+from featuredsl.functions.lookups import _index_map  # value -> slot, as index_of
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import (
     BOOL,
@@ -280,8 +281,6 @@ register(
 # slots, the last slot (oov=1) or `k + hash_bucket(value, oov)` (oov > 1); else none.
 
 _VOCAB_KINDS = (STRING, INT, FLOAT, BOOL)
-#: Row helper per kind for the OOV bucket: the unsigned hash.
-_U_OF = {"string": _hash.u_str, "int": _hash.u_int, "float": _hash.u_float, "bool": _hash.u_bool}
 
 
 def _check_oov(consts: Sequence[object]) -> str | None:
@@ -291,18 +290,10 @@ def _check_oov(consts: Sequence[object]) -> str | None:
     return None
 
 
-def _slot_index(values: tuple) -> dict[object, int]:
-    """value -> its slot (first occurrence); -0.0 and 0.0 are one key (dicts compare ==)."""
-    index: dict[object, int] = {}
-    for i, v in enumerate(values):
-        index.setdefault(0.0 if isinstance(v, float) and v == 0.0 else v, i)
-    return index
-
-
 def _slots_of(flat: pl.Series, values: tuple, oov: int) -> np.ndarray:
     """The slot of every (non-null) value of a flat Series; -1 for no slot or null."""
     np, hnp = _np()
-    index = _slot_index(values)
+    index = _index_map(values)
     if index:
         keys = pl.Series(list(index), dtype=flat.dtype)
         idx = flat.replace_strict(keys, pl.Series(list(index.values()), dtype=pl.Int64),
@@ -362,8 +353,8 @@ def _one_hot_value(x: object, index: dict, k: int, oov: int, u) -> list[int]:
 
 def _one_hot_overload(t: Type) -> Overload:
     def row(g, x: str, values: tuple, oov: int) -> str:
-        return (f"{g.ref(_one_hot_value, 'one_hot')}({x}, {g.ref(_slot_index(values), 'slots')},"
-                f" {len(values)}, {oov}, {g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
+        return (f"{g.ref(_one_hot_value, 'one_hot')}({x}, {g.ref(_index_map(values), 'slots')},"
+                f" {len(values)}, {oov}, {g.ref(_ROW_U[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"one_hot_{t.kind}", (t, list_of(t), INT), list_of(INT), _one_hot_polars,
                     row, const=frozenset({1, 2}), check_const=_check_oov, fresh_list=True)
@@ -430,8 +421,8 @@ def _multi_hot_value(xs: list, index: dict, k: int, oov: int, u) -> list[int]:
 def _multi_hot_overload(t: Type) -> Overload:
     def row(g, xs: str, values: tuple, oov: int) -> str:
         return (f"{g.ref(_multi_hot_value, 'multi_hot')}({xs}, "
-                f"{g.ref(_slot_index(values), 'slots')}, {len(values)}, {oov}, "
-                f"{g.ref(_U_OF[t.kind], 'hash_' + t.kind)})")
+                f"{g.ref(_index_map(values), 'slots')}, {len(values)}, {oov}, "
+                f"{g.ref(_ROW_U[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"multi_hot_{t.kind}", (list_of(t), list_of(t), INT), list_of(INT),
                     _multi_hot_polars, row, const=frozenset({1, 2}), check_const=_check_oov,
