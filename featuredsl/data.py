@@ -66,6 +66,7 @@ while Polars collects, so there a bad value computes as a null.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -424,7 +425,7 @@ def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) ->
     ``raw`` is the source (read again only to quote a bad value). Returns ``prepared`` without
     the flag columns.
     """
-    flags = [c for c in prepared.columns if c.startswith(("__fd_fail_", "__fd_null_"))]
+    flags = flag_columns(prepared.columns)
     found: list[tuple[int, int, str]] = []  # (row, input index, kind)
     for c in flags:
         s = prepared.get_column(c)
@@ -433,15 +434,35 @@ def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) ->
             found.append((int(s.arg_max()), int(i), kind))  # type: ignore[arg-type]
     if found:
         row, i, kind = min(found)
-        name, t = list(inputs.items())[i]
-        if kind == "fail":
-            try:
-                value = raw.select(pl.col(name)).slice(row, 1).collect().item()
-            except READ_ERRORS:  # the source changed under us: report without the value
-                value = "?"
-            raise _conversion_error(name, row, t, value)
-        raise _null_error(name, row, t, prepared.get_column(name)[row] is None)
+        raise flag_error(raw, inputs, row, f"__fd_{kind}_{i}")
     return prepared.drop(flags)
+
+
+def flag_columns(names: Iterable[str]) -> list[str]:
+    """The per-row check flags (added by ``prepare(checks=True)``) among the column ``names``."""
+    return [c for c in names if c.startswith(("__fd_fail_", "__fd_null_"))]
+
+
+def flag_error(raw: pl.LazyFrame, inputs: dict[str, Type], row: int, flag: str) -> InputError:
+    """The ``InputError`` for ``row`` (0-based in the source) flagged by the check column
+    ``flag`` of ``prepare(checks=True)``: what ``transform`` raises, whichever path found it.
+
+    ``raw`` (the source) is read again, one row, only to quote a bad value or to tell a null
+    list from a null element in it. A null flag on a scalar is always the value itself: its
+    raw value may be NaN or the CSV text "NaN", which is null too.
+    """
+    kind, i = flag[len("__fd_"):].rsplit("_", 1)
+    name, t = list(inputs.items())[int(i)]
+    if kind == "null" and t.kind != "list":
+        return _null_error(name, row, t, True)
+    try:
+        one = raw.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
+        value = one.item() if one.height else None
+    except READ_ERRORS:  # the source changed under us: report without the value
+        value = "?"
+    if kind == "fail":
+        return _conversion_error(name, row, t, value)
+    return _null_error(name, row, t, value is None)  # else an element of the list
 
 
 def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError:

@@ -370,8 +370,7 @@ def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
     prepared = materialize(data_io.prepare(src.lf, inputs, [], text=src.text, checks=True))
-    flags = [c for c in prepared.collect_schema().names()
-             if c.startswith(("__fd_fail_", "__fd_null_"))]
+    flags = data_io.flag_columns(prepared.collect_schema().names())
     budget = Budget(COLLECT_BUDGET)
     levels = stat_levels(program)
     fitted: dict[str, object] = {}

@@ -202,7 +202,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     src = data_io.open_source(data, inputs, input_format)
     checks = on_bad_data == "error"
     prepared = data_io.prepare(src.lf, inputs, keep_names, text=src.text, checks=checks)
-    flags = [c for c in prepared.collect_schema() if c.startswith(("__fd_fail_", "__fd_null_"))]
+    flags = data_io.flag_columns(prepared.collect_schema())
     kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep_names)]
     names = [*keep_names, *spec.features]
     schema = plan.apply(prepared, kept).collect_schema()
@@ -259,10 +259,4 @@ def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,
         return InputError(f"feature `{name}`, row {row}: an infinite value, which NDJSON cannot "
                           "hold (Polars would write null); write Parquet, Arrow IPC or CSV",
                           field=name, row=row)
-    name, t = list(inputs.items())[int(i)]
-    raw = src.lf.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
-    value = raw.item() if raw.height else None
-    if kind == "fail":
-        return data_io._conversion_error(name, row, t, value)
-    outer = value is None or (isinstance(value, float) and value != value)
-    return data_io._null_error(name, row, t, outer)
+    return data_io.flag_error(src.lf, inputs, row, flag)

@@ -128,7 +128,7 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
     spec.batch_plan()
     src = data_io.open_source(data, inputs, fmt)
     prepared = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
-    flags = [c for c in prepared.collect_schema() if c.startswith(("__fd_fail_", "__fd_null_"))]
+    flags = data_io.flag_columns(prepared.collect_schema())
     with interrupt_guard() as interrupted:
         _check_batches(spec, report, src, prepared, flags, batch_rows, evaluate, on_rows)
         interrupted()  # a stream cut short by Ctrl-C must not report "no mismatch"

@@ -769,3 +769,23 @@ def test_csv_nan_text_is_null_not_a_conversion_error(tmp_path) -> None:
     spec = fd.compile("input { x: float? }\nfeature y = x * 2\n")
     assert spec.transform(path)["y"].to_list() == [2.0, None, None, 5.0]
     assert spec.row_evaluator()({"x": float("nan")})["y"] is None
+
+
+def test_csv_nan_text_in_a_non_nullable_column_same_error_on_every_path(tmp_path) -> None:
+    """The text "NaN" is null: on a non-nullable scalar the streaming paths (file transform,
+    parity) name it as the eager transform does, not as a null list element."""
+    from featuredsl.io import transform_file
+    from featuredsl.parity import check_data
+
+    path = tmp_path / "nan.csv"
+    path.write_text("x\n1.5\nNaN\n")
+    spec = fd.compile("input { x: float }\nfeature y = x + 1.0\n")
+    want = ("column `x`, row 1: null (or NaN) in a column declared `float` (not nullable); "
+            "declare it `float?` to allow nulls")
+    for run in (lambda: spec.transform(path),
+                lambda: transform_file(spec, path, tmp_path / "out.parquet"),
+                lambda: check_data(spec, path)):
+        with pytest.raises(fd.InputError) as info:
+            run()
+        assert str(info.value) == want
+        assert (info.value.field, info.value.row) == ("x", 1)
