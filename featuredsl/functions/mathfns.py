@@ -8,6 +8,7 @@ compute the same formula from the same IEEE operations.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import polars as pl
 
@@ -345,15 +346,25 @@ def greatest_row(*xs):
     return acc
 
 
-for _name, _cmp, _row in (("least", lambda x, acc: x < acc, least_row),
-                          ("greatest", lambda x, acc: x > acc, greatest_row)):
+def _fold_row(helper: Callable[..., object], name: str, op: str) -> Callable[..., str]:
+    def row(g: RowGen, *xs: str) -> str:
+        if len(xs) == 2:  # the usual form, inline: ~15 ns instead of a ~200 ns helper call
+            a, b = xs
+            return f"({b} if {b} {op} {a} else {a})"  # on a tie the first, as the helper
+        return f"{g.ref(helper, name)}({', '.join(xs)})"
+    return row
+
+
+for _name, _cmp, _row in (("least", lambda x, acc: x < acc, _fold_row(least_row, "least", "<")),
+                          ("greatest", lambda x, acc: x > acc,
+                           _fold_row(greatest_row, "greatest", ">"))):
     register(
         _name,
         f"The {'smallest' if _name == 'least' else 'largest'} of its arguments; null if any "
         "argument is null (unlike SQL).",
         ("x",),
         [Overload(f"{_name}_{t.kind}", (t,), t, _fold_polars(_cmp),
-                  lambda g, *xs, _row=_row, _name=_name: f"{g.ref(_row, _name)}({', '.join(xs)})",
+                  _row,
                   variadic=True, polars_nulls=False) for t in (INT, FLOAT)],
         [Example(f"{_name}(a, b, c)", {"a": 3, "b": 1, "c": 2}, 1 if _name == "least" else 3),
          Example(f"{_name}(a, b)", {"a": 3, "b": 1.5}, 1.5 if _name == "least" else 3.0),
