@@ -14,7 +14,14 @@ from featuredsl import ir
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering, dtype_of
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.checker import check
-from featuredsl.errors import Diagnostic, FeatureDSLError, InputError, NotFittedError, SpecError
+from featuredsl.errors import (
+    Diagnostic,
+    FeatureDSLError,
+    InputError,
+    NotFittedError,
+    SpecError,
+    first_line,
+)
 from featuredsl.syntax.parser import parse
 
 if TYPE_CHECKING:
@@ -165,7 +172,7 @@ class Spec:
             prepared = prepared_lf.collect(engine=engine)
         except data_io.READ_ERRORS as exc:
             where = f"{src.path}: " if src.path is not None else ""
-            raise InputError(f"{where}cannot read the data: {_first_line(exc)}") from None
+            raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
         prepared = data_io.check(prepared, src.lf, inputs)
         return self._select(prepared.lazy(), keep).collect(engine="in-memory")
 
@@ -182,10 +189,6 @@ class Spec:
                     with ir.deep_recursion():
                         self._evaluator = build_evaluator(self.program, stats)
         return self._evaluator
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().split("\n")[0]
 
 
 def compile(source: str, file: str = "<spec>") -> Spec:

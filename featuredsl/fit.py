@@ -71,7 +71,7 @@ import polars as pl
 from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
-from featuredsl.errors import InputError
+from featuredsl.errors import InputError, first_line
 from featuredsl.fit_exact import lower_rank, median_of, normalize_zero
 from featuredsl.fit_passes import Budget, Frame, Scalar, Task, all_of, drive, one
 from featuredsl.fit_select import (
@@ -350,8 +350,7 @@ class _Materializer:
             lf.sink_parquet(path)
             return pl.scan_parquet(path)
         except data_io.READ_ERRORS as exc:
-            raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
-                from None
+            raise InputError(f"cannot read the data: {first_line(exc)}") from None
 
 
 def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl.LazyFrame,

@@ -23,7 +23,7 @@ from typing import TypeVar
 import polars as pl
 
 from featuredsl import data as data_io
-from featuredsl.errors import InputError
+from featuredsl.errors import InputError, first_line
 
 T = TypeVar("T")
 
@@ -150,8 +150,7 @@ def _execute(requests: list[Request]) -> list[object]:
         collected = [df for i in range(0, len(plans), CONCURRENT)
                      for df in pl.collect_all(plans[i:i + CONCURRENT], engine="streaming")]
     except data_io.READ_ERRORS as exc:
-        raise InputError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") \
-            from None
+        raise InputError(f"cannot read the data: {first_line(exc)}") from None
     global PASSES
     PASSES += 1
     out: list[object] = []
