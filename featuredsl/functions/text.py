@@ -94,6 +94,12 @@ def _literal_int(e: pl.Expr) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def _constant_window(consts: Sequence[object]) -> str | None:
+    a, n = consts[1], consts[2]
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (a, n))
+    return "substring_string_window" if ok else None
+
+
 def _substring_polars(s: pl.Expr, start: pl.Expr, length: pl.Expr) -> pl.Expr:
     a0, n0 = _literal_int(start), _literal_int(length)
     if a0 is not None and n0 is not None and a0 >= 0 and n0 >= 0:
@@ -117,7 +123,10 @@ register(
     ("s", "start", "length"),
     [Overload("substring_string", (STRING, INT, INT), STRING, _substring_polars,
               lambda g, s, a, n: f"{g.ref(substring, 'substring')}({s}, {a}, {n})",
-              may_be_null=True, polars_nulls=False)],
+              may_be_null=True, polars_nulls=False, specialize=_constant_window),
+     # a constant window from a non-negative start: a plain slice, never null
+     Overload("substring_string_window", (STRING, INT, INT), STRING, _substring_polars,
+              lambda g, s, a, n: f"{s}[{a}:{a} + {n}]", polars_nulls=False, hidden=True)],
     [Example("substring(s, 1, 3)", {"s": "héllo"}, "éll"),
      Example("substring(s, -2, 5)", {"s": "héllo"}, "lo"),
      Example("substring(s, -7, 3)", {"s": "héllo"}, "h"),
