@@ -426,16 +426,32 @@ def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) ->
     the flag columns.
     """
     flags = flag_columns(prepared.columns)
-    found: list[tuple[int, int, str]] = []  # (row, input index, kind)
-    for c in flags:
-        s = prepared.get_column(c)
-        if s.any():
-            kind, i = c[len("__fd_"):].rsplit("_", 1)
-            found.append((int(s.arg_max()), int(i), kind))  # type: ignore[arg-type]
-    if found:
-        row, i, kind = min(found)
-        raise flag_error(raw, inputs, row, f"__fd_{kind}_{i}")
+    hit = first_flagged(prepared, flags)
+    if hit is not None:
+        raise flag_error(raw, inputs, *hit)
     return prepared.drop(flags)
+
+
+def first_flagged(frame: pl.DataFrame, flags: list[str]) -> tuple[int, str] | None:
+    """(row, flag) of the error to report among the ``flags`` columns of ``frame``, or None.
+
+    The order every path reports (``transform``, the file transform, parity): the lowest
+    row, then the input's position in the spec, then a failed conversion before a null; flags
+    on outputs (``__fd_inf_{i}``, the file transform's) come after the inputs' on their row.
+    """
+    if not flags:
+        return None
+    hits = frame.select(pl.col(f).arg_true().first().alias(f) for f in flags).row(0)
+    found = [(r, _flag_order(f), f) for r, f in zip(hits, flags, strict=True) if r is not None]
+    if not found:
+        return None
+    row, _, flag = min(found)
+    return row, flag
+
+
+def _flag_order(flag: str) -> tuple[bool, int, str]:
+    kind, i = flag[len("__fd_"):].rsplit("_", 1)
+    return kind == "inf", int(i), kind
 
 
 def flag_columns(names: Iterable[str]) -> list[str]:

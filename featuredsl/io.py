@@ -173,15 +173,6 @@ def _check_writable(schema: pl.Schema, fmt: str) -> None:
                              "Parquet, Arrow IPC or NDJSON instead", field=name)
 
 
-def _first_flag(batch: pl.DataFrame, flags: list[str]) -> tuple[int, str] | None:
-    """(row in the batch, flag) of the first flagged row of a batch, or None."""
-    if not flags:
-        return None
-    hits = batch.select(pl.col(f).arg_true().first().alias(f) for f in flags).row(0)
-    found = [(r, f) for r, f in zip(hits, flags, strict=True) if r is not None]
-    return min(found) if found else None
-
-
 def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
                    keep: Iterable[str] | None = None, input_format: str | None = None,
                    output_format_: str | None = None, on_bad_data: str = "error",
@@ -228,7 +219,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
         with interrupt_guard() as interrupted:
             try:
                 for batch in stream.collect_batches(engine="streaming", maintain_order=True):
-                    hit = _first_flag(batch, watched)
+                    hit = data_io.first_flagged(batch, watched)
                     if hit is not None:
                         raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
                     writer.write(batch.select(names))

@@ -146,10 +146,9 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
     try:
         batches = prepared.collect_batches(chunk_size=batch_rows, engine="streaming")
         for batch in batches:
-            for f in flags:
-                hit = batch.get_column(f).arg_true()
-                if hit.len():
-                    raise bad_row_error(src, inputs, offset + int(hit[0]), f)
+            hit = data_io.first_flagged(batch, flags)
+            if hit is not None:
+                raise bad_row_error(src, inputs, offset + hit[0], hit[1])
             frame = batch.select(list(inputs))
             rows = frame.to_dicts()
             batch_out = spec._select(frame.lazy(), []).collect().to_dicts()

@@ -789,3 +789,26 @@ def test_csv_nan_text_in_a_non_nullable_column_same_error_on_every_path(tmp_path
             run()
         assert str(info.value) == want
         assert (info.value.field, info.value.row) == ("x", 1)
+
+
+@pytest.mark.parametrize("order", ["a: int\n b: int", "b: int\n a: int"])
+def test_several_bad_values_same_error_on_every_path(tmp_path, order: str) -> None:
+    """The first bad row wins, then the input's position in the spec: the file transform and
+    parity report the error the eager transform reports."""
+    from featuredsl.io import transform_file
+    from featuredsl.parity import check_data
+
+    spec = fd.compile(f"input {{ {order} }}\nfeature y = a + b\n")
+    first_a = order.startswith("a")
+    path = tmp_path / "bad.csv"
+    for text, want in [("a,b\n1,2\n1,\nx,3\n", ("b", 1)),  # b's row comes first
+                       ("a,b\n1,2\nx,\n", ("a", 1) if first_a else ("b", 1))]:
+        path.write_text(text)
+        with pytest.raises(fd.InputError) as eager:
+            spec.transform(path)
+        assert (eager.value.field, eager.value.row) == want
+        for run in (lambda: transform_file(spec, path, tmp_path / "out.parquet"),
+                    lambda: check_data(spec, path)):
+            with pytest.raises(fd.InputError) as info:
+                run()
+            assert str(info.value) == str(eager.value)
