@@ -4,7 +4,7 @@ The equality rule is SPEC 4.14, :func:`same_value`: the row backend's Python val
 same Python value the batch column holds at that row: ``None`` for null, same type (an int is
 not a float, ``True`` is not ``1``), floats equal with ``-0.0 == 0.0``, a NaN on either side is
 a mismatch (featuredsl never produces NaN), timestamps equal as instants and both aware (or
-both naive), lists element by element. ``tests/harness.py`` applies the same rule.
+both naive), lists element by element. ``tests/harness.py`` uses this function.
 
 Two sources of rows:
 
@@ -50,8 +50,8 @@ def same_value(a: object, b: object) -> bool:
         if math.isnan(a) or math.isnan(b):
             return False  # NaN must never come out of featuredsl
         return a == b
-    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
-        return (isinstance(a, list | tuple) and isinstance(b, list | tuple) and len(a) == len(b)
+    if isinstance(a, list) or isinstance(b, list):  # a tuple is not a list value
+        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
                 and all(same_value(x, y) for x, y in zip(a, b, strict=True)))
     if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
         return a == b and (a.tzinfo is None) == (b.tzinfo is None)

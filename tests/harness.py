@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Sequence
 
 import polars as pl
 
 import featuredsl as fd
 from featuredsl.backends.polars_backend import dtype_of
-
-
-def same_value(a: object, b: object) -> bool:
-    """Parity equality: same Python value, ``None`` for null, ``-0.0 == 0.0``, no NaN ever."""
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        if type(a) is not float or type(b) is not float:
-            return False
-        if math.isnan(a) or math.isnan(b):
-            return False  # NaN must never come out of featuredsl
-        return a == b
-    if isinstance(a, list) or isinstance(b, list):
-        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
-                and all(same_value(x, y) for x, y in zip(a, b, strict=True)))
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return a == b and (a.tzinfo is None) == (b.tzinfo is None)
-    return type(a) is type(b) and a == b
+from featuredsl.parity import same_value  # the one parity rule (SPEC 4.14)
 
 
 def frame_for(spec: fd.Spec, rows: Sequence[dict]) -> pl.DataFrame:
