@@ -28,7 +28,7 @@ import datetime as _dt
 import polars as pl
 
 from featuredsl.functions.operators import _IN_CONST, _IN_KINDS, _is_in_row
-from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, INT, NULL, Type, list_of
 
 #: A list of any element type (the element kind is not constrained by the parameter).
@@ -74,8 +74,7 @@ def _contains_overloads(t: Type) -> tuple[Overload, ...]:
     in_const = _IN_CONST[t.kind]
     return (
         Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
-                 _contains_row, specialize=lambda consts, special=const_id: (
-                     special if isinstance(consts[0], tuple | list) else None)),
+                 _contains_row, specialize=if_const_list(0, const_id)),
         Overload(const_id, (list_of(t), t), BOOL, lambda values, x: in_const(x, values),
                  _contains_const_row, const=frozenset({0}), hidden=True),
     )

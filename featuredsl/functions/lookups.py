@@ -19,7 +19,7 @@ from datetime import timedelta as _td
 import polars as pl
 
 from featuredsl.functions.operators import _canon
-from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
 #: Up to this many edges, bucketize is a when/then chain (fastest); above, bin_intervals.
@@ -192,9 +192,7 @@ def _index_of_overloads(t: Type) -> list[Overload]:
     dynamic = Overload(
         f"index_of_{t.kind}", (t, list_of(t)), INT, _index_in_polars,
         lambda g, x, xs: f"{g.ref(_index_in, 'index_in')}({xs}, {x})", may_be_null=True,
-        specialize=(lambda consts, special=const_id: special
-                    if isinstance(consts[1], tuple | list) else None)
-        if t.kind in _CONST_KINDS else None)
+        specialize=if_const_list(1, const_id) if t.kind in _CONST_KINDS else None)
     if t.kind not in _CONST_KINDS:
         return [dynamic]
     return [dynamic, Overload(

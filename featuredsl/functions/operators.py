@@ -17,7 +17,7 @@ import polars as pl
 
 from featuredsl.functions import _pl
 from featuredsl.functions import temporal_ops as _time
-from featuredsl.functions.registry import Example, Overload, register
+from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
 II, FF = (INT, INT), (FLOAT, FLOAT)
@@ -267,8 +267,7 @@ def _is_in_overloads(t: Type) -> list[Overload]:
     dynamic = Overload(f"is_in_{t.kind}", (t, list_of(t)), BOOL,
                        lambda a, xs: xs.list.contains(a, nulls_equal=False),
                        lambda g, a, xs: f"{a} in {xs}",
-                       specialize=lambda consts, special=const_id: (
-                           special if isinstance(consts[1], tuple | list) else None))
+                       specialize=if_const_list(1, const_id))
     if t.kind not in _IN_CONST:
         return [replace(dynamic, specialize=None)]
     return [dynamic, Overload(const_id, (t, list_of(t)), BOOL, _IN_CONST[t.kind], _is_in_row,

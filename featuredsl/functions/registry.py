@@ -146,6 +146,12 @@ def specialized(fn: Function, ov: Overload, const_values: Sequence[object]) -> O
     return ov if special is None else next(o for o in fn.overloads if o.id == special)
 
 
+def if_const_list(index: int, special: str) -> Callable[[Sequence[object]], str | None]:
+    """A ``specialize`` choosing overload ``special`` when argument ``index`` is a constant
+    list (a literal or a fitted statistic such as ``vocab``), e.g. a lookup table bound once."""
+    return lambda consts: special if isinstance(consts[index], tuple | list) else None
+
+
 def register(
     name: str,
     doc: str,
