@@ -191,12 +191,12 @@ def batch_breakdown(df: pl.DataFrame, spec: fd.Spec, hand: list[pl.Expr], repeat
 
 
 def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
-    """``spec.fit``'s passes taken apart (mirrors featuredsl/fit.py's ``fit``; internal API)."""
-    from featuredsl import data as data_io
-    from featuredsl import fit as fm
-    from featuredsl import fit_top
-    from featuredsl.fit_passes import Budget, Frame, all_of, drive
-    from featuredsl.fit_select import COLLECT_BUDGET, float_summary, order_stats
+    """``spec.fit``'s passes taken apart (mirrors fit/fitting.py's ``fit``; internal API)."""
+    from featuredsl.data import inputs as data_io
+    from featuredsl.fit import fitting as fm
+    from featuredsl.fit import top as fit_top
+    from featuredsl.fit.passes import Budget, Frame, all_of, drive
+    from featuredsl.fit.select import COLLECT_BUDGET, float_summary, order_stats
 
     program, inputs = spec.program, spec.program.inputs
     src = data_io.open_source(df, inputs)
@@ -329,7 +329,7 @@ def fit_memory(sizes: Sequence[int], columns: int = 6) -> None:
 def _transform_steps(lf: pl.LazyFrame, inputs: dict) -> dict[str, Callable[[], object]]:
     """The steps of ``spec.transform`` (internal API: skipped with a note if it changed)."""
     try:
-        from featuredsl import data as data_io
+        from featuredsl.data import inputs as data_io
 
         checked = data_io.prepare(lf, inputs, [], checks=True).collect(engine="in-memory")
         data_io.check(checked, lf, inputs)

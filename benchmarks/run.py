@@ -102,10 +102,10 @@ def fit_spec(spec: fd.Spec, df: pl.DataFrame) -> fd.FittedSpec:
 
 def stats_only_fit(spec: fd.Spec, df: pl.DataFrame) -> Callable[[], object] | None:
     """featuredsl's statistics passes alone, without the profile pass (internal API of
-    featuredsl/fit.py, mirroring ``fit()``; None if those internals changed)."""
+    featuredsl/fit/fitting.py, mirroring ``fit()``; None if those internals changed)."""
     try:
-        from featuredsl import data as data_io
-        from featuredsl import fit as fit_mod
+        from featuredsl.data import inputs as data_io
+        from featuredsl.fit import fitting as fit_mod
 
         inputs = spec.program.inputs
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering, dtype_of
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.checker import check
+from featuredsl.data import inputs as data_io
 from featuredsl.errors import (
     Diagnostic,
     FeatureDSLError,

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import dtype_of
+from featuredsl.data import inputs as data_io
 from featuredsl.errors import FeatureDSLError, first_line
 from featuredsl.types import Type
 
@@ -120,7 +120,7 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
                batch_rows: int = 20_000,
                on_rows: Callable[[int], None] | None = None) -> ParityReport:
     """Both backends over a dataset, batch by batch (bounded memory)."""
-    from featuredsl.io import interrupt_guard
+    from featuredsl.data.files import interrupt_guard
 
     report = ParityReport(spec.features, limit=limit)
     inputs = spec.program.inputs
@@ -139,7 +139,7 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
                    prepared: pl.LazyFrame, flags: list[str], batch_rows: int,
                    evaluate: Callable[[dict], dict],
                    on_rows: Callable[[int], None] | None) -> None:
-    from featuredsl.io import bad_row_error
+    from featuredsl.data.files import bad_row_error
 
     inputs = spec.program.inputs
     offset = 0

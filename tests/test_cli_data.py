@@ -98,7 +98,7 @@ def expected(spec_path: Path, keep: list[str] | None = None) -> pl.DataFrame:
 
 def test_help_everywhere_and_usage_errors() -> None:
     from featuredsl.cli._common import FORMAT_NAMES
-    from featuredsl.io import FORMATS
+    from featuredsl.data.files import FORMATS
 
     assert FORMAT_NAMES == tuple(sorted(FORMATS))  # the cheap copy the parsers use
     top = cli("--help")

@@ -16,7 +16,7 @@ import pytest
 
 import featuredsl as fd
 from featuredsl.fit import FitTimeWarning
-from featuredsl.fit_exact import sqrt_rounded
+from featuredsl.fit.exact import sqrt_rounded
 from tests.harness import assert_parity, frame_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")

@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 import featuredsl as fd
-from featuredsl.fit_passes import Frame, drive
-from featuredsl.fit_select import _summary_query, float_moments
+from featuredsl.fit.passes import Frame, drive
+from featuredsl.fit.select import _summary_query, float_moments
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")
 

@@ -1,4 +1,4 @@
-"""Bounded-memory exact statistics (featuredsl/fit_select.py, fit_top.py, fit_passes.py):
+"""Bounded-memory exact statistics (featuredsl/fit/select.py, fit_top.py, fit_passes.py):
 order statistics by multi-pass selection equal numpy's on hostile data whatever the collect
 budget; moments equal exact rational sums; top values equal a Counter even with a hash that
 collides all the time; fit's queries run natively on the streaming engine; and fitting a
@@ -23,10 +23,10 @@ import polars as pl
 import pytest
 
 import featuredsl as fd
-import featuredsl.fit_select as fs
-import featuredsl.fit_top as ft
-from featuredsl import fit_passes
-from featuredsl.fit_passes import Budget, Frame, drive
+import featuredsl.fit.select as fs
+import featuredsl.fit.top as ft
+from featuredsl.fit import passes as fit_passes
+from featuredsl.fit.passes import Budget, Frame, drive
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")
 
@@ -229,9 +229,9 @@ _CHILD = textwrap.dedent("""
     import polars as pl
     sys.path.insert(0, {root!r})
     import featuredsl as fd
-    from featuredsl import fit_passes
-    import featuredsl.fit as fit_mod
-    import featuredsl.fit_select as fit_select
+    from featuredsl.fit import passes as fit_passes
+    import featuredsl.fit.fitting as fit_mod
+    import featuredsl.fit.select as fit_select
     # one scan at a time (Polars' read-ahead counted once) and a small collect budget: the
     # constants that bound the memory are reached at a few thousand rows, not millions
     fit_passes.CONCURRENT = 1

@@ -1,4 +1,4 @@
-"""Top values in bounded memory (featuredsl/fit_top.py): equal to a Counter with the tie rule
+"""Top values in bounded memory (featuredsl/fit/top.py): equal to a Counter with the tie rule
 whether the values are counted in one, two or many hash partitions, directly or by hash, with
 a hash that collides all the time; and fitting a near-unique string column from a Parquet scan
 does not hold its distinct values (peak RSS against the row count, in a subprocess)."""
@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-import featuredsl.fit_top as ft
-from featuredsl.fit_passes import Frame, drive
+import featuredsl.fit.top as ft
+from featuredsl.fit.passes import Frame, drive
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")
 
@@ -113,7 +113,8 @@ _CHILD = textwrap.dedent("""
     import polars as pl
     sys.path.insert(0, {root!r})
     import featuredsl as fd
-    from featuredsl import fit_passes, fit_top
+    from featuredsl.fit import passes as fit_passes
+    from featuredsl.fit import top as fit_top
     fit_passes.CONCURRENT = 1
     fit_top.KEYS_PER_PASS = int(sys.argv[2])
     warnings.simplefilter("ignore")

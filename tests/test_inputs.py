@@ -21,7 +21,7 @@ import pytest
 
 import featuredsl as fd
 from featuredsl.backends.row_input import parse_timestamp
-from featuredsl.data import parse_timestamp_expr
+from featuredsl.data.inputs import parse_timestamp_expr
 from tests.harness import assert_parity, same_value
 
 UTC = dt.UTC
@@ -750,7 +750,7 @@ def test_json_ndjson_types(tmp_path) -> None:
 
 
 def test_lower_level_helpers() -> None:
-    from featuredsl import data as data_io
+    from featuredsl.data import inputs as data_io
 
     sp = fd.compile("input {\n x: int\n ts: timestamp?\n}\nfeature a = x\nfeature b = ts\n")
     raw = pl.DataFrame({"x": pl.Series([1, 2**64 - 1], dtype=pl.UInt64),
@@ -774,7 +774,7 @@ def test_csv_nan_text_is_null_not_a_conversion_error(tmp_path) -> None:
 def test_csv_nan_text_in_a_non_nullable_column_same_error_on_every_path(tmp_path) -> None:
     """The text "NaN" is null: on a non-nullable scalar the streaming paths (file transform,
     parity) name it as the eager transform does, not as a null list element."""
-    from featuredsl.io import transform_file
+    from featuredsl.data.files import transform_file
     from featuredsl.parity import check_data
 
     path = tmp_path / "nan.csv"
@@ -795,7 +795,7 @@ def test_csv_nan_text_in_a_non_nullable_column_same_error_on_every_path(tmp_path
 def test_several_bad_values_same_error_on_every_path(tmp_path, order: str) -> None:
     """The first bad row wins, then the input's position in the spec: the file transform and
     parity report the error the eager transform reports."""
-    from featuredsl.io import transform_file
+    from featuredsl.data.files import transform_file
     from featuredsl.parity import check_data
 
     spec = fd.compile(f"input {{ {order} }}\nfeature y = a + b\n")

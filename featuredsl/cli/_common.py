@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 OK, FINDING, USAGE = 0, 1, 2
 
-#: The data format names (``featuredsl.io.FORMATS`` maps them to extensions; not imported
+#: The data format names (``featuredsl.data.files.FORMATS`` maps them to extensions; not imported
 #: here so that building the parsers stays cheap).
 FORMAT_NAMES = ("csv", "ipc", "ndjson", "parquet")
 
@@ -154,8 +154,8 @@ def add_input_format(p: argparse.ArgumentParser) -> None:
 
 def format_of(path: str | Path, override: str | None, what: str) -> str:
     """The data format of ``path``: ``override``, else by extension (a UsageError if neither)."""
+    from featuredsl.data.files import format_of as lib_format_of
     from featuredsl.errors import InputError
-    from featuredsl.io import format_of as lib_format_of
 
     try:
         return lib_format_of(path, override, what)
@@ -170,7 +170,7 @@ def data_path(path: str, fmt: str | None) -> str:
     the right extension in a temporary directory lets every library entry point (``fit``,
     ``transform``) read the file as asked without a second code path.
     """
-    from featuredsl.io import FORMATS
+    from featuredsl.data.files import FORMATS
 
     if not fmt:
         return path

@@ -57,7 +57,7 @@ def _total_rows(path: str, fmt: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featuredsl.io import transform_file
+    from featuredsl.data.files import transform_file
 
     spec = c.load_spec(args.spec)
     c.require_fitted(spec, args.spec)

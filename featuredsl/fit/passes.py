@@ -11,7 +11,7 @@ for by ``mean(x)``, ``std(x)`` and ``quantiles(x, 4)`` alike is one query).
 
 Every request is a lazy aggregation (a reduction, a ``group_by`` with a bounded number of
 groups, a filter of a bounded slice, a top-k), so a pass runs in bounded memory on the
-streaming engine whatever the number of rows (see :mod:`featuredsl.fit_select`).
+streaming engine whatever the number of rows (see :mod:`featuredsl.fit.select`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from featuredsl import data as data_io
+from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 
 T = TypeVar("T")

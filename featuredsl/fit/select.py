@@ -18,7 +18,7 @@ key, and two exact Int128 sums of ``r``, the low 48 bits of the value's bits: ``
 ``sum(r*r)``. Within a group the rest of the mantissa is the constant ``c`` (hidden bit and top
 4 bits), so ``m = c + r`` and the sums of ``m`` and ``m*m`` per group follow exactly; shifted by
 the group's exponent they give the exact sums of ``x`` and ``x*x`` (see
-:class:`featuredsl.fit_exact.Moments`). ``r*r < 2**96``, so ``sum(r*r)`` cannot overflow an
+:class:`featuredsl.fit.exact.Moments`). ``r*r < 2**96``, so ``sum(r*r)`` cannot overflow an
 Int128 below ``2**31`` values in one group; a group that large is summed again with ``r`` split
 in 24-bit halves (one more pass, only then). The same groups are the first level of the
 histogram for order statistics: one query serves ``mean``, ``std``, ``var``, ``median``,
@@ -38,7 +38,7 @@ Given a histogram of disjoint key ranges ``[lo, hi]`` with counts, in ascending 
 cumulative counts tell which range holds each rank and at which offset. A range with
 ``lo == hi`` answers its ranks at once. Otherwise, in the next pass, a range is either
 *collected* (its keys filtered from the data and counted by a ``group_by``, then sorted with
-cumulative counts in numpy) if it fits the pass's :class:`~featuredsl.fit_passes.Budget`, or
+cumulative counts in numpy) if it fits the pass's :class:`~featuredsl.fit.passes.Budget`, or
 *refined*: a ``group_by`` of the keys in the range on ``(key - lo) >> shift`` with
 ``shift = max(0, bit_length(hi - lo) - 12)`` (at most
 4,096 groups, each with its count and smallest and largest key). A range of at most 4,096 keys
@@ -59,8 +59,8 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from featuredsl.fit_exact import Moments
-from featuredsl.fit_passes import Budget, Frame, Query, Scalar, Task, all_of
+from featuredsl.fit.exact import Moments
+from featuredsl.fit.passes import Budget, Frame, Query, Scalar, Task, all_of
 
 _U = pl.UInt64
 _I128 = pl.Int128

@@ -4,12 +4,12 @@
 widened) inputs are computed once (collected, or for a file or LazyFrame source streamed to a
 temporary Parquet file); the statistics are grouped in dependency levels (``std(x - mean(x))``
 needs ``mean(x)`` first). Every statistic and profile entry is a *task* asking for lazy
-aggregations (:mod:`featuredsl.fit_passes`); the tasks run side by side, so each pass over the
+aggregations (:mod:`featuredsl.fit.passes`); the tasks run side by side, so each pass over the
 data is one set of streaming queries serving all of them: the flag check, the levels of
 statistics and the inputs' profile in the first passes, then the features (computed once with
 the fitted values) and their profile. Moments and order statistics come from
-:mod:`featuredsl.fit_select` (one ``group_by`` summary per float column, then a pass or two of
-radix selection: no sort), top values from :mod:`featuredsl.fit_top` (counted in hash
+:mod:`featuredsl.fit.select` (one ``group_by`` summary per float column, then a pass or two of
+radix selection: no sort), top values from :mod:`featuredsl.fit.top` (counted in hash
 partitions of at most ``fit_top.KEYS_PER_PASS`` distinct values, one a pass, when a column has
 more). Every query runs natively on the streaming engine, in memory bounded by the number of
 statistics, not the number of rows nor of distinct values. A typical spec costs 2-3 passes over
@@ -20,7 +20,7 @@ Definitions (nulls are skipped everywhere; NaN is null; ``n`` is the number of n
 --------------------------------------------------------------------------------------------
 ``count``          ``n`` (0 for no rows).
 ``null_fraction``  null rows / rows, one correctly rounded division (0.0 for no rows).
-``mean``           ``sum(x) / n``, computed exactly (see :mod:`featuredsl.fit_exact`) and
+``mean``           ``sum(x) / n``, computed exactly (see :mod:`featuredsl.fit.exact`) and
                    rounded once to the nearest float. Null when ``n == 0``; +-inf when the
                    data hold +-inf (null when they hold both).
 ``var``            population variance (ddof=0): ``sum(x*x)/n - (sum(x)/n)**2``, exact, rounded
@@ -68,13 +68,13 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from featuredsl import data as data_io
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
+from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
-from featuredsl.fit_exact import lower_rank, median_of, normalize_zero
-from featuredsl.fit_passes import Budget, Frame, Scalar, Task, all_of, drive, one
-from featuredsl.fit_select import (
+from featuredsl.fit.exact import lower_rank, median_of, normalize_zero
+from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive, one
+from featuredsl.fit.select import (
     COLLECT_BUDGET,
     decode_float,
     float_moments,
@@ -82,7 +82,7 @@ from featuredsl.fit_select import (
     int_moments,
     order_stats,
 )
-from featuredsl.fit_top import top_values
+from featuredsl.fit.top import top_values
 from featuredsl.fitted import FittedSpec, FitWarning
 from featuredsl.types import Type
 

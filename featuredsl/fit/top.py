@@ -66,7 +66,7 @@ import math
 
 import polars as pl
 
-from featuredsl.fit_passes import Frame, Query, Scalar, Task, one
+from featuredsl.fit.passes import Frame, Query, Scalar, Task, one
 
 #: keys (distinct values) one partition's ``group_by`` may hold (~50 bytes each for an int or
 #: hash key: ~200 MB); above it the values are counted one hash partition a pass

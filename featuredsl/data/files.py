@@ -45,7 +45,7 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
-from featuredsl import data as data_io
+from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 
 if TYPE_CHECKING:

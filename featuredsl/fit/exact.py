@@ -2,7 +2,7 @@
 
 Floating-point sums depend on the order of the additions, and Polars sums in an order that
 depends on chunking, threads and engine. ``fit`` never sums floats: every finite float64 is an
-integer mantissa times a power of two, and :mod:`featuredsl.fit_select` sums mantissas exactly
+integer mantissa times a power of two, and :mod:`featuredsl.fit.select` sums mantissas exactly
 as Int128 per group of values of one sign and exponent (one streaming ``group_by``), combined
 here in Python as exact integers. Means and variances are then exact rationals, rounded once
 (``int / int`` is correctly rounded in CPython); the standard deviation is the correctly
