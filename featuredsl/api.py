@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from featuredsl import ir
-from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering, dtype_of
+from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
 from featuredsl.backends.row_backend import build_evaluator
+from featuredsl.bind import bind
 from featuredsl.checker import check
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import (
@@ -47,6 +48,7 @@ class Spec:
         self._lock = threading.Lock()
         self._evaluator: Callable[[dict], dict] | None = None
         self._plan: BatchPlan | None = None
+        self._bound: ir.BoundProgram | None = None
 
     # ------------------------------------------------------------------ description
     @property
@@ -80,10 +82,18 @@ class Spec:
     def __repr__(self) -> str:
         return f"<featuredsl.Spec {self.file} features={self.features}>"
 
-    def _fitted_stats(self) -> dict[str, object]:
+    def fitted_statistics(self) -> dict[str, object]:
+        """The fitted values by statistic name; ``NotFittedError`` if the spec needs fitting."""
         if self._stats is None:
             raise NotFittedError(self.program.stats)
         return self._stats
+
+    def bound(self) -> ir.BoundProgram:
+        """The program with its statistics bound (see :mod:`featuredsl.bind`): what both
+        backends lower. Built once."""
+        if self._bound is None:
+            self._bound = bind(self.program, self.fitted_statistics())
+        return self._bound
 
     # ------------------------------------------------------------------ fitting
     def fit(self, data: object) -> FittedSpec:
@@ -93,21 +103,20 @@ class Spec:
         without statistics fits too (cheaply: only the training profile is computed).
         """
         from featuredsl.fit import fit
+        from featuredsl.fitted import FittedSpec
 
-        return fit(self, data)
+        result = fit(self.program, data)
+        return FittedSpec(self.source, self.file, self.program, self.diagnostics,
+                          result.stats, result.profile, result.warnings)
 
     # ------------------------------------------------------------------ batch
     def batch_plan(self) -> BatchPlan:
         """The Polars lowering: temporary-column stages (for deeply nested features, usually
         none) and one expression per feature, over columns already widened by ``transform``."""
-        stats = self._fitted_stats()
         if self._plan is None:
+            bound = self.bound()
             with ir.deep_recursion():
-                plan = PolarsLowering(self.program, stats).plan()
-            plan.features = [
-                e.cast(dtype_of(f.expr.type)) if f.expr.type.kind != "null" else e
-                for e, f in zip(plan.features, self.program.features, strict=True)]
-            self._plan = plan
+                self._plan = PolarsLowering(bound).plan()
         return self._plan
 
     def feature_exprs(self) -> list[pl.Expr]:
@@ -115,7 +124,7 @@ class Spec:
         all you need to add featuredsl's features to a hand-written ``select``)."""
         return self.batch_plan().features
 
-    def _keep_list(self, keep: Iterable[str] | str | None) -> list[str]:
+    def keep_list(self, keep: Iterable[str] | str | None) -> list[str]:
         """``keep=`` as a checked list: names, no duplicates, none equal to a feature."""
         if keep is None:
             return []
@@ -133,7 +142,9 @@ class Spec:
             seen.add(k)
         return names
 
-    def _select(self, prepared: pl.LazyFrame, keep: list[str]) -> pl.LazyFrame:
+    def select(self, prepared: pl.LazyFrame, keep: list[str]) -> pl.LazyFrame:
+        """The kept columns then the features, over inputs ``data.inputs.prepare`` validated
+        and widened (the kept columns as ``prepare`` renamed them)."""
         kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep)]
         return self.batch_plan().apply(prepared, kept)
 
@@ -145,10 +156,10 @@ class Spec:
         so they are left to ``transform``: collecting the result does not raise for a null in
         a non-nullable column or an unconvertible value; such a value computes as a null.
         """
-        keep = self._keep_list(keep)
+        keep = self.keep_list(keep)
         self.feature_exprs()
         src = data_io.open_source(data, self.program.inputs)
-        return self._select(data_io.prepare(src.lf, self.program.inputs, keep, text=src.text),
+        return self.select(data_io.prepare(src.lf, self.program.inputs, keep, text=src.text),
                             keep)
 
     def transform(self, data: object, keep: Iterable[str] | str | None = None) -> pl.DataFrame:
@@ -161,7 +172,7 @@ class Spec:
         column, the first bad row (0-based) and the expected type. Files and LazyFrames are
         read with the streaming engine.
         """
-        keep = self._keep_list(keep)
+        keep = self.keep_list(keep)
         self.feature_exprs()
         inputs = self.program.inputs
         src = data_io.open_source(data, inputs)
@@ -174,7 +185,7 @@ class Spec:
             where = f"{src.path}: " if src.path is not None else ""
             raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
         prepared = data_io.check(prepared, src.lf, inputs)
-        return self._select(prepared.lazy(), keep).collect(engine="in-memory")
+        return self.select(prepared.lazy(), keep).collect(engine="in-memory")
 
     # ------------------------------------------------------------------ row
     def row_evaluator(self) -> Callable[[dict], dict]:
@@ -183,11 +194,11 @@ class Spec:
         Its generated Python source is ``evaluator.source``.
         """
         if self._evaluator is None:
-            stats = self._fitted_stats()
+            bound = self.bound()
             with self._lock:
                 if self._evaluator is None:
                     with ir.deep_recursion():
-                        self._evaluator = build_evaluator(self.program, stats)
+                        self._evaluator = build_evaluator(bound)
         return self._evaluator
 
 

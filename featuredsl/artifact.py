@@ -263,7 +263,7 @@ def _check_value(value: object, t: Type, *, stored: bool) -> tuple[object, str |
 def _document(fitted: FittedSpec) -> dict[str, object]:
     program = fitted.program
     try:
-        stats = dict(fitted._fitted_stats())
+        stats = dict(fitted.fitted_statistics())
     except Exception as exc:  # NotFittedError and friends
         raise ArtifactError(f"cannot save: {exc}") from None
     declared = program.stats

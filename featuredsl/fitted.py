@@ -10,29 +10,14 @@ code in the artifact).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from featuredsl import ir
 from featuredsl.api import Spec
 from featuredsl.errors import Diagnostic
+from featuredsl.fit.fitting import FitWarning
 
-
-@dataclass(frozen=True, slots=True)
-class FitWarning:
-    """A degenerate statistic or feature found while fitting (Rule #10: no silent failures).
-
-    ``kind`` is one of ``zero_spread`` (a zero or null std/var/range makes a feature null on
-    every row), ``empty_vocab``, ``all_null_input``, ``constant_feature``, ``null_feature``;
-    ``subject`` names the statistic, input or feature.
-    """
-
-    kind: str
-    subject: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+__all__ = ["FitWarning", "FittedSpec"]
 
 
 class FittedSpec(Spec):
@@ -49,7 +34,7 @@ class FittedSpec(Spec):
     @property
     def stats(self) -> dict[str, object]:
         """Fitted values by statistic name (inline aggregates by their source text)."""
-        return dict(self._fitted_stats())
+        return dict(self.fitted_statistics())
 
     def save(self, path: str | Path) -> None:
         """Write the artifact: one deterministic JSON document (see ``featuredsl.artifact``)."""

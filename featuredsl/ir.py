@@ -9,7 +9,7 @@ never re-derive types or overloads. Operators are ordinary registry functions (`
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -198,13 +198,55 @@ class Program:
     order: list[str] = field(default_factory=list)
 
 
-def walk(expr: Expr):
+@dataclass(frozen=True, slots=True)
+class BoundFeature:
+    """An output: its name, its bound expression and its declared type (the type of the
+    checked definition: folding may narrow a bound expression's nullability, never its kind)."""
+
+    name: str
+    expr: Expr
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class BoundProgram:
+    """What the backends lower, made by :func:`featuredsl.bind.bind`: inputs, the needed
+    named values (bound), the outputs, and any extra bound expressions asked for (fit's
+    statistic arguments)."""
+
+    inputs: dict[str, Type]
+    #: The named values the outputs and ``exprs`` read (row-dependent ones only: a value that
+    #: folded to a constant is inlined), by name.
+    values: dict[str, Expr]
+    #: ``values``' names in dependency order.
+    order: list[str]
+    features: list[BoundFeature]
+    exprs: list[Expr]
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
     """Every node of an expression tree, parents before children (non-recursive)."""
     stack = [expr]
     while stack:
         node = stack.pop()
         yield node
         stack.extend(reversed(node.children()))
+
+
+def referenced_values(values: Mapping[str, Expr], order: Iterable[str],
+                      roots: Iterable[Expr]) -> list[str]:
+    """The named values (lets and features) that ``roots`` read, directly or through other
+    named values, in ``order`` (dependency order: dependencies first).
+
+    The one walk of "which lets does this need": the bind pass, fit and explain use it."""
+    needed: set[str] = set()
+    stack = [n.name for e in roots for n in walk(e) if isinstance(n, LetRef)]
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(n.name for n in walk(values[name]) if isinstance(n, LetRef))
+    return [name for name in order if name in needed]
 
 
 #: Python frames the checker and backends may need: the parser caps expression nesting at 200

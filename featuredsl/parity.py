@@ -151,7 +151,7 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
                 raise bad_row_error(src, inputs, offset + hit[0], hit[1])
             frame = batch.select(list(inputs))
             rows = frame.to_dicts()
-            batch_out = spec._select(frame.lazy(), []).collect().to_dicts()
+            batch_out = spec.select(frame.lazy(), []).collect().to_dicts()
             _compare(spec, report, "data", offset, rows, _run_rows(evaluate, rows), batch_out)
             offset += batch.height
             if on_rows is not None:
@@ -215,7 +215,7 @@ def _spec_constants(spec: Spec) -> list[object]:
             if isinstance(node, ir.Const):
                 out.append(node.value)
     if spec.is_fitted:
-        out.extend(spec._fitted_stats().values())
+        out.extend(spec.fitted_statistics().values())
     flat: list[object] = []
     stack = list(out)
     while stack:

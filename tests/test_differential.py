@@ -390,7 +390,7 @@ def _call_text(draw, sig: Sig, depth: int, lets: dict[str, list[str]],
 
     def arg(i: int) -> str:
         p = params[min(i, len(params) - 1)]
-        if min(i, len(params) - 1) in ov.const:
+        if ov.is_const(i):
             samples = fn.const_samples.get(fn.params[i]) if i < len(fn.params) else None
             if samples:
                 return draw(st.sampled_from(samples))

@@ -17,16 +17,13 @@ overloads marked ``polars_nulls=False`` get an explicit null check on their null
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 import polars as pl
 
 from featuredsl import ir
-from featuredsl.backends.row_backend import evaluate_constant, null_by_literal
 from featuredsl.functions import _pl
-from featuredsl.functions.registry import specialized
 from featuredsl.types import BOOL, Type
 
 
@@ -105,103 +102,51 @@ class BatchPlan:
         return lf.select([*kept, *self.features, anchor]).drop("__fd_anchor")
 
 
-def _needed_values(program: ir.Program) -> set[str]:
-    """Names of the lets and features the features depend on (themselves included)."""
-    needed: set[str] = set()
-    stack = [f.name for f in program.features]
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(n.name for n in ir.walk(program.values[name])
-                         if isinstance(n, ir.LetRef))
-    return needed
-
-
 def _is_column(e: ir.Expr) -> bool:
     """An input column, or one cast to float: never a scalar to Polars."""
     return isinstance(e, ir.Input) or (isinstance(e, ir.Cast) and isinstance(e.arg, ir.Input))
 
 
 class PolarsLowering:
-    """Lowers the expressions of one program, with fitted statistics as constants."""
+    """Lowers the expressions of one bound program (statistics are constants by now, and
+    every expression that is not a ``Const`` reads an input: see :mod:`featuredsl.bind`)."""
 
-    def __init__(self, program: ir.Program, stats: Mapping[str, object]) -> None:
+    def __init__(self, program: ir.BoundProgram) -> None:
         self.program = program
-        self.stats = stats
         self._memo: dict[tuple, _Lowered] = {}
-        # id(node) -> (node, answer): the node is kept alive so that its id is never reused
-        # by a later node (plan() lowers short-lived LetRef nodes).
-        self._row_dependent: dict[int, tuple[ir.Expr, bool]] = {}
         self._stages: list[list[pl.Expr]] = []
         self._temps: list[str] = []
 
-    def depends_on_row(self, e: ir.Expr) -> bool:
-        """Whether ``e`` reads an input (directly or through a let)."""
-        cached = self._row_dependent.get(id(e))
-        if cached is not None:
-            return cached[1]
-        if isinstance(e, ir.Input):
-            hit = True
-        elif isinstance(e, ir.LetRef):
-            hit = self.depends_on_row(self.program.values[e.name])
-        elif isinstance(e, ir.Call) and null_by_literal(self.program, e):
-            hit = False  # null on every row: folded (`contains(null, s)` on no rows is 1 row)
-        elif isinstance(e, ir.If) and not self.depends_on_row(e.cond):
-            # only the branch taken counts: `not (if true then null else b1)` is a constant,
-            # and lowering it as a column would give a one-row (literal) Polars result
-            hit = self.depends_on_row(self._branch_taken(e))
-        elif isinstance(e, ir.Coalesce):
-            hit = self._coalesce_depends_on_row(e)
-        else:
-            hit = any(self.depends_on_row(c) for c in e.children())
-        self._row_dependent[id(e)] = (e, hit)
-        return hit
-
-    def _coalesce_depends_on_row(self, e: ir.Coalesce) -> bool:
-        """``coalesce(5, x)`` is the constant 5: Polars reduces it to that literal (and then
-        takes scalar shortcuts such as ``x + 0.0`` or a reciprocal), so it must be folded."""
-        for a in e.args:
-            if self.depends_on_row(a):
-                return True
-            if evaluate_constant(self.program, self.stats, a, self.depends_on_row) is not None:
-                return False
-        return False
-
-    def _branch_taken(self, e: ir.If) -> ir.Expr:
-        """The branch of an ``if`` whose condition is row-independent (else when null)."""
-        cond = evaluate_constant(self.program, self.stats, e.cond, self.depends_on_row)
-        return e.then if cond is True else e.otherwise
-
     def plan(self) -> BatchPlan:
-        """Lower every feature; the result is ready to apply to a prepared LazyFrame."""
-        # Named values first, in dependency order: a chain of lets then never recurses
-        # through more than one let's expression at a time.
-        needed = _needed_values(self.program)
-        for name in self.program.order:
-            if name in needed:
-                self.depends_on_row(self.program.values[name])
-                self.lower(ir.LetRef(self.program.values[name].type, name))
+        """Lower every feature, cast to its declared dtype; the result is ready to apply to a
+        prepared LazyFrame."""
+        self._lower_values()
         out = []
         for f in self.program.features:
-            lowered = self.lower(f.expr)
+            e = self.lower(f.expr).expr
+            if f.type.kind != "null":
+                e = e.cast(dtype_of(f.type))
             # A constant feature is a literal; BatchPlan.apply's anchor column keeps the
             # select as tall as the frame, so it needs no repeating here.
-            out.append(lowered.expr.alias(f.name))
-        anchor = next(iter(self.program.inputs), None)
-        return BatchPlan(self._stages, out, self._temps, anchor)
+            out.append(e.alias(f.name))
+        return BatchPlan(self._stages, out, self._temps, self._anchor())
 
-    def feature_exprs(self) -> list[pl.Expr]:
-        """The feature expressions alone (valid only when the plan has no stages)."""
-        plan = self.plan()
-        assert not plan.stages, "this spec needs temporary columns: use plan()"
-        return plan.features
+    def lower_exprs(self) -> BatchPlan:
+        """Lower the program's extra expressions (``fit`` lowers the arguments of statistics):
+        the ``with_columns`` stages they need, then one unaliased expression each (a constant
+        is a literal, which ``with_columns`` broadcasts)."""
+        self._lower_values()
+        out = [self.lower(e).expr for e in self.program.exprs]
+        return BatchPlan(self._stages, out, self._temps, self._anchor())
 
-    def const_value(self, e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return e.value
-        assert isinstance(e, ir.StatRef)
-        return self.stats[e.name]
+    def _lower_values(self) -> None:
+        # Named values first, in dependency order: a chain of lets then never recurses
+        # through more than one let's expression at a time.
+        for name in self.program.order:
+            self.lower(ir.LetRef(self.program.values[name].type, name))
+
+    def _anchor(self) -> str | None:
+        return next(iter(self.program.inputs), None)
 
     # ------------------------------------------------------------------ lowering
     def expr(self, e: ir.Expr) -> pl.Expr:
@@ -219,18 +164,6 @@ class PolarsLowering:
         """A float column of zeros that Polars cannot see as a scalar (built from an input)."""
         c = pl.col(next(iter(self.program.inputs)))
         return (c.is_null() & c.is_not_null()).cast(pl.Float64)
-
-    def _scalar_value(self, e: ir.Expr) -> float:
-        """The value of a row-independent float expression."""
-        if isinstance(e, ir.Const | ir.StatRef):
-            return self.const_value(e)  # type: ignore[return-value]
-        return evaluate_constant(self.program, self.stats, e, self.depends_on_row)  # type: ignore
-
-    def _is_zero(self, e: ir.Expr) -> bool:
-        """Whether a row-independent expression is +-0.0 (or may be: non-constants count)."""
-        if isinstance(e, ir.Const | ir.StatRef):
-            return self.const_value(e) == 0.0
-        return True
 
     def _materialize(self, low: _Lowered) -> _Lowered:
         if low.level == 0:
@@ -264,19 +197,14 @@ class PolarsLowering:
                         max((p.stage for p in parts), default=0))
 
     def _lower(self, e: ir.Expr) -> _Lowered:
-        if not isinstance(e, ir.Const | ir.StatRef) and not self.depends_on_row(e):
-            # A row-independent expression is folded by the row backend's code (the reference
-            # semantics) into one literal: Polars' scalar kernels never see it.
-            value = evaluate_constant(self.program, self.stats, e, self.depends_on_row)
-            return _Lowered(literal(value, e.type), 0, 0)
+        # Row-independent expressions were folded into constants by bind (with the row
+        # backend's code, the reference semantics): Polars' scalar kernels never see them.
         if isinstance(e, ir.Const):
             return _Lowered(literal(e.value, e.type), 0, 0)
         if isinstance(e, ir.Input):
             return _Lowered(pl.col(e.name), 0, 0)
         if isinstance(e, ir.LetRef):
             return self.lower(self.program.values[e.name])
-        if isinstance(e, ir.StatRef):
-            return _Lowered(literal(self.stats[e.name], e.type), 0, 0)
         if isinstance(e, ir.Call):
             return self._call(e)
         if isinstance(e, ir.Cast):
@@ -284,10 +212,6 @@ class PolarsLowering:
             (a,) = self._operands([e.arg], [None])
             return self._join(a.expr.cast(dtype_of(e.type)), [a])
         if isinstance(e, ir.If):
-            if not self.depends_on_row(e.cond):
-                # Decided here: Polars' when/then on a literal condition may even shrink the
-                # column to one row (when the branch is `lit == col`).
-                return self.lower(self._branch_taken(e))
             parts = self._operands([e.cond, e.then, e.otherwise], [BOOL, e.type, e.type])
             c, t, o = (p.expr for p in parts)
             return self._join(pl.when(c).then(t).otherwise(o), parts)
@@ -304,17 +228,16 @@ class PolarsLowering:
         raise TypeError(f"cannot lower {type(e).__name__} to Polars")  # pragma: no cover
 
     def _call(self, e: ir.Call) -> _Lowered:
-        ov = specialized(e.function, e.overload, [
-            self.const_value(a) if isinstance(a, ir.Const | ir.StatRef) else None
-            for a in e.args])
+        ov = e.overload  # specialized by bind
         n = len(ov.params)
-        dynamic = [i for i in range(len(e.args)) if min(i, n - 1) not in ov.const]
+        dynamic = [i for i in range(len(e.args)) if not ov.is_const(i)]
         lows = self._operands([e.args[i] for i in dynamic],
                               [ov.params[min(i, n - 1)] for i in dynamic])
         args: list[object] = [None] * len(e.args)
         for i, a in enumerate(e.args):
-            if min(i, n - 1) in ov.const:
-                args[i] = self.const_value(a)
+            if ov.is_const(i):
+                assert isinstance(a, ir.Const)
+                args[i] = a.value
         nullable: list[pl.Expr] = []
         for i, low in zip(dynamic, lows, strict=True):
             a = e.args[i]
@@ -323,9 +246,9 @@ class PolarsLowering:
                 nullable.append(low.expr)
             if not ov.per_row_scalars or a.type.kind != "float":
                 continue
-            if not self.depends_on_row(a):
-                if ov.per_row_scalars == "always" or self._is_zero(a):
-                    args[i] = _pl.per_row_value(self._scalar_value(a), self._zero())
+            if isinstance(a, ir.Const):
+                if ov.per_row_scalars == "always" or a.value == 0.0:
+                    args[i] = _pl.per_row_value(a.value, self._zero())
             elif ov.per_row_scalars == "always" and i > 0 and not _is_column(a):
                 # A divisor or exponent Polars might still see as a scalar: make it a real
                 # column. `y - zero` is exactly `y` for a column; were `y` a scalar, Polars
@@ -336,22 +259,3 @@ class PolarsLowering:
         if nullable and not ov.polars_nulls and e.function.null_policy == "propagate":
             out = _pl.null_if_any_null(out, nullable)
         return self._join(out, lows)
-
-    def lower_exprs(self, exprs: list[ir.Expr]) -> BatchPlan:
-        """Lower arbitrary row expressions (``fit`` lowers the arguments of statistics): the
-        ``with_columns`` stages they need, then one unaliased expression each (a row-independent
-        one is a literal, which ``with_columns`` broadcasts)."""
-        needed: set[str] = set()
-        stack = [n.name for e in exprs for n in ir.walk(e) if isinstance(n, ir.LetRef)]
-        while stack:
-            name = stack.pop()
-            if name not in needed:
-                needed.add(name)
-                stack.extend(n.name for n in ir.walk(self.program.values[name])
-                             if isinstance(n, ir.LetRef))
-        for name in self.program.order:  # lets in dependency order, as plan() does
-            if name in needed:
-                self.depends_on_row(self.program.values[name])
-                self.lower(ir.LetRef(self.program.values[name].type, name))
-        out = [self.lower(e).expr for e in exprs]
-        return BatchPlan(self._stages, out, self._temps, next(iter(self.program.inputs), None))

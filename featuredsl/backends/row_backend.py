@@ -28,12 +28,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from featuredsl import ir
 from featuredsl.backends import row_input
-from featuredsl.functions.registry import specialized
 from featuredsl.types import Type
 
 _I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
@@ -56,22 +55,6 @@ class _Guarded:
     body: list[str] = field(default_factory=list)
 
 
-def null_by_literal(program: ir.Program, e: ir.Call) -> bool:
-    """Whether a null-propagating call has a literal ``null`` argument (directly or through
-    a let): it is null on every row, whatever its other arguments."""
-    if e.function.null_policy != "propagate":
-        return False
-    n = len(e.overload.params)
-    for i, a in enumerate(e.args):
-        if min(i, n - 1) in e.overload.const:
-            continue
-        while isinstance(a, ir.LetRef):
-            a = program.values[a.name]
-        if isinstance(a, ir.Const) and a.value is None:
-            return True
-    return False
-
-
 def _is_local(atom: str) -> bool:
     """Whether an atom is a variable (a local or a bound global), not a literal.
 
@@ -84,9 +67,8 @@ def _is_local(atom: str) -> bool:
 class RowCodegen:
     """Builds the source and globals of the evaluator; also the ``g`` given to lowerings."""
 
-    def __init__(self, program: ir.Program, stats: Mapping[str, object]) -> None:
+    def __init__(self, program: ir.BoundProgram) -> None:
         self.program = program
-        self.stats = stats
         self.globals: dict[str, object] = {}
         self._ref_names: dict[object, str] = {}
         self._counter = 0
@@ -158,18 +140,17 @@ class RowCodegen:
         self._fields_only = self._inputs_read_as_fields_only()
         for name, t in self.program.inputs.items():
             self._input(name, t)
-        needed = self._needed()
-        for name in self.program.order:
-            if name in needed:
-                self.values[name] = self.expr(self.program.values[name])
+        for name in self.program.order:  # the needed values, in dependency order
+            self.values[name] = self.expr(self.program.values[name])
         items = []
         handed_out: set[str] = set()
         for f in self.program.features:
-            code = self.values[f.name]
-            conv = row_input.output_converter(f.expr.type)
+            code = self.expr(f.expr)
+            conv = row_input.output_converter(f.type)
+            definition = self.program.values.get(f.name, f.expr)
             if conv is not None:
                 code = f"{self.ref(conv, 'out')}({code})"
-            elif f.expr.type.kind == "list" and (not _fresh_list(f.expr) or code in handed_out):
+            elif f.type.kind == "list" and (not _fresh_list(definition) or code in handed_out):
                 # constants are tuples, and a list may be shared by several values (two
                 # features with the same expression share one local): every list output is a
                 # new Python list the caller may keep or mutate
@@ -178,19 +159,6 @@ class RowCodegen:
             items.append(f"{f.name!r}: {code}")
         self.emit("return {" + ", ".join(items) + "}")
         return self.render(), self.globals
-
-    def _needed(self) -> set[str]:
-        needed: set[str] = set()
-        stack = [f.name for f in self.program.features]
-        while stack:
-            name = stack.pop()
-            if name in needed:
-                continue
-            needed.add(name)
-            for node in ir.walk(self.program.values[name]):
-                if isinstance(node, ir.LetRef):
-                    stack.append(node.name)
-        return needed
 
     def _inputs_read_as_fields_only(self) -> set[str]:
         """Timestamp inputs used only by calendar-field functions: they may stay aware UTC."""
@@ -257,8 +225,6 @@ class RowCodegen:
             return self.values["$in:" + e.name]
         if isinstance(e, ir.LetRef):
             return self.values[e.name]
-        if isinstance(e, ir.StatRef):
-            return self.lit(self.stats[e.name])
         key = e.key()
         hit = self.memo.get(key)
         if hit is not None:
@@ -276,28 +242,22 @@ class RowCodegen:
         self.memo = saved
 
     def _Call(self, e: ir.Call) -> str:
-        if null_by_literal(self.program, e):
-            out = self.tmp()  # no code for the other arguments: the result is null anyway
-            self.emit(f"{out} = None")
-            return out
-        ov = specialized(e.function, e.overload, [
-            a.value if isinstance(a, ir.Const) else
-            self.stats[a.name] if isinstance(a, ir.StatRef) else None for a in e.args])
+        ov = e.overload  # specialized by bind
         args: list[object] = []
         nullable: list[str] = []
         # A null-aware function sees its null arguments (no None checks around it).
         propagate = e.function.null_policy == "propagate"
         for i, a in enumerate(e.args):
-            if min(i, len(ov.params) - 1) in ov.const:
-                args.append(a.value if isinstance(a, ir.Const) else self.stats[a.name])  # type: ignore[attr-defined]
+            if ov.is_const(i):
+                assert isinstance(a, ir.Const)
+                args.append(a.value)
             else:
                 atom = self.expr(a)
                 args.append(atom)
                 if a.type.nullable and _is_local(atom) and propagate:
                     nullable.append(atom)
         out = self.tmp()
-        if propagate and any(a == "None" for i, a in enumerate(args)
-                             if min(i, len(ov.params) - 1) not in ov.const):
+        if propagate and any(a == "None" for i, a in enumerate(args) if not ov.is_const(i)):
             self.emit(f"{out} = None")
             return out
         code = ov.row(self, *args)
@@ -330,8 +290,8 @@ class RowCodegen:
         if a == "None":
             return a
         if e.type.kind == "list":  # int -> float element-wise (a null list stays null)
-            if isinstance(e.arg, ir.StatRef | ir.Const):  # converted once, not per row
-                value = self.stats[e.arg.name] if isinstance(e.arg, ir.StatRef) else e.arg.value
+            if isinstance(e.arg, ir.Const):  # converted once, not per row (bind folds these)
+                value = e.arg.value
                 return self.lit(None if value is None else tuple(_float_list(value)))
             self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
             return out
@@ -469,12 +429,12 @@ def _fresh_list(e: ir.Expr) -> bool:
     multi_hot, split); inputs, constants, lets and branches may share theirs."""
     if isinstance(e, ir.Call):
         return e.overload.fresh_list
-    return isinstance(e, ir.Cast) and not isinstance(e.arg, ir.StatRef | ir.Const)
+    return isinstance(e, ir.Cast) and not isinstance(e.arg, ir.Const)
 
 
-def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callable[[dict], dict]:
+def build_evaluator(program: ir.BoundProgram) -> Callable[[dict], dict]:
     """Generate, compile and return the evaluator; its source is ``evaluator.source``."""
-    gen = RowCodegen(program, stats)
+    gen = RowCodegen(program)
     source, globs = gen.build()
     namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
     code = compile(source, "<featuredsl row evaluator>", "exec")
@@ -484,32 +444,15 @@ def build_evaluator(program: ir.Program, stats: Mapping[str, object]) -> Callabl
     return fn  # type: ignore[return-value]
 
 
-def evaluate_constant(program: ir.Program, stats: Mapping[str, object], e: ir.Expr,
-                      depends_on_row: Callable[[ir.Expr], bool] | None = None) -> object:
-    """The value of a row-independent expression, computed by the row backend's own code.
+_NOTHING = ir.BoundProgram({}, {}, [], [], [])
 
-    The batch backend folds such expressions with this, so constant arithmetic follows the
-    reference (row) semantics exactly. An input, or a let that ``depends_on_row``, may appear
-    in a branch that a constant condition never takes (``if true then 1 else x``): it compiles
-    to an undefined name, a NameError if it were ever run.
-    """
-    gen = RowCodegen(program, stats)
+
+def evaluate_constant(e: ir.Expr) -> object:
+    """The value of an expression whose every leaf is a constant, computed by the row
+    backend's own code: the bind pass folds row-independent subtrees with this, so constant
+    arithmetic follows the reference (row) semantics exactly, in both backends."""
+    gen = RowCodegen(_NOTHING)
     gen.lines.append("def evaluate():")
-    dead = "__featuredsl_row_value__"
-    for name in program.inputs:
-        gen.values["$in:" + name] = dead
-    lets: list[str] = []
-    stack = [e]
-    while stack:
-        for node in ir.walk(stack.pop()):
-            if isinstance(node, ir.LetRef) and node.name not in lets:
-                lets.append(node.name)
-                stack.append(program.values[node.name])
-    for name in program.order:
-        if name in lets:
-            value = program.values[name]
-            live = depends_on_row is None or not depends_on_row(value)
-            gen.values[name] = gen.expr(value) if live else dead
     gen.emit(f"return {gen.expr(e)}")
     namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
     exec(compile(gen.render(), "<featuredsl constant>", "exec"), namespace)

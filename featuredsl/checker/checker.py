@@ -482,14 +482,14 @@ class Checker:
         for i, (a, node) in enumerate(zip(args, nodes, strict=True)):
             p = ov.params[min(i, len(ov.params) - 1)]
             if accepts(p, a.type) == "promote":
-                a = _promote(a, const_param=min(i, len(ov.params) - 1) in ov.const)
-            if min(i, len(ov.params) - 1) in ov.const and not isinstance(
+                a = _promote(a, const_param=ov.is_const(i))
+            if ov.is_const(i) and not isinstance(
                 a, ir.Const | ir.StatRef
             ):
                 self.error("E207", f"argument {i + 1} of `{symbol or fn.name}` must be a "
                            "constant", node.span, "write a literal here, or a fitted `stat`")
                 return None
-            if isinstance(a, ir.Const) and min(i, len(ov.params) - 1) in ov.const \
+            if isinstance(a, ir.Const) and ov.is_const(i) \
                     and a.value is None:
                 self.error("E208", f"argument {i + 1} of `{symbol or fn.name}` cannot be null",
                            node.span)
@@ -607,9 +607,8 @@ def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[
         if sep:
             problem, hint = head, sep[2:] + tail
             break
-    last = len(ov.params) - 1
     written = [i for i, node in enumerate(nodes)
-               if min(i, last) in ov.const and node.span != span]
+               if ov.is_const(i) and node.span != span]
     quoted = [i for i in written if isinstance(args[i], ir.Const)
               and str(args[i].value) in problem]  # type: ignore[attr-defined]
     pick = quoted if len(quoted) == 1 else written if len(written) == 1 else []

@@ -83,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
 def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
     from featuredsl import ir
     from featuredsl.backends.row_backend import build_evaluator
+    from featuredsl.bind import bind
 
     program = spec.program
-    stats = spec._fitted_stats()
+    stats = spec.fitted_statistics()
     blocks: list[tuple[str, ir.Expr, list[ir.Expr]]] = []  # (name, definition, steps)
     extra: dict[str, ir.Expr] = {}
     keys: dict[tuple, str] = {}
@@ -111,7 +112,7 @@ def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
         + [ir.Feature(n, e) for n, e in extra.items()],
         order=[*program.order, *extra])
     with ir.deep_recursion():
-        values = build_evaluator(derived, stats)(row)
+        values = build_evaluator(bind(derived, stats))(row)
 
     def val(e: ir.Expr) -> str:
         if isinstance(e, ir.LetRef):
@@ -197,14 +198,8 @@ def _lets_used(e: ir.Expr) -> list[str]:
 def _needed(program: ir.Program, targets: list[str]) -> set[str]:
     from featuredsl import ir
 
-    needed: set[str] = set()
-    stack = list(targets)
-    while stack:
-        n = stack.pop()
-        if n not in needed:
-            needed.add(n)
-            stack.extend(x.name for x in ir.walk(program.values[n]) if isinstance(x, ir.LetRef))
-    return needed
+    roots = [ir.LetRef(program.values[n].type, n) for n in targets]
+    return set(ir.referenced_values(program.values, program.order, roots))
 
 
 def _untaken(e: ir.Expr, values: dict, keys: dict[tuple, str]) -> set[tuple]:

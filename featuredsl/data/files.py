@@ -187,7 +187,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     if on_bad_data not in ("error", "null"):
         raise InputError(f"on_bad_data must be 'error' or 'null', got {on_bad_data!r}")
     fmt = format_of(out, output_format_)
-    keep_names = spec._keep_list(keep)
+    keep_names = spec.keep_list(keep)
     plan = spec.batch_plan()
     inputs = spec.program.inputs
     src = data_io.open_source(data, inputs, input_format)

@@ -1,16 +1,17 @@
 """Fitting: compute a spec's statistics and training profile on training data (SPEC section 5).
 
-``fit(spec, data)`` accepts every source ``transform`` accepts. The prepared (validated,
-widened) inputs are computed once (collected, or for a file or LazyFrame source streamed to a
-temporary Parquet file); the statistics are grouped in dependency levels (``std(x - mean(x))``
-needs ``mean(x)`` first). Every statistic and profile entry is a *task* asking for lazy
-aggregations (:mod:`featuredsl.fit.passes`); the tasks run side by side, so each pass over the
-data is one set of streaming queries serving all of them: the flag check, the levels of
-statistics and the inputs' profile in the first passes, then the features (computed once with
-the fitted values) and their profile. Moments and order statistics come from
-:mod:`featuredsl.fit.select` (one ``group_by`` summary per float column, then a pass or two of
-radix selection: no sort), top values from :mod:`featuredsl.fit.top` (counted in hash
-partitions of at most ``fit_top.KEYS_PER_PASS`` distinct values, one a pass, when a column has
+``fit(program, data)`` returns a :class:`FitResult` of plain values (it knows nothing of
+``Spec``; ``Spec.fit`` wraps the result) and accepts every source ``transform`` accepts. The
+prepared (validated, widened) inputs are computed once (collected, or for a file or LazyFrame
+source streamed to a temporary Parquet file); the statistics are grouped in dependency levels
+(``std(x - mean(x))`` needs ``mean(x)`` first). Every statistic and profile entry is a *task*
+asking for lazy aggregations (:mod:`featuredsl.fit.passes`); the tasks run side by side, so
+each pass over the data is one set of streaming queries serving all of them: the flag check,
+the levels of statistics and the inputs' profile in the first passes, then the features
+(computed once with the fitted values) and their profile. Moments and order statistics come
+from :mod:`featuredsl.fit.select` (one ``group_by`` summary per float column, then a pass or
+two of radix selection: no sort), top values from :mod:`featuredsl.fit.top` (counted in hash
+partitions of at most ``fit.top.KEYS_PER_PASS`` distinct values, one a pass, when a column has
 more). Every query runs natively on the streaming engine, in memory bounded by the number of
 statistics, not the number of rows nor of distinct values. A typical spec costs 2-3 passes over
 the inputs and 2-3 over the features (plus one a partition for a column with more than a few
@@ -44,12 +45,7 @@ bit-identical statistics whatever the row order, chunking, thread count or engin
 statistics are tuples (as list literals are); everything else is ``int``, ``float``, ``str``,
 ``bool`` or ``None``.
 
-The profile (``FittedSpec.profile``) is plain JSON data: ``{"rows": n, "inputs": {name: col},
-"features": {name: col}}``, each ``col`` with ``type``, ``count``, ``null_count``; numbers
-(ints as floats for the moments) add ``min``, ``max``, ``mean``, ``std`` and ``quantiles`` (the
-9 deciles by the rule above, not de-duplicated); strings and ints add ``top`` (up to 20
-``[value, count]`` pairs, most frequent first, ties by value); bools add ``true_count`` and
-``false_count``; timestamps and dates add ``min``/``max`` as ISO strings, durations in µs.
+The profile (``FittedSpec.profile``) is described in :mod:`featuredsl.fit.profile`.
 
 Fit-time warnings (Rule #10) go through :func:`warnings.warn` as :class:`FitTimeWarning` and
 onto ``FittedSpec.fit_warnings``: a zero or null ``std``/``var`` or a zero range
@@ -62,72 +58,74 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
+from featuredsl.bind import bind
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
-from featuredsl.fit.exact import lower_rank, median_of, normalize_zero
-from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive, one
+from featuredsl.fit.exact import median_of, normalize_zero
+from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
+from featuredsl.fit.profile import count_task, profiles, rank_fractions, scalar_task
 from featuredsl.fit.select import (
     COLLECT_BUDGET,
-    decode_float,
     float_moments,
-    float_summary,
-    int_moments,
     order_stats,
 )
 from featuredsl.fit.top import top_values
-from featuredsl.fitted import FittedSpec, FitWarning
 from featuredsl.types import Type
-
-if TYPE_CHECKING:
-    from featuredsl.api import Spec
 
 
 class FitTimeWarning(UserWarning):
     """A degenerate statistic or feature found while fitting (also on ``fit_warnings``)."""
 
 
-_DECILES = [(i, 10) for i in range(1, 10)]
-_TOP = 20
+@dataclass(frozen=True, slots=True)
+class FitWarning:
+    """A degenerate statistic or feature found while fitting (Rule #10: no silent failures).
+
+    ``kind`` is one of ``zero_spread`` (a zero or null std/var/range makes a feature null on
+    every row), ``empty_vocab``, ``all_null_input``, ``constant_feature``, ``null_feature``;
+    ``subject`` names the statistic, input or feature.
+    """
+
+    kind: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
-def _fractions(fractions: list[tuple[int, int]]) -> Callable[[int], list[int]]:
-    """0-based ranks of the 'lower' quantiles: ``floor((n - 1) * i / k)``, exact."""
-    return lambda n: [lower_rank(n, i, k) for i, k in fractions]
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """What fitting produces, as plain values: the statistics by name, the training profile
+    (JSON data) and the fit-time warnings. ``Spec.fit`` wraps it in a ``FittedSpec``."""
 
-
-def _scalar(frame: Frame, expr: pl.Expr, key: object) -> Task[object]:
-    return (yield from one(Scalar(frame, expr, key)))
-
-
-def _count(frame: Frame, column: str) -> Task[int]:
-    v = yield from one(Scalar(frame, pl.col(column).count().cast(pl.Int64), ("count", column)))
-    return int(v)  # type: ignore[call-overload]
+    stats: dict[str, object]
+    profile: dict[str, object]
+    warnings: list[FitWarning]
 
 
 # ---------------------------------------------------------------------------- statistics
 
 
+def _reads(program: ir.Program, exprs: Iterable[ir.Expr]) -> Iterator[ir.Expr]:
+    """Every node of ``exprs`` and of the named values they read."""
+    exprs = list(exprs)
+    lets = ir.referenced_values(program.values, program.order, exprs)
+    for e in [*exprs, *(program.values[n] for n in lets)]:
+        yield from ir.walk(e)
+
+
 def _stats_used(program: ir.Program, *exprs: ir.Expr) -> set[str]:
     """Names of the statistics the expressions use (looking through lets)."""
-    used: set[str] = set()
-    seen: set[str] = set()
-    stack = list(exprs)
-    while stack:
-        for n in ir.walk(stack.pop()):
-            if isinstance(n, ir.StatRef):
-                used.add(n.name)
-            elif isinstance(n, ir.LetRef) and n.name not in seen:
-                seen.add(n.name)
-                stack.append(program.values[n.name])
-    return used
+    return {n.name for n in _reads(program, exprs) if isinstance(n, ir.StatRef)}
 
 
 def stat_levels(program: ir.Program) -> list[list[str]]:
@@ -154,7 +152,6 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
 
     An argument that is an input column as it is (floats are Float64 without NaN after
     ``prepare``) is read by name, so the profile of that input shares its queries."""
-    lowering = PolarsLowering(program, fitted)
     stats = [program.stats[n] for n in names]
     columns: dict[tuple, str] = {}  # structural key -> column name
     exprs: list[ir.Expr] = []
@@ -165,10 +162,15 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
                 else f"\x00a{len(exprs)}"  # no identifier holds a NUL: no clash
             exprs.append(arg)
     computed = [e for e in exprs if not isinstance(e, ir.Input)]
+    # The constant arguments (quantiles' k, vocab's top) are literals or fitted statistics.
+    const_args = [list(s.expr.args[1:]) for s in stats]
+    bound_consts = iter(bind(program, fitted, exprs=[a for c in const_args for a in c],
+                             features=False).exprs)
     lf = base
     if computed:
         with ir.deep_recursion():
-            plan = lowering.lower_exprs(computed)
+            plan = PolarsLowering(bind(program, fitted, exprs=computed, features=False)
+                                  ).lower_exprs()
         for stage in plan.stages:
             lf = lf.with_columns(stage)
         cols = []
@@ -179,8 +181,8 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
         lf = lf.with_columns(cols)
     frame = Frame(lf)
     tasks = []
-    for s in stats:
-        consts = [lowering.const_value(a) for a in s.expr.args[1:]]
+    for s, args in zip(stats, const_args, strict=True):
+        consts = [next(bound_consts).value for _ in args]  # type: ignore[attr-defined]
         tasks.append(_stat_task(frame, s.expr, columns[s.expr.args[0].key()], consts, budget))
     return frame, tasks
 
@@ -199,7 +201,7 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
     c = pl.col(col)
     is_float = agg.args[0].type.kind == "float"
     if fn == "count":
-        return (yield from _count(frame, col))
+        return (yield from count_task(frame, col))
     if fn == "null_fraction":
         nulls, rows = yield [Scalar(frame, c.null_count().cast(pl.Int64), ("nulls", col)),
                              Scalar(frame, pl.len().cast(pl.Int64), "rows")]
@@ -207,8 +209,9 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
     if fn in ("min", "max"):
         if is_float:  # the profile reads these from the summary; -0.0 counts as 0.0
             x = normalize_zero(c)
-            return (yield from _scalar(frame, x.min() if fn == "min" else x.max(), (fn, col, 0.0)))
-        return (yield from _scalar(frame, c.min() if fn == "min" else c.max(), (fn, col)))
+            agg = x.min() if fn == "min" else x.max()
+            return (yield from scalar_task(frame, agg, (fn, col, 0.0)))
+        return (yield from scalar_task(frame, c.min() if fn == "min" else c.max(), (fn, col)))
     if fn in ("mean", "var", "std"):
         mom = yield from float_moments(frame, col)
         return getattr(mom, fn)()
@@ -221,7 +224,7 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
         if not isinstance(k, int) or k < 1:
             raise InputError(f"quantiles: k must be a positive int, got {k!r}")
         got = yield from order_stats(frame, col, "float",
-                                     _fractions([(i, k) for i in range(1, k)]), budget)
+                                     rank_fractions([(i, k) for i in range(1, k)]), budget)
         return _dedupe(got)
     if fn == "vocab":
         top, min_count = consts
@@ -239,93 +242,14 @@ def _dedupe(edges: list) -> tuple:
     return tuple(out)
 
 
-# ---------------------------------------------------------------------------- profile
-
-
-def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dict]:
-    c = pl.col(col)
-    k = t.kind
-    parts: dict[str, Task] = {
-        "count": _count(frame, col),
-        "null_count": _scalar(frame, c.null_count().cast(pl.Int64), ("nulls", col)),
-    }
-    if k == "float":
-        parts["_float"] = _float_profile(frame, col, budget)
-    if k == "int":
-        parts["_int"] = _int_profile(frame, col, budget)
-    if k in ("int", "string"):
-        parts["top"] = top_values(frame, col, k, _TOP)
-    if k == "bool":
-        parts["true_count"] = _scalar(frame, c.sum().cast(pl.Int64), ("true", col))
-        parts["false_count"] = _scalar(frame, (~c).sum().cast(pl.Int64), ("false", col))
-    if k in ("timestamp", "date", "duration"):
-        parts["min"] = _scalar(frame, c.min(), ("min", col))
-        parts["max"] = _scalar(frame, c.max(), ("max", col))
-    got = dict(zip(parts, (yield from all_of(parts.values())), strict=True))
-    out: dict[str, object] = {"type": str(t), "count": int(got.pop("count")),  # type: ignore
-                              "null_count": int(got.pop("null_count"))}  # type: ignore
-    for part in (got.pop("_float", None), got.pop("_int", None)):
-        if part is not None:
-            out.update(part)
-    if "top" in got:
-        got["top"] = [list(p) for p in got["top"]]  # type: ignore[attr-defined]
-    out.update((name, _plain(v)) for name, v in got.items())
-    return out
-
-
-def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
-    """min, max, mean, std and deciles of a Float64 column: one summary query, then the
-    selection passes of the deciles."""
-    mom, deciles, summary = yield from all_of([
-        float_moments(frame, col),
-        order_stats(frame, col, "float", _fractions(_DECILES), budget),
-        float_summary(frame, col)])
-    ranges = summary.ranges()  # type: ignore[attr-defined]
-    lo = decode_float(ranges[0][0]) if ranges else None
-    hi = decode_float(ranges[-1][1]) if ranges else None
-    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
-            "quantiles": deciles or [None] * len(_DECILES)}
-
-
-def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
-    """min, max, mean, std and deciles of an Int64 column (moments and deciles of float(x))."""
-    c = pl.col(col)
-    lo, hi, mom, deciles = yield from all_of([
-        _scalar(frame, c.min(), ("min", col)), _scalar(frame, c.max(), ("max", col)),
-        int_moments(frame, col),
-        order_stats(frame, col, "int", _fractions(_DECILES), budget)])
-    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
-            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES)}  # type: ignore
-
-
-def _plain(v: object) -> object:
-    """A JSON-able value: temporal values as ISO strings, durations in µs."""
-    import datetime as dt
-
-    if isinstance(v, dt.timedelta):
-        return (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return v
-
-
-def _profiles(frame: Frame, columns: Iterable[tuple[str, str, Type]],
-              budget: Budget) -> Task[dict[str, dict]]:
-    """Profiles by name of ``(name, column, type)``."""
-    cols = list(columns)
-    got = yield from all_of(_profile_column(frame, c, t, budget) for _, c, t in cols)
-    return {n: g for (n, _, _), g in zip(cols, got, strict=True)}
-
-
 # ---------------------------------------------------------------------------- fit
 
 
-def fit(spec: Spec, data: object) -> FittedSpec:
-    """Fit ``spec``'s statistics and training profile on ``data`` (see the module docstring)."""
+def fit(program: ir.Program, data: object) -> FitResult:
+    """Fit ``program``'s statistics and training profile on ``data`` (see the module
+    docstring). Warnings also go through :func:`warnings.warn` as :class:`FitTimeWarning`."""
     with tempfile.TemporaryDirectory(prefix="featuredsl-fit-") as tmp:
-        return _fit(spec, data, _Materializer(data, Path(tmp)))
+        return _fit(program, data, _Materializer(data, Path(tmp)))
 
 
 class _Materializer:
@@ -364,8 +288,7 @@ def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl
     return int(got[0])  # type: ignore[call-overload]
 
 
-def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
-    program = spec.program
+def _fit(program: ir.Program, data: object, materialize: _Materializer) -> FitResult:
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
     prepared = materialize(data_io.prepare(src.lf, inputs, [], text=src.text, checks=True))
@@ -387,18 +310,18 @@ def _fit(spec: Spec, data: object, materialize: _Materializer) -> FittedSpec:
     # side (the profile of an input shares its summary with the statistics of that input).
     rows, _, in_prof = drive(all_of([
         _check_flags(frame, flags, prepared, src.lf, inputs), statistics(),
-        _profiles(frame, ((n, n, t) for n, t in inputs.items()), budget)]), budget)
+        profiles(frame, ((n, n, t) for n, t in inputs.items()), budget)]), budget)
 
-    out = FittedSpec(spec.source, spec.file, program, spec.diagnostics, fitted)
-    features = Frame(materialize(out.batch_plan().apply(prepared, [])))
-    feat_prof = drive(_profiles(features, ((f.name, f.name, f.expr.type)
-                                           for f in program.features), budget), budget)
+    with ir.deep_recursion():
+        plan = PolarsLowering(bind(program, fitted)).plan()
+    features = Frame(materialize(plan.apply(prepared, [])))
+    feat_prof = drive(profiles(features, ((f.name, f.name, f.expr.type)
+                                          for f in program.features), budget), budget)
     profile = {"rows": rows, "inputs": in_prof, "features": feat_prof}
     found = _fit_warnings(program, fitted, profile)
     for w in found:
         warnings.warn(w.message, FitTimeWarning, stacklevel=3)
-    return FittedSpec(spec.source, spec.file, program, spec.diagnostics, fitted, profile,
-                      found)
+    return FitResult(fitted, profile, found)
 
 
 # ---------------------------------------------------------------------------- warnings
@@ -454,16 +377,7 @@ def _fit_warnings(program: ir.Program, fitted: dict[str, object],
 
 def _reads_input(program: ir.Program, f: ir.Feature) -> bool:
     """Whether a feature reads an input at all (one that does not is constant by design)."""
-    seen: set[str] = set()
-    stack = [f.expr]
-    while stack:
-        for n in ir.walk(stack.pop()):
-            if isinstance(n, ir.Input):
-                return True
-            if isinstance(n, ir.LetRef) and n.name not in seen:
-                seen.add(n.name)
-                stack.append(program.values[n.name])
-    return False
+    return any(isinstance(n, ir.Input) for n in _reads(program, [f.expr]))
 
 
 def _single_value(p: dict) -> bool:

@@ -86,8 +86,14 @@ class Overload:
     fresh_list: bool = False
 
     def result_type(self, args: Sequence[Type]) -> Type:
+        """The result type for these argument types."""
         r = self.result(args) if callable(self.result) else self.result
         return r
+
+    def is_const(self, i: int) -> bool:
+        """Whether argument ``i`` (0-based; a variadic tail repeats the last parameter) must be
+        a compile-time constant, so that its lowerings receive the Python value."""
+        return min(i, len(self.params) - 1) in self.const
 
     def signature(self, name: str) -> str:
         ps = [str(p) for p in self.params]
