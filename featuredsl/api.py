@@ -13,17 +13,15 @@ from featuredsl import ir
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.bind import bind
-from featuredsl.checker import check
+from featuredsl.checker import check_source
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import (
     Diagnostic,
     FeatureDSLError,
     InputError,
     NotFittedError,
-    SpecError,
     first_line,
 )
-from featuredsl.syntax.parser import parse
 
 if TYPE_CHECKING:
     from featuredsl.fitted import FittedSpec
@@ -206,16 +204,7 @@ def compile(source: str, file: str = "<spec>") -> Spec:
     """Compile `.feat` source text. Raises ``SpecError`` with every diagnostic if invalid."""
     if not isinstance(source, str):
         raise FeatureDSLError(f"compile() takes the spec's text, got {type(source).__name__}")
-    module, syntax = parse(source, file)
-    with ir.deep_recursion():
-        program, checked = check(module, source, file)
-    if any(d.severity == "error" for d in syntax):
-        # A declaration that failed to parse may be the missing feature, or use the "unused"
-        # names: those findings would be noise.
-        checked = [d for d in checked if d.code != "E106" and d.severity != "warning"]
-    diagnostics = sorted(syntax + checked, key=lambda d: (d.line, d.column))
-    if any(d.severity == "error" for d in diagnostics):
-        raise SpecError(diagnostics, source)
+    program, diagnostics = check_source(source, file)
     return Spec(source, file, program, diagnostics)
 
 
