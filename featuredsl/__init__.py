@@ -22,9 +22,8 @@ from featuredsl.errors import (
 )
 
 if TYPE_CHECKING:
-    from featuredsl.api import Spec, compile, compile_file
-    from featuredsl.fit import FitTimeWarning
-    from featuredsl.fitted import FittedSpec, FitWarning
+    from featuredsl.api import FittedSpec, Spec, compile, compile_file
+    from featuredsl.fit import FitTimeWarning, FitWarning
 
 __version__ = "0.1.0"
 
@@ -33,8 +32,8 @@ __version__ = "0.1.0"
 #: command needs them.
 _LAZY = {
     "Spec": "featuredsl.api", "compile": "featuredsl.api", "compile_file": "featuredsl.api",
-    "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.fitted",
-    "FitWarning": "featuredsl.fitted",
+    "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
+    "FitWarning": "featuredsl.fit",
 }
 
 
@@ -53,7 +52,7 @@ def __dir__() -> list[str]:
 
 def load(path: str) -> FittedSpec:
     """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``)."""
-    from featuredsl.artifact import load as _load
+    from featuredsl.api import load as _load
 
     return _load(path)
 

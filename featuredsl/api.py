@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-from featuredsl import ir
+from featuredsl import artifact, ir
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.bind import bind
@@ -22,9 +21,7 @@ from featuredsl.errors import (
     NotFittedError,
     first_line,
 )
-
-if TYPE_CHECKING:
-    from featuredsl.fitted import FittedSpec
+from featuredsl.fit.fitting import FitResult, FitWarning
 
 
 class Spec:
@@ -101,7 +98,6 @@ class Spec:
         without statistics fits too (cheaply: only the training profile is computed).
         """
         from featuredsl.fit import fit
-        from featuredsl.fitted import FittedSpec
 
         result = fit(self.program, data)
         return FittedSpec(self.source, self.file, self.program, self.diagnostics,
@@ -200,6 +196,31 @@ class Spec:
         return self._evaluator
 
 
+class FittedSpec(Spec):
+    """A spec plus fitted statistics, the training profile and fit warnings."""
+
+    def __init__(self, source: str, file: str, program: ir.Program,
+                 diagnostics: list[Diagnostic], stats: Mapping[str, object],
+                 profile: Mapping[str, object] | None = None,
+                 fit_warnings: list[FitWarning] | None = None) -> None:
+        super().__init__(source, file, program, diagnostics, stats)
+        self.profile: dict[str, object] = dict(profile or {})
+        self.fit_warnings: list[FitWarning] = list(fit_warnings or [])
+
+    @property
+    def stats(self) -> dict[str, object]:
+        """Fitted values by statistic name (inline aggregates by their source text)."""
+        return dict(self.fitted_statistics())
+
+    def save(self, path: str | Path) -> None:
+        """Write the artifact: one deterministic JSON document (see ``featuredsl.artifact``)."""
+        artifact.save(self.source, self.program,
+                      FitResult(self.stats, self.profile, self.fit_warnings), path)
+
+    def __repr__(self) -> str:
+        return f"<featuredsl.FittedSpec {self.file} features={self.features}>"
+
+
 def compile(source: str, file: str = "<spec>") -> Spec:
     """Compile `.feat` source text. Raises ``SpecError`` with every diagnostic if invalid."""
     if not isinstance(source, str):
@@ -218,3 +239,10 @@ def compile_file(path: str | Path) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise FeatureDSLError(f"{p}: cannot read: {exc}") from None
     return compile(text, str(p))
+
+
+def load(path: str | Path) -> FittedSpec:
+    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``)."""
+    got = artifact.load(path)
+    return FittedSpec(got.source, got.file, got.program, got.diagnostics, got.fit.stats,
+                      got.fit.profile, got.fit.warnings)

@@ -1,6 +1,6 @@
 """The fitted artifact (SPEC section 7): one deterministic JSON document, loaded safely.
 
-``save(fitted, path)`` writes a :class:`~featuredsl.fitted.FittedSpec` as a single UTF-8 JSON
+``save(fitted, path)`` writes a :class:`~featuredsl.api.FittedSpec` as a single UTF-8 JSON
 document; ``load(path)`` reads it back, checks everything and recompiles the spec source with
 the current compiler. There is no pickle and no code in an artifact: it is data a server can
 load safely. The layout, the encoding and what ``load`` checks are documented in
@@ -39,14 +39,26 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from featuredsl.errors import ArtifactError, SpecError
+from featuredsl import ir
+from featuredsl.checker import check_source
+from featuredsl.errors import ArtifactError, Diagnostic, SpecError
+from featuredsl.fit.fitting import FitResult, FitWarning
 from featuredsl.types import Type
 
-if TYPE_CHECKING:
-    from featuredsl.fitted import FittedSpec
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What an artifact holds, checked: the spec (its source, recompiled into a program with
+    its diagnostics) and the fit result (statistics, profile, warnings)."""
+
+    source: str
+    file: str
+    program: ir.Program
+    diagnostics: list[Diagnostic]
+    fit: FitResult
 
 #: The value of the ``format`` field.
 FORMAT = "featuredsl-artifact"
@@ -260,12 +272,8 @@ def _check_value(value: object, t: Type, *, stored: bool) -> tuple[object, str |
 
 
 # ------------------------------------------------------------------------------------ save
-def _document(fitted: FittedSpec) -> dict[str, object]:
-    program = fitted.program
-    try:
-        stats = dict(fitted.fitted_statistics())
-    except Exception as exc:  # NotFittedError and friends
-        raise ArtifactError(f"cannot save: {exc}") from None
+def _document(source: str, program: ir.Program, fit: FitResult) -> dict[str, object]:
+    stats = dict(fit.stats)
     declared = program.stats
     missing = [n for n in declared if n not in stats]
     extra = [n for n in stats if n not in declared]
@@ -284,12 +292,12 @@ def _document(fitted: FittedSpec) -> dict[str, object]:
         if err is not None:
             raise ArtifactError(f"cannot save: statistic `{name}` ({t}) {err}")
         stats_doc[name] = {"type": str(t), "value": value}
-    profile = getattr(fitted, "profile", {})
+    profile = fit.profile
     if not isinstance(profile, Mapping):
         raise ArtifactError(f"cannot save: the profile is a {type(profile).__name__}, "
                             "not a dict")
     warnings = []
-    for i, w in enumerate(getattr(fitted, "fit_warnings", [])):
+    for i, w in enumerate(fit.warnings):
         entry = {"kind": getattr(w, "kind", None), "subject": getattr(w, "subject", None),
                  "message": getattr(w, "message", None)}
         if not all(isinstance(v, str) for v in entry.values()):
@@ -302,7 +310,7 @@ def _document(fitted: FittedSpec) -> dict[str, object]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "featuredsl_version": __version__,
-        "spec": {"source": fitted.source, "sha256": _sha256_text(fitted.source)},
+        "spec": {"source": source, "sha256": _sha256_text(source)},
         "inputs": [{"name": n, "type": str(t)} for n, t in program.inputs.items()],
         "outputs": [{"name": f.name, "type": str(f.expr.type)} for f in program.features],
         "stats": stats_doc,
@@ -311,8 +319,10 @@ def _document(fitted: FittedSpec) -> dict[str, object]:
     }
 
 
-def save(fitted: FittedSpec, path: str | os.PathLike[str]) -> None:
-    """Write ``fitted`` to ``path`` as one deterministic JSON document, atomically.
+def save(source: str, program: ir.Program, fit: FitResult, path: str | os.PathLike[str]
+         ) -> None:
+    """Write the spec ``source`` (checked as ``program``) and its ``fit`` to ``path`` as one
+    deterministic JSON document, atomically.
 
     The document is written to a temporary file in the same directory and moved into place
     with ``os.replace``, so a reader never sees a half-written artifact. Saving the same fitted
@@ -320,7 +330,7 @@ def save(fitted: FittedSpec, path: str | os.PathLike[str]) -> None:
     match the spec or cannot be stored, or if the file cannot be written.
     """
     try:
-        doc = _document(fitted)
+        doc = _document(source, program, fit)
         doc["integrity"] = {"sha256": integrity_digest(doc)}
         data = dumps(doc)
     except ArtifactError:
@@ -370,8 +380,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 # ------------------------------------------------------------------------------------ load
-def load(path: str | os.PathLike[str]) -> FittedSpec:
-    """Read an artifact written by ``save``, check it completely and return the fitted spec.
+def load(path: str | os.PathLike[str]) -> Contents:
+    """Read an artifact written by ``save``, check it completely and return its contents
+    (``featuredsl.load`` makes a ``FittedSpec`` of them).
 
     The spec source is recompiled with the current compiler (no pickle, no code in the
     artifact). Every problem raises ``ArtifactError`` with a message that names the file and
@@ -501,10 +512,8 @@ def _check_schema_list(doc: dict, field: str, where: str) -> list[tuple[str, str
     return pairs
 
 
-def _load(p: Path, where: str) -> FittedSpec:
+def _load(p: Path, where: str) -> Contents:
     from featuredsl import __version__
-    from featuredsl.api import compile as compile_spec
-    from featuredsl.fitted import FittedSpec, FitWarning
 
     doc = _parse(_read_text(p, where), where)
     if not isinstance(doc, dict):
@@ -574,7 +583,7 @@ def _load(p: Path, where: str) -> FittedSpec:
         raise _fail(where, "the spec source does not match `spec.sha256`: the source was "
                            "changed after the artifact was fitted")
     try:
-        spec = compile_spec(source, file=where)
+        program, diagnostics = check_source(source, where)
     except SpecError as exc:
         first = exc.errors[0] if exc.errors else exc.diagnostics[0]
         n = len(exc.errors)
@@ -587,7 +596,6 @@ def _load(p: Path, where: str) -> FittedSpec:
     except Exception as exc:
         raise _fail(where, f"the spec source in the artifact cannot be compiled with "
                            f"featuredsl {__version__}: {exc}") from exc
-    program = spec.program
 
     # -- schemas: the recompiled spec must have the same inputs and outputs
     _compare_schema("inputs", inputs, [(n, str(t)) for n, t in program.inputs.items()], where)
@@ -622,8 +630,8 @@ def _load(p: Path, where: str) -> FittedSpec:
     except ValueError as exc:
         raise _fail(where, f"`profile`: {exc}") from None
     warnings = [FitWarning(w["kind"], w["subject"], w["message"]) for w in doc["fit_warnings"]]
-    return FittedSpec(source, where, program, spec.diagnostics, stats=stats,
-                      profile=profile, fit_warnings=warnings)  # type: ignore[arg-type]
+    return Contents(source, where, program, diagnostics,
+                    FitResult(stats, profile, warnings))  # type: ignore[arg-type]
 
 
 def _others(names: list[str]) -> str:

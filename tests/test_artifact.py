@@ -19,7 +19,8 @@ from harness import assert_parity, frame_for, same_value
 
 import featuredsl as fd
 from featuredsl import artifact
-from featuredsl.fitted import FittedSpec, FitWarning
+from featuredsl.api import FittedSpec
+from featuredsl.fit import FitResult, FitWarning
 
 SOURCE = """\
 input {
@@ -298,8 +299,9 @@ def test_save_to_a_missing_directory_is_an_artifact_error(tmp_path: Path) -> Non
 
 def test_an_unfitted_spec_cannot_be_saved(tmp_path: Path) -> None:
     spec = fd.compile(SOURCE)
-    with pytest.raises(fd.ArtifactError, match=r"not fitted"):
-        artifact.save(spec, tmp_path / "x.json")  # type: ignore[arg-type]
+    result = FitResult({}, {}, [])  # no statistics, where the spec declares some
+    with pytest.raises(fd.ArtifactError, match=r"do not match the spec: missing"):
+        artifact.save(spec.source, spec.program, result, tmp_path / "x.json")
 
 
 # ----------------------------------------------------------------------------- load errors

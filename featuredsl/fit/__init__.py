@@ -8,6 +8,6 @@ feature. Fit knows nothing of ``Spec``: it takes a checked program and data and 
 :class:`~featuredsl.fit.fitting.FitResult` of plain values.
 """
 
-from featuredsl.fit.fitting import FitTimeWarning, fit
+from featuredsl.fit.fitting import FitResult, FitTimeWarning, FitWarning, fit
 
-__all__ = ["FitTimeWarning", "fit"]
+__all__ = ["FitResult", "FitTimeWarning", "FitWarning", "fit"]
