@@ -50,11 +50,14 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def load(path: str) -> FittedSpec:
-    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``)."""
+def load(path: str, verify_key: bytes | str | None = None) -> FittedSpec:
+    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``).
+
+    With ``verify_key``, the artifact must carry an HMAC signature made with that key
+    (``fitted.save(path, sign_key=...)``); see docs/artifact.md."""
     from featuredsl.api import load as _load
 
-    return _load(path)
+    return _load(path, verify_key)
 
 
 __all__ = [

@@ -212,10 +212,13 @@ class FittedSpec(Spec):
         """Fitted values by statistic name (inline aggregates by their source text)."""
         return dict(self.fitted_statistics())
 
-    def save(self, path: str | Path) -> None:
-        """Write the artifact: one deterministic JSON document (see ``featuredsl.artifact``)."""
+    def save(self, path: str | Path, sign_key: bytes | str | None = None) -> None:
+        """Write the artifact: one deterministic JSON document (see ``featuredsl.artifact``).
+
+        With ``sign_key``, also an HMAC-SHA256 signature that ``featuredsl.load(path,
+        verify_key=...)`` checks (see docs/artifact.md)."""
         artifact.save(self.source, self.program,
-                      FitResult(self.stats, self.profile, self.fit_warnings), path)
+                      FitResult(self.stats, self.profile, self.fit_warnings), path, sign_key)
 
     def __repr__(self) -> str:
         return f"<featuredsl.FittedSpec {self.file} features={self.features}>"
@@ -241,8 +244,10 @@ def compile_file(path: str | Path) -> Spec:
     return compile(text, str(p))
 
 
-def load(path: str | Path) -> FittedSpec:
-    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``)."""
-    got = artifact.load(path)
+def load(path: str | Path, verify_key: bytes | str | None = None) -> FittedSpec:
+    """Load a fitted artifact written by ``FittedSpec.save`` (raises ``ArtifactError``).
+
+    With ``verify_key``, the artifact must carry a signature made with that key."""
+    got = artifact.load(path, verify_key)
     return FittedSpec(got.source, got.file, got.program, got.diagnostics, got.fit.stats,
                       got.fit.profile, got.fit.warnings)

@@ -34,6 +34,7 @@ ensure_ascii=False, allow_nan=False)`` encoded as UTF-8.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -46,6 +47,7 @@ from featuredsl import ir
 from featuredsl.checker import check_source
 from featuredsl.errors import ArtifactError, Diagnostic, SpecError
 from featuredsl.fit.fitting import FitResult, FitWarning
+from featuredsl.fit.rules import profile_problem, statistic_problem
 from featuredsl.types import Type
 
 
@@ -171,8 +173,9 @@ def _decode_float_tag(v: dict) -> float:
 
 
 def canonical_bytes(doc: Mapping[str, object]) -> bytes:
-    """The canonical serialization the integrity hash covers (``integrity`` itself excluded)."""
-    body = {k: v for k, v in doc.items() if k != "integrity"}
+    """The canonical serialization the integrity hash and the signature cover (``integrity``
+    and ``signature`` themselves excluded)."""
+    body = {k: v for k, v in doc.items() if k not in ("integrity", "signature")}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
@@ -180,6 +183,21 @@ def canonical_bytes(doc: Mapping[str, object]) -> bytes:
 def integrity_digest(doc: Mapping[str, object]) -> str:
     """The hex SHA-256 stored in ``integrity.sha256`` for a document."""
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def _key_bytes(key: object, what: str) -> bytes:
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if not isinstance(key, bytes | bytearray) or not key:
+        raise ArtifactError(f"{what} must be a non-empty bytes or str key, got "
+                            f"{type(key).__name__}")
+    return bytes(key)
+
+
+def signature_digest(doc: Mapping[str, object], key: bytes | str) -> str:
+    """The hex HMAC-SHA256 of a document's canonical bytes under ``key`` (``signature``)."""
+    return hmac.new(_key_bytes(key, "the signing key"), canonical_bytes(doc),
+                    hashlib.sha256).hexdigest()
 
 
 def dumps(doc: Mapping[str, object]) -> bytes:
@@ -319,8 +337,8 @@ def _document(source: str, program: ir.Program, fit: FitResult) -> dict[str, obj
     }
 
 
-def save(source: str, program: ir.Program, fit: FitResult, path: str | os.PathLike[str]
-         ) -> None:
+def save(source: str, program: ir.Program, fit: FitResult, path: str | os.PathLike[str],
+         sign_key: bytes | str | None = None) -> None:
     """Write the spec ``source`` (checked as ``program``) and its ``fit`` to ``path`` as one
     deterministic JSON document, atomically.
 
@@ -332,6 +350,8 @@ def save(source: str, program: ir.Program, fit: FitResult, path: str | os.PathLi
     try:
         doc = _document(source, program, fit)
         doc["integrity"] = {"sha256": integrity_digest(doc)}
+        if sign_key is not None:
+            doc["signature"] = {"hmac_sha256": signature_digest(doc, sign_key)}
         data = dumps(doc)
     except ArtifactError:
         raise
@@ -380,7 +400,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 # ------------------------------------------------------------------------------------ load
-def load(path: str | os.PathLike[str]) -> Contents:
+def load(path: str | os.PathLike[str], verify_key: bytes | str | None = None) -> Contents:
     """Read an artifact written by ``save``, check it completely and return its contents
     (``featuredsl.load`` makes a ``FittedSpec`` of them).
 
@@ -394,7 +414,7 @@ def load(path: str | os.PathLike[str]) -> Contents:
         raise ArtifactError(
             f"load() takes a path to an artifact, got {type(path).__name__}") from None
     try:
-        return _load(Path(where), str(where))
+        return _load(Path(where), str(where), verify_key)
     except ArtifactError:
         raise
     except RecursionError:
@@ -448,6 +468,18 @@ def _parse_float(text: str) -> float:
     return x
 
 
+#: No value an artifact holds is an integer of more digits than this (int64 has 19).
+_MAX_INT_DIGITS = 20
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {digits} digits ({text[:12]}...): no value of a "
+                         f"featuredsl artifact has more than {_MAX_INT_DIGITS}")
+    return int(text)
+
+
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     out: dict[str, object] = {}
     for k, v in pairs:
@@ -460,7 +492,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def _parse(text: str, where: str) -> object:
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float,
-                          object_pairs_hook=_no_duplicates)
+                          parse_int=_parse_int, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         body = text.strip()
         truncated = (exc.pos >= len(body) or exc.msg.startswith("Unterminated string")
@@ -512,7 +544,7 @@ def _check_schema_list(doc: dict, field: str, where: str) -> list[tuple[str, str
     return pairs
 
 
-def _load(p: Path, where: str) -> Contents:
+def _load(p: Path, where: str, verify_key: bytes | str | None = None) -> Contents:
     from featuredsl import __version__
 
     doc = _parse(_read_text(p, where), where)
@@ -547,6 +579,7 @@ def _load(p: Path, where: str) -> Contents:
                            f"{__version__} reads format version {readable}")
 
     # -- shape: every field present with its type
+    signature = doc.pop("signature", None)
     _check_fields(doc, _FIELDS, "the artifact", where)
     _check_fields(doc["spec"], {"source": str, "sha256": str}, "`spec`", where)
     _check_fields(doc["integrity"], {"sha256": str}, "`integrity`", where)
@@ -576,6 +609,20 @@ def _load(p: Path, where: str) -> Contents:
                            "`integrity.sha256`, so the file was edited or corrupted after it "
                            "was saved (a number or text changed). Refit and save again rather "
                            "than editing an artifact")
+
+    # -- the keyed signature, when the caller holds the key
+    if signature is not None and (not isinstance(signature, dict)
+                                  or set(signature) != {"hmac_sha256"}
+                                  or not isinstance(signature["hmac_sha256"], str)):
+        raise _fail(where, "`signature` should be an object with one field `hmac_sha256`")
+    if verify_key is not None:
+        if signature is None:
+            raise _fail(where, "the artifact is not signed, but a verify_key was given: "
+                               "it was saved without sign_key (or the signature was removed)")
+        expected = signature_digest(doc, verify_key)
+        if not hmac.compare_digest(expected, signature["hmac_sha256"]):
+            raise _fail(where, "signature check failed: the artifact was not signed with this "
+                               "key, or it was changed after it was signed")
 
     # -- the spec: its hash, then recompile it with this featuredsl
     source = doc["spec"]["source"]
@@ -623,12 +670,19 @@ def _load(p: Path, where: str) -> Contents:
         value, err = _check_value(entry["value"], t, stored=True)
         if err is not None:
             raise _fail(where, f"statistic `{name}` ({t}) {err}")
+        problem = statistic_problem(stat, value)
+        if problem is not None:
+            raise _fail(where, f"statistic `{name}` (`{stat.source}`) {problem}: the artifact "
+                               "breaks the rules of the statistic it claims to hold")
         stats[name] = value
 
     try:
         profile = _from_json(doc["profile"])
     except ValueError as exc:
         raise _fail(where, f"`profile`: {exc}") from None
+    bad_profile = profile_problem(profile, program)
+    if bad_profile is not None:
+        raise _fail(where, f"`{bad_profile[0]}` {bad_profile[1]}")
     warnings = [FitWarning(w["kind"], w["subject"], w["message"]) for w in doc["fit_warnings"]]
     return Contents(source, where, program, diagnostics,
                     FitResult(stats, profile, warnings))  # type: ignore[arg-type]

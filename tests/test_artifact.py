@@ -51,14 +51,30 @@ STATS: dict[str, object] = {
     "std(amount)": 1 / 3,
 }
 
+def _column(count: int, nulls: int, **extra: object) -> dict[str, object]:
+    return {"type": "?", "count": count, "null_count": nulls, **extra}
+
+
+#: A training profile of the shape fit writes (load checks it: rows, an entry for every input
+#: and feature, counts that add up), with values that test the float encoding.
 PROFILE: dict[str, object] = {
+    "rows": 10,
     "inputs": {
-        "amount": {"count": 10, "nulls": 1, "min": -0.0, "max": 1e308, "mean": 0.1 + 0.2,
-                   "quantiles": [0.5, 1.0, 2.5]},
-        "category": {"count": 9, "nulls": 2, "top": [["é", 4], ["Σ", 3], ["a", 1]]},
+        "amount": _column(9, 1, min=-0.0, max=1e308, mean=0.1 + 0.2, std=1.0,
+                          quantiles=[-0.0, 0.5, 0.5, 1.0, 1.0, 2.5, 2.5, 1e300, 1e308]),
+        "category": _column(8, 2, top=[["é", 4], ["Σ", 3], ["a", 1]]),
+        "n": _column(10, 0, top=[[1, 6], [2, 4]]),
     },
-    "features": {"z": {"count": 9, "nulls": 1, "min": -math.inf, "max": math.inf}},
+    "features": {"z": _column(9, 1, min=-math.inf, max=math.inf),
+                 **{f: _column(10, 0) for f in ("ci", "b", "d", "c2", "ni")}},
 }
+
+
+def profile_with(value: object) -> dict[str, object]:
+    """PROFILE with ``value`` as amount's mean and every one of its deciles."""
+    amount = dict(PROFILE["inputs"]["amount"], mean=value, quantiles=[value] * 9)  # type: ignore[index]
+    return dict(PROFILE, inputs=dict(PROFILE["inputs"], amount=amount))  # type: ignore[arg-type]
+
 
 ROWS = [
     {"amount": 1.0, "category": "é", "n": 2},
@@ -200,16 +216,16 @@ def test_the_document_is_sorted_utf8_json_with_a_final_newline(saved: Path) -> N
 ])
 def test_floats_round_trip_exactly(tmp_path: Path, value: float | None) -> None:
     path = tmp_path / "f.json"
-    stats = dict(STATS, m=value, q=(-math.inf, -0.0, 5e-324, 0.1 + 0.2, math.inf))
+    stats = dict(STATS, m=value, q=(-math.inf, -0.0, math.inf))  # at most k - 1 = 3 edges
     if value is not None:
         stats["mean(amount)"] = value
-    profile = {"x": value, "nested": [{"y": value}]}
-    make_fitted(stats, profile).save(path)
+    make_fitted(stats, profile_with(value)).save(path)
     loaded = fd.load(path)
     for name in ("m", "q", "mean(amount)"):
         assert repr(loaded.stats[name]) == repr(stats[name])
-    assert repr(loaded.profile["x"]) == repr(value)
-    assert repr(loaded.profile["nested"][0]["y"]) == repr(value)
+    amount = loaded.profile["inputs"]["amount"]
+    assert repr(amount["mean"]) == repr(value)
+    assert all(repr(q) == repr(value) for q in amount["quantiles"])
     if value is not None and math.isinf(value):
         assert '"$float": "' in path.read_text(encoding="utf-8")
 
