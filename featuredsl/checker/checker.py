@@ -12,7 +12,7 @@ import re
 
 from featuredsl import ir
 from featuredsl.checker.graph import find_cycle, topological_order
-from featuredsl.errors import Diagnostic, Span, did_you_mean
+from featuredsl.errors import Diagnostic, Span, did_you_mean, source_lines
 from featuredsl.functions.registry import (
     Function,
     Overload,
@@ -55,7 +55,7 @@ def _ws(text: str) -> str:
 class Checker:
     def __init__(self, module: ast.Module, source: str, file: str) -> None:
         self.module = module
-        self.source_lines = source.split("\n")
+        self.source_lines = source_lines(source)
         self.file = file
         self.diags: list[Diagnostic] = []
         self.program = ir.Program()

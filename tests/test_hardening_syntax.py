@@ -1,0 +1,158 @@
+"""Hardening of the spec-text layer (issue 11): byte-order marks and line ends, "no overload"
+messages, the AST's public ``children()``, and the functions package's own names.
+
+Each defect has its regression test and a test of the class it belongs to.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+import featuredsl as fd
+from featuredsl.errors import normalize_source, source_lines
+from featuredsl.syntax.format import format_source
+from featuredsl.syntax.parser import parse
+from tests.test_cli_check import cli, no_traceback
+
+# ------------------------------------------------------------------ BOM and line ends
+
+#: Errors and warnings on several lines, a multi-line declaration, comments and a string.
+SPEC = (
+    "## the amount\n"
+    "input {\n"
+    "  amount: float  # euros\n"
+    "  name: string\n"
+    "  unused: int\n"
+    "}\n"
+    "let s = upper(name)\n"
+    "feature a = log1p(amout)\n"
+    "feature b = if amount > 1\n"
+    "  then s else \"x#y\"\n"
+    "feature c = nope(amount)\n"
+)
+ENDINGS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+
+
+def _diagnostics(text: str) -> list[fd.Diagnostic]:
+    with pytest.raises(fd.SpecError) as err:
+        fd.compile(text, "a.feat")
+    return err.value.diagnostics
+
+
+def _variant(ending: str, bom: bool) -> str:
+    return ("\ufeff" if bom else "") + SPEC.replace("\n", ending)
+
+
+def test_bom_is_accepted_with_positions_unchanged() -> None:
+    clean = "input {\n  x: float\n}\nfeature y = log1p(x)\n"
+    spec = fd.compile("\ufeff" + clean)
+    assert spec.diagnostics == fd.compile(clean).diagnostics
+    plain = _diagnostics(SPEC)
+    with_bom = _diagnostics("\ufeff" + SPEC)
+    assert [(d.code, d.line, d.column, d.end_line, d.end_column) for d in with_bom] == \
+        [(d.code, d.line, d.column, d.end_line, d.end_column) for d in plain]
+    assert not any(d.code == "E001" for d in with_bom)
+
+
+def test_bare_cr_line_ends_are_line_ends() -> None:
+    diags = _diagnostics(SPEC.replace("\n", "\r"))
+    assert {(d.code, d.line) for d in diags} >= {("E201", 8), ("E202", 11), ("W001", 5)}
+
+
+@pytest.mark.parametrize(("ending", "bom"), list(itertools.product(ENDINGS, (False, True))))
+def test_every_line_end_and_bom_give_the_same_diagnostics_and_carets(ending: str,
+                                                                      bom: bool) -> None:
+    expected = _diagnostics(SPEC)
+    expected_text = "\n\n".join(d.render(SPEC) for d in expected)
+    text = _variant(ENDINGS[ending], bom)
+    got = _diagnostics(text)
+    assert got == expected
+    # rendering against the text as written (CR, CRLF, BOM) shows the same lines and carets
+    assert "\n\n".join(d.render(text) for d in got) == expected_text
+    with pytest.raises(fd.SpecError) as err:
+        fd.compile(text, "a.feat")
+    assert "\r" not in str(err.value) and "\ufeff" not in str(err.value)
+
+
+@pytest.mark.parametrize("sep", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
+                                 "\u2029"])
+def test_other_unicode_separators_are_not_line_ends(sep: str) -> None:
+    # str.splitlines() splits on these; lark does not: the caret must stay on its line.
+    text = f"# a{sep}b\n" + SPEC
+    for d in _diagnostics(text):
+        rendered = d.render(text).split("\n")
+        source_line = rendered[3].split(" | ", 1)[1]
+        assert source_line == source_lines(text)[d.line - 1].expandtabs(1)
+    e201 = next(d for d in _diagnostics(text) if d.code == "E201")
+    assert e201.line == 9 and "log1p(amout)" in e201.render(text)
+
+
+def test_source_lines_and_normalize() -> None:
+    assert source_lines("a\r\nb\rc\nd") == ["a", "b", "c", "d"]
+    assert source_lines("\ufeffa\n") == ["a", ""]
+    assert normalize_source("\ufeffa\r\nb\r") == "a\nb\n"
+    assert source_lines("a\x0cb\u2028c") == ["a\x0cb\u2028c"]
+
+
+def test_parse_positions_and_comments_with_crlf() -> None:
+    lf, _ = parse(SPEC)
+    for ending, bom in itertools.product(ENDINGS.values(), (False, True)):
+        m, _ = parse(_variant(ending, bom))
+        assert m.comments == lf.comments  # no `\r` kept in a comment's text
+        assert [d.span for d in m.decls] == [d.span for d in lf.decls]
+        assert [d.doc for d in m.decls] == [d.doc for d in lf.decls]
+
+
+def test_an_invisible_character_is_named() -> None:
+    diags = _diagnostics("input {\n  x: float\n}\nfeature y =\u200b x\n")
+    assert diags[0].code == "E001"
+    assert "U+200B ZERO WIDTH SPACE" in diags[0].message
+    # a byte-order mark that is not at the start is still an error, and is named
+    diags = _diagnostics("input {\n  x: float\n}\n\ufefffeature y = x\n")
+    assert any("U+FEFF" in d.message for d in diags if d.code == "E001")
+
+
+def test_compile_file_with_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "a.feat"
+    path.write_bytes(b"\xef\xbb\xbfinput {\r\n  x: float\r\n}\r\nfeature y = log1p(x)\r\n")
+    spec = fd.compile_file(path)
+    assert spec.diagnostics == fd.compile(OK_SPEC).diagnostics
+    path.write_bytes(_variant("\r", True).encode("utf-8"))
+    with pytest.raises(fd.SpecError) as err:
+        fd.compile_file(path)
+    assert {(d.code, d.line) for d in err.value.diagnostics} >= {("E201", 8), ("E202", 11)}
+
+
+OK_SPEC = "input {\n  x: float\n}\n\nfeature y = log1p(x)\n"
+
+
+@pytest.mark.parametrize(("ending", "bom"), list(itertools.product(ENDINGS, (False, True))))
+def test_format_normalises_line_ends(ending: str, bom: bool) -> None:
+    messy = "input {\n x:   float\n}\n\nfeature y=log1p( x )  # c\n"
+    want = format_source(messy)
+    text = ("\ufeff" if bom else "") + messy.replace("\n", ENDINGS[ending])
+    out = format_source(text)
+    assert out == want and "\r" not in out and "\ufeff" not in out
+    assert format_source(out) == out
+
+
+def test_cli_check_and_fmt_with_bom_and_cr(tmp_path: Path) -> None:
+    bom_crlf = tmp_path / "crlf.feat"
+    bom_crlf.write_bytes(("\ufeff" + OK_SPEC.replace("\n", "\r\n")).encode("utf-8"))
+    cr = tmp_path / "cr.feat"
+    cr.write_bytes(_variant("\r", False).encode("utf-8"))
+    p = cli("check", str(bom_crlf))
+    no_traceback(p)
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = cli("check", str(cr))
+    no_traceback(p)
+    assert p.returncode == 1
+    assert f"{cr}:8:19" in p.stdout and "8 | feature a = log1p(amout)" in p.stdout
+    p = cli("fmt", "--check", str(bom_crlf))
+    assert p.returncode == 1 and "would reformat" in p.stdout
+    p = cli("fmt", str(bom_crlf))
+    assert p.returncode == 0, p.stderr
+    assert bom_crlf.read_bytes() == OK_SPEC.encode("utf-8")
