@@ -156,3 +156,94 @@ def test_cli_check_and_fmt_with_bom_and_cr(tmp_path: Path) -> None:
     p = cli("fmt", str(bom_crlf))
     assert p.returncode == 0, p.stderr
     assert bom_crlf.read_bytes() == OK_SPEC.encode("utf-8")
+
+
+# ------------------------------------------------------------------ "no overload" messages
+
+HEAD = ("input {\n  s: string\n  t: timestamp\n  d: date\n  n: int\n  x: float\n  b: bool\n"
+        "  dur: duration\n  ls: list[string]\n}\n")
+#: An input of each type, and a literal of each type.
+INPUT_OF = {"string": "s", "timestamp": "t", "date": "d", "int": "n", "float": "x",
+            "bool": "b", "duration": "dur", "list[string]": "ls"}
+LITERAL_OF = {"string": '"a"', "int": "1", "float": "1.5", "bool": "true",
+              "list[string]": '["a"]', "list[int]": "[1]", "list[float]": "[1.5]",
+              "list[bool]": "[true]"}
+
+
+def _first_error(expr: str) -> fd.Diagnostic:
+    with pytest.raises(fd.SpecError) as err:
+        fd.compile(HEAD + f"feature f = {expr}\n")
+    return err.value.errors[0]
+
+
+def test_date_of_a_string_shows_one_argument_and_says_what_to_do() -> None:
+    d = _first_error('date("2013-01-01")')
+    assert (d.code, d.message) == ("E203", "no overload of `date` takes (string)")
+    assert "no function that parses a string into a date" in d.hint
+    assert "declare the input `date`" in d.hint
+    assert 'date(timestamp, zone: string = "UTC") -> date' in d.hint
+    d = _first_error('date(s, zone="Europe/Paris")')
+    assert d.message == "no overload of `date` takes (string, zone: string)"
+    d = _first_error('date(s, "Europe/Paris")')
+    assert d.message == "no overload of `date` takes (string, string)"
+
+
+def _defaulted_cases() -> list[tuple[str, str, int]]:
+    """(function, a call whose first argument no overload takes, arguments written) for every
+    function with a defaulted parameter."""
+    from featuredsl.functions.registry import all_functions
+    from featuredsl.types import accepts
+
+    cases = []
+    for fn in all_functions():
+        if not fn.defaults or fn.kind not in ("scalar", "aggregate"):
+            continue
+        shown = [o for o in fn.overloads if not o.hidden]
+        wrong = next(k for k, name in INPUT_OF.items()
+                     if all(accepts(o.params[0], _type_of(name)) is None for o in shown))
+        required = [p for p in fn.params if p not in fn.defaults]
+        rest = [LITERAL_OF[str(shown[0].params[i])] for i in range(1, len(required))]
+        cases.append((fn.name, f"{fn.name}({', '.join([INPUT_OF[wrong], *rest])})",
+                      len(required)))
+    return cases
+
+
+def _type_of(name: str):
+    from featuredsl.types import STRING, Type, list_of
+
+    kind = next(k for k, v in INPUT_OF.items() if v == name)
+    return list_of(STRING) if kind == "list[string]" else Type(kind)
+
+
+@pytest.mark.parametrize(("name", "expr", "n_written"), _defaulted_cases())
+def test_no_overload_message_shows_only_the_arguments_written(name: str, expr: str,
+                                                               n_written: int) -> None:
+    d = _first_error(expr)
+    assert d.code == "E203", d
+    inside = d.message.removeprefix(f"no overload of `{name}` takes (").removesuffix(")")
+    assert len(inside.split(", ")) == n_written, d.message
+    # the hint names every defaulted parameter with its default: it need not be written
+    from featuredsl.functions.registry import lookup
+
+    for p in lookup(name).defaults:
+        assert f"{p}: " in d.hint and " = " in d.hint, d.hint
+
+
+def test_no_overload_advice_class() -> None:
+    cases = {
+        "year(s)": "no function that parses a string into a date",
+        "hour(s)": "no function that parses a string into a timestamp",
+        "hour(d)": "takes a timestamp, not a date",
+        "date(d)": "is a date already",
+        "log1p(s)": "convert argument 1 first: `to_float(s)`",
+        "round(s)": "convert argument 1 first: `to_float(s)`",
+        "upper(n)": "convert argument 1 first: `to_string(n)`",
+        "starts_with(s, n)": "convert argument 2 first: `to_string(n)`",
+    }
+    for expr, advice in cases.items():
+        assert advice in _first_error(expr).hint, expr
+    # no advice where it would not be right: a literal is rewritten, not converted; a
+    # conversion that leaves another argument needing a promotion is not offered
+    for expr in ("round(x, 1.5)", "substring(s, 1.5, 2)", "one_hot(s, [1, 2])", "date(t, 5)"):
+        hint = _first_error(expr).hint
+        assert "convert" not in hint and hint.startswith("`"), (expr, hint)
