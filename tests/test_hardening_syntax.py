@@ -247,3 +247,56 @@ def test_no_overload_advice_class() -> None:
     for expr in ("round(x, 1.5)", "substring(s, 1.5, 2)", "one_hot(s, [1, 2])", "date(t, 5)"):
         hint = _first_error(expr).hint
         assert "convert" not in hint and hint.startswith("`"), (expr, hint)
+
+
+# ------------------------------------------------------------------ the AST's children()
+
+
+def _fields_oracle(node: object) -> list[object]:
+    """Every AST node held by a node's fields, in field order (tuples and kwargs opened)."""
+    import dataclasses
+
+    from featuredsl.syntax import ast
+
+    out: list[object] = []
+
+    def add(v: object) -> None:
+        if isinstance(v, ast.Node) and not isinstance(v, ast.TypeExpr):
+            out.append(v)
+        elif isinstance(v, ast.Kwarg):
+            add(v.value)
+        elif isinstance(v, tuple):
+            for x in v:
+                add(x)
+
+    for f in dataclasses.fields(node):  # type: ignore[arg-type]
+        if f.name != "span":
+            add(getattr(node, f.name))
+    return out
+
+
+def test_children_is_public_documented_and_complete() -> None:
+    import inspect
+
+    from featuredsl.syntax import ast
+
+    assert ast.children.__doc__ and ast.Node.children.__doc__
+    text = (HEAD + 'feature f = case when n > 1 then [x, -x] when not b then [1.5] else '
+            '[if s in ["a"] then 1.0 else 2.0] end\n'
+            'feature g = pad_left(s, 3, fill="0") ?? "z"\n'
+            'let h = t is not null or d is null\n')
+    module, diags = parse(text)
+    assert not diags
+    seen: set[type] = set()
+    stack = [d.expr for d in module.decls]
+    while stack:
+        n = stack.pop()
+        seen.add(type(n))
+        assert list(n.children()) == _fields_oracle(n), n
+        assert ast.children(n) == n.children()
+        stack.extend(n.children())
+    expression_classes = {c for _, c in inspect.getmembers(ast, inspect.isclass)
+                          if issubclass(c, ast.Node) and c is not ast.Node
+                          and c.__module__ == ast.__name__
+                          and c not in (ast.TypeExpr, ast.InputField, ast.InputBlock, ast.Decl)}
+    assert expression_classes <= seen  # the spec above uses every kind of expression

@@ -169,7 +169,7 @@ class Checker:
                 if all_names or n.name in self.decls:
                     out.add(n.name)
             else:
-                stack.extend(_ast_children(n))
+                stack.extend(n.children())
         return out
 
     def _check_decl(self, d: ast.Decl) -> None:
@@ -621,27 +621,6 @@ class Checker:
 
 
 # --------------------------------------------------------------------------------- utilities
-
-
-def _ast_children(n: ast.Node) -> list[ast.Node]:
-    if isinstance(n, ast.Call):
-        return [*n.args, *(k.value for k in n.kwargs)]
-    if isinstance(n, ast.Unary):
-        return [n.operand]
-    if isinstance(n, ast.Binary):
-        return [n.left, n.right]
-    if isinstance(n, ast.In):
-        return [n.operand, n.collection]
-    if isinstance(n, ast.IsNull):
-        return [n.operand]
-    if isinstance(n, ast.If):
-        return [n.cond, n.then, n.otherwise]
-    if isinstance(n, ast.Case):
-        out = [x for w in n.whens for x in w]
-        return out + ([n.otherwise] if n.otherwise is not None else [])
-    if isinstance(n, ast.ListLit):
-        return list(n.items)
-    return []
 
 
 def _resolve(fn: Function, types: list[Type]) -> Overload | None:
