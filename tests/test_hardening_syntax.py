@@ -300,3 +300,62 @@ def test_children_is_public_documented_and_complete() -> None:
                           and c.__module__ == ast.__name__
                           and c not in (ast.TypeExpr, ast.InputField, ast.InputBlock, ast.Decl)}
     assert expression_classes <= seen  # the spec above uses every kind of expression
+
+
+# ------------------------------------------------------------------ import discipline
+
+PKG = Path(__file__).parents[1] / "featuredsl"
+
+
+def _imports(folder: str) -> list[tuple[str, int, str, tuple[str, ...]]]:
+    """(file, line, module, names) of every ``from featuredsl... import`` and ``import
+    featuredsl...`` in a folder of the package, nested ones (inside functions) included."""
+    import ast as pyast
+
+    out = []
+    for path in sorted((PKG / folder).glob("*.py")):
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
+        for node in pyast.walk(tree):
+            if isinstance(node, pyast.ImportFrom) and node.module \
+                    and node.module.startswith("featuredsl"):
+                out.append((path.name, node.lineno, node.module,
+                            tuple(a.name for a in node.names)))
+            elif isinstance(node, pyast.Import):
+                out += [(path.name, node.lineno, a.name, ()) for a in node.names
+                        if a.name.startswith("featuredsl")]
+    return out
+
+
+@pytest.mark.parametrize("folder", ["functions", "checker", "syntax"])
+def test_no_private_name_is_borrowed_across_modules(folder: str) -> None:
+    # A private *module* of the same package (`from featuredsl.functions import _pl`) is the
+    # package's own helper; a private *name* of another module is not to be imported.
+    bad = []
+    for file, line, module, names in _imports(folder):
+        package_import = module == f"featuredsl.{folder}"
+        for name in names:
+            if name.startswith("_") and not package_import:
+                bad.append(f"{folder}/{file}:{line}: {module} import {name}")
+    assert not bad, bad
+
+
+def test_functions_import_nothing_above_them() -> None:
+    allowed = ("featuredsl.functions", "featuredsl.types", "featuredsl.errors")
+    bad = [f"functions/{f}:{line}: {m}" for f, line, m, names in _imports("functions")
+           if not m.startswith(allowed)
+           and not (m == "featuredsl" and set(names) <= {"types", "errors"})]
+    assert not bad, bad
+
+
+def test_shared_helpers_are_public_and_documented() -> None:
+    from featuredsl.backends import row_input
+    from featuredsl.functions import lists, lookups, operators, temporal_ops
+
+    for fn in (operators.canon, operators.is_in_row, lookups.index_map):
+        assert not fn.__name__.startswith("_") and fn.__doc__
+    assert lists.MEMBER_KINDS == operators.IN_KINDS
+    assert set(operators.IN_CONST) <= {t.kind for t in operators.IN_KINDS}
+    assert lookups.index_map((0.0, -0.0, 1.0)) == {0.0: 0, 1.0: 2}
+    # one timestamp range: the lowerings' and the row input reader's agree
+    assert (temporal_ops.TS_MIN_US, temporal_ops.TS_MAX_US) == \
+        (row_input.TS_MIN_US, row_input.TS_MAX_US)
