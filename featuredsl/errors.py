@@ -17,6 +17,7 @@ The catalogue of diagnostic codes lives in :data:`CODES` and is documented in
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,34 @@ CODES: dict[str, str] = {
     "W009": "let or stat named like a function",
     "W010": "`??` default never used",
 }
+
+
+#: What ends a line of spec text: ``\r\n``, a bare ``\r`` or ``\n`` (nothing else: form feed,
+#: ``U+2028`` and the other separators ``str.splitlines`` knows are not line ends for positions).
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_BOM = "\ufeff"
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines of spec text as every position (``line``, ``column``) counts them.
+
+    A UTF-8 byte-order mark at the very start is dropped (it is not a character of the spec,
+    so column 1 of line 1 is the character after it); ``\r\n``, ``\r`` and ``\n`` each end a
+    line. The parser, the checker, the formatter and :meth:`Diagnostic.render` all split
+    source text with this one function, so a caret always sits under what it points at.
+    ``"\n".join(source_lines(text))`` is the normalised text they work on.
+    """
+    if source.startswith(_BOM):
+        source = source[1:]
+    return _LINE_END.split(source)
+
+
+def normalize_source(source: str) -> str:
+    """Spec text with a leading byte-order mark dropped and every line end written ``\n``.
+
+    Lines and columns are the same in the result as in ``source`` (see :func:`source_lines`).
+    """
+    return "\n".join(source_lines(source))
 
 
 _RESET, _BOLD, _BLUE, _CYAN = "\x1b[0m", "\x1b[1m", "\x1b[1;34m", "\x1b[1;36m"
@@ -108,7 +137,7 @@ class Diagnostic:
         head = paint(f"{self.severity}[{self.code}]", sev) + paint(f": {self.message}", bold)
         loc = f"{self.file}:{self.line}:{self.column}"
         lines = [head, f"  {paint('-->', blue)} {loc}"]
-        src_lines = source.splitlines() if source is not None else []
+        src_lines = source_lines(source) if source is not None else []
         if 1 <= self.line <= len(src_lines):
             text = src_lines[self.line - 1].expandtabs(1)
             gutter = " " * len(str(self.line))

@@ -12,7 +12,7 @@ import re
 
 from featuredsl import ir
 from featuredsl.checker.graph import find_cycle, topological_order
-from featuredsl.errors import Diagnostic, Span, did_you_mean
+from featuredsl.errors import Diagnostic, Span, did_you_mean, source_lines
 from featuredsl.functions.registry import (
     Function,
     Overload,
@@ -55,7 +55,7 @@ def _ws(text: str) -> str:
 class Checker:
     def __init__(self, module: ast.Module, source: str, file: str) -> None:
         self.module = module
-        self.source_lines = source.split("\n")
+        self.source_lines = source_lines(source)
         self.file = file
         self.diags: list[Diagnostic] = []
         self.program = ir.Program()
@@ -169,7 +169,7 @@ class Checker:
                 if all_names or n.name in self.decls:
                     out.add(n.name)
             else:
-                stack.extend(_ast_children(n))
+                stack.extend(n.children())
         return out
 
     def _check_decl(self, d: ast.Decl) -> None:
@@ -407,8 +407,8 @@ class Checker:
         bound = self._bind(n, fn)
         if bound is None:
             return None
-        args, nodes = bound
-        return self.call_fn(fn, args, nodes, n.span)
+        args, nodes, written = bound
+        return self.call_fn(fn, args, nodes, n.span, written=written)
 
     def _special(self, n: ast.Call, fn: Function) -> ir.Expr | None:
         """A registry alias of a special form (featuredsl/functions/nulls.py): the same IR
@@ -417,13 +417,19 @@ class Checker:
         bound = self._bind(n, fn)
         if bound is None:
             return None
-        args, nodes = bound
+        args, nodes, _ = bound
         if fn.name == "is_null":
             return ir.IsNull(BOOL, args[0], False)
         return self._coalesce(args, nodes, n.span)
 
-    def _bind(self, n: ast.Call, fn: Function) -> tuple[list[ir.Expr], list[ast.Node]] | None:
-        """Match positional and keyword arguments to parameters; fill in defaults."""
+    def _bind(self, n: ast.Call, fn: Function) -> tuple[list[ir.Expr], list[ast.Node],
+                                                           list[str | None]] | None:
+        """Match positional and keyword arguments to parameters; fill in defaults.
+
+        Returns the arguments, the node each came from, and how the user wrote each one
+        (``""`` positionally, the parameter name as a keyword, ``None`` for a default), so a
+        message can show the call as written.
+        """
         variadic = any(o.variadic for o in fn.overloads)
         slots: dict[str, ast.Node] = {}
         extra: list[ast.Node] = []
@@ -448,13 +454,17 @@ class Checker:
             slots[k.name] = k.value
         args: list[ir.Expr | None] = []
         nodes: list[ast.Node] = []
+        written: list[str | None] = []
+        keywords = {k.name for k in n.kwargs}
         for p in fn.params:
             if p in slots:
                 args.append(self.expr(slots[p]))
                 nodes.append(slots[p])
+                written.append(p if p in keywords else "")
             elif p in fn.defaults:
                 args.append(_const_of(fn.defaults[p]))
                 nodes.append(n)
+                written.append(None)
             else:
                 self.error("E204", f"`{fn.name}` is missing argument `{p}`", n.span,
                            _signatures(fn))
@@ -462,20 +472,33 @@ class Checker:
         for a in extra:
             args.append(self.expr(a))
             nodes.append(a)
+            written.append("")
         if any(a is None for a in args):
             return None
-        return args, nodes  # type: ignore[return-value]
+        return args, nodes, written  # type: ignore[return-value]
 
     def call_fn(self, fn: Function | None, args: list[ir.Expr], nodes: list[ast.Node],
-                span: Span, symbol: str | None = None) -> ir.Expr | None:
+                span: Span, symbol: str | None = None,
+                written: list[str | None] | None = None) -> ir.Expr | None:
+        """Resolve and type a call of ``fn`` (a function or an operator spelt ``symbol``).
+
+        ``written`` says how each argument was written (see :meth:`_bind`); without it every
+        argument was written positionally (operators).
+        """
         assert fn is not None
         choice = _resolve(fn, [a.type for a in args])
         if choice is None:
-            shown = symbol or fn.name
-            types = ", ".join(str(a.type) for a in args)
-            msg = (f"no `{shown}` for `{types}`" if symbol
-                   else f"no overload of `{fn.name}` takes ({types})")
-            self.error("E203", msg, span, _signatures(fn))
+            how = written if written is not None else [""] * len(args)
+            if symbol:
+                types = ", ".join(str(a.type) for a in args)
+                self.error("E203", f"no `{symbol}` for `{types}`", span, _signatures(fn))
+                return None
+            # the arguments the user wrote, not the defaults filled in for the others
+            types = ", ".join(f"{w}: {a.type}" if w else str(a.type)
+                              for a, w in zip(args, how, strict=True) if w is not None)
+            advice = self._no_overload_advice(fn, args, nodes, how)
+            hint = _signatures(fn) if advice is None else f"{advice}; {_signatures(fn)}"
+            self.error("E203", f"no overload of `{fn.name}` takes ({types})", span, hint)
             return None
         ov = choice
         final: list[ir.Expr] = []
@@ -509,6 +532,53 @@ class Checker:
             result = result.with_nullable(nullable or result.nullable)
         return ir.Call(result, fn, ov, tuple(final))
 
+    def _no_overload_advice(self, fn: Function, args: list[ir.Expr], nodes: list[ast.Node],
+                            written: list[str | None]) -> str | None:
+        """What to write instead of a call no overload takes, when it is clear.
+
+        A string given to a calendar function (featuredsl has no parsing function: declare the
+        input `date` or `timestamp`); a date given where only a timestamp fits; one row-level
+        argument that a lossless conversion (`to_float`, `to_string`) would make fit exactly.
+        """
+        types = [a.type for a in args]
+        shown = [ov for ov in fn.overloads if not ov.hidden]
+        for i, (t, w) in enumerate(zip(types, written, strict=True)):
+            if w is None or fn.category != "time":
+                continue
+            takes = {ov.params[min(i, len(ov.params) - 1)].kind for ov in shown}
+            if t.kind == "string" and takes & {"timestamp", "date"}:
+                target = "date" if "date" in takes or fn.name == "date" else "timestamp"
+                what = ("there is no date or timestamp literal, and "
+                        if isinstance(args[i], ir.Const) else "")
+                return (f"{what}featuredsl has no function that parses a string into a "
+                        f"{target}: declare the input `{target}` (ISO-8601 text in CSV, NDJSON "
+                        f"and dict rows is read as a {target})")
+            if t.kind == "date" and "timestamp" in takes and "date" not in takes:
+                if fn.name == "date":
+                    return "the argument is a date already: use it as it is"
+                return f"`{fn.name}` takes a timestamp, not a date (a date has no time of day)"
+        for i, (t, w) in enumerate(zip(types, written, strict=True)):
+            if w is None or t.kind in ("null", "any") or isinstance(args[i], ir.Const):
+                continue  # a literal is rewritten, not converted
+            for conv in ("to_float", "to_string"):
+                cfn = lookup(conv)
+                cov = None if cfn is None or cfn is fn else _resolve(cfn, [t])
+                if cfn is None or cov is None:
+                    continue
+                converted = cov.result_type([t.base]).with_nullable(t.nullable)
+                if converted.kind == t.kind:
+                    continue
+                ov = _resolve(fn, [*types[:i], converted, *types[i + 1:]])
+                if ov is None or i in ov.const or any(
+                    accepts(ov.params[min(j, len(ov.params) - 1)], u) != "exact"
+                    for j, u in enumerate(types) if j != i
+                ):
+                    continue
+                arg = _ws(self.text(nodes[i].span))
+                call = f"`{conv}({arg})`" if len(arg) <= 40 else f"`{conv}(...)`"
+                return f"convert argument {i + 1} first: {call}"
+        return None
+
     # ----------------------------------------------------------------------------- aggregates
     def _aggregate(self, n: ast.Call, fn: Function) -> ir.Aggregate | None:
         for a in n.args:
@@ -520,13 +590,13 @@ class Checker:
         bound = self._bind(n, fn)
         if bound is None:
             return None
-        args, nodes = bound
+        args, nodes, written = bound
         row_level = any(isinstance(x, ir.Input | ir.LetRef) for x in ir.walk(args[0]))
         if not row_level:
             self.error("E209", f"the argument of `{fn.name}` does not depend on the row",
                        nodes[0].span, "aggregate an input or an expression of inputs")
             return None
-        call = self.call_fn(fn, args, nodes, n.span)
+        call = self.call_fn(fn, args, nodes, n.span, written=written)
         if call is None:
             return None
         assert isinstance(call, ir.Call)
@@ -551,27 +621,6 @@ class Checker:
 
 
 # --------------------------------------------------------------------------------- utilities
-
-
-def _ast_children(n: ast.Node) -> list[ast.Node]:
-    if isinstance(n, ast.Call):
-        return [*n.args, *(k.value for k in n.kwargs)]
-    if isinstance(n, ast.Unary):
-        return [n.operand]
-    if isinstance(n, ast.Binary):
-        return [n.left, n.right]
-    if isinstance(n, ast.In):
-        return [n.operand, n.collection]
-    if isinstance(n, ast.IsNull):
-        return [n.operand]
-    if isinstance(n, ast.If):
-        return [n.cond, n.then, n.otherwise]
-    if isinstance(n, ast.Case):
-        out = [x for w in n.whens for x in w]
-        return out + ([n.otherwise] if n.otherwise is not None else [])
-    if isinstance(n, ast.ListLit):
-        return list(n.items)
-    return []
 
 
 def _resolve(fn: Function, types: list[Type]) -> Overload | None:
@@ -615,9 +664,30 @@ def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[
     return problem, (nodes[pick[0]].span if pick else span), hint
 
 
+def _signature(fn: Function, ov: Overload) -> str:
+    """An overload's signature, its defaulted parameters named with their default
+    (``date(timestamp, zone: string = "UTC") -> date``): they need not be written."""
+    name = fn.symbol or fn.name
+    if not fn.defaults or ov.variadic or len(ov.params) != len(fn.params):
+        return ov.signature(name)
+    parts = [f"{p}: {t} = {_default_text(fn.defaults[p])}" if p in fn.defaults else str(t)
+             for p, t in zip(fn.params, ov.params, strict=True)]
+    res = ov.result if isinstance(ov.result, Type) else "..."
+    return f"{name}({', '.join(parts)}) -> {res}"
+
+
+def _default_text(value: object) -> str:
+    """A default value as it would be written in a spec."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _signatures(fn: Function) -> str:
     shown = [o for o in fn.overloads if not o.hidden]
-    sigs = "; ".join(o.signature(fn.symbol or fn.name) for o in shown[:6])
+    sigs = "; ".join(_signature(fn, o) for o in shown[:6])
     more = f" (+{len(shown) - 6} more)" if len(shown) > 6 else ""
     return f"`{fn.symbol or fn.name}` accepts: {sigs}{more}"
 

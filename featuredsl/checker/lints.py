@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 
 from featuredsl import ir
-from featuredsl.checker.checker import Checker, _ast_children
+from featuredsl.checker.checker import Checker
 from featuredsl.errors import Diagnostic, Span
 from featuredsl.functions.registry import lookup
 from featuredsl.syntax import ast
@@ -93,7 +93,7 @@ def _expression_lints(c: Checker, warn) -> set[str]:
         stack: list[ast.Node] = [d.expr]
         while stack:
             n = stack.pop()
-            stack.extend(_ast_children(n))
+            stack.extend(n.children())
             if isinstance(n, ast.Binary) and n.op in _DIVISION and _is_zero(n.right):
                 zero_div.add(d.name)
                 warn("W005", f"division by zero: `{n.op} {_text(c, n.right.span)}` gives null "

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from featuredsl.functions import _hash
-from featuredsl.functions.lookups import _index_map  # value -> slot, as index_of
+from featuredsl.functions.lookups import index_map  # value -> slot, as index_of
 from featuredsl.functions.registry import Example, Overload, register
 from featuredsl.types import (
     BOOL,
@@ -293,7 +293,7 @@ def _check_oov(consts: Sequence[object]) -> str | None:
 def _slots_of(flat: pl.Series, values: tuple, oov: int) -> np.ndarray:
     """The slot of every (non-null) value of a flat Series; -1 for no slot or null."""
     np, hnp = _np()
-    index = _index_map(values)
+    index = index_map(values)
     if index:
         keys = pl.Series(list(index), dtype=flat.dtype)
         idx = flat.replace_strict(keys, pl.Series(list(index.values()), dtype=pl.Int64),
@@ -353,7 +353,7 @@ def _one_hot_value(x: object, index: dict, k: int, oov: int, u) -> list[int]:
 
 def _one_hot_overload(t: Type) -> Overload:
     def row(g, x: str, values: tuple, oov: int) -> str:
-        return (f"{g.ref(_one_hot_value, 'one_hot')}({x}, {g.ref(_index_map(values), 'slots')},"
+        return (f"{g.ref(_one_hot_value, 'one_hot')}({x}, {g.ref(index_map(values), 'slots')},"
                 f" {len(values)}, {oov}, {g.ref(_ROW_U[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"one_hot_{t.kind}", (t, list_of(t), INT), list_of(INT), _one_hot_polars,
@@ -421,7 +421,7 @@ def _multi_hot_value(xs: list, index: dict, k: int, oov: int, u) -> list[int]:
 def _multi_hot_overload(t: Type) -> Overload:
     def row(g, xs: str, values: tuple, oov: int) -> str:
         return (f"{g.ref(_multi_hot_value, 'multi_hot')}({xs}, "
-                f"{g.ref(_index_map(values), 'slots')}, {len(values)}, {oov}, "
+                f"{g.ref(index_map(values), 'slots')}, {len(values)}, {oov}, "
                 f"{g.ref(_ROW_U[t.kind], 'hash_' + t.kind)})")
 
     return Overload(f"multi_hot_{t.kind}", (list_of(t), list_of(t), INT), list_of(INT),

@@ -27,7 +27,7 @@ import datetime as _dt
 
 import polars as pl
 
-from featuredsl.functions.operators import _IN_CONST, _IN_KINDS, _is_in_row
+from featuredsl.functions.operators import IN_CONST, IN_KINDS, is_in_row
 from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, INT, NULL, Type, list_of
 
@@ -35,7 +35,7 @@ from featuredsl.types import BOOL, INT, NULL, Type, list_of
 ANY = Type("any")
 ANY_LIST = list_of(ANY)
 #: Element kinds that ``contains`` and ``in`` accept on list values.
-MEMBER_KINDS = _IN_KINDS
+MEMBER_KINDS = IN_KINDS
 
 # ------------------------------------------------------------------------------ length
 
@@ -61,17 +61,17 @@ def _contains_row(g, xs: str, x: str) -> str:
 
 
 def _contains_const_row(g, values: tuple, x: str) -> str:
-    return _is_in_row(g, x, values)
+    return is_in_row(g, x, values)
 
 
 def _contains_overloads(t: Type) -> tuple[Overload, ...]:
     """The list form, and a hidden one for a constant list (a literal or a fitted `vocab`):
     a frozenset bound once (row) and an `is_in` against constants (Polars), as `x in [..]`."""
-    if t.kind not in _IN_CONST:  # no constant lists of this kind can be written
+    if t.kind not in IN_CONST:  # no constant lists of this kind can be written
         return (Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
                          _contains_row),)
     const_id = f"contains_list_{t.kind}_const"
-    in_const = _IN_CONST[t.kind]
+    in_const = IN_CONST[t.kind]
     return (
         Overload(f"contains_list_{t.kind}", (list_of(t), t), BOOL, _contains_polars,
                  _contains_row, specialize=if_const_list(0, const_id)),

@@ -18,7 +18,7 @@ from datetime import timedelta as _td
 
 import polars as pl
 
-from featuredsl.functions.operators import _canon
+from featuredsl.functions.operators import canon
 from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
 
@@ -92,7 +92,7 @@ def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
     Codes of distinct keys are renumbered to the position of each key's first occurrence by
     one more table read when duplicates (or a null element, which never matches) shift them.
     """
-    mapping = {k: i for k, i in _index_map(values).items() if k is not None}
+    mapping = {k: i for k, i in index_map(values).items() if k is not None}
     if not mapping:
         return pl.when(x.is_not_null()).then(pl.lit(None, pl.Int64))
     keys, pos = list(mapping), list(mapping.values())
@@ -153,12 +153,14 @@ def _int_lookup(x: pl.Expr, keys: list[int], pos: list[int]) -> pl.Expr | None:
         pl.lit(slot_pos, dtype=pl.List(pl.Int64)).list.get(slot, null_on_oob=True))
 
 
-def _index_map(values: tuple) -> dict[object, int]:
-    """Value -> position of its first occurrence (-0.0 and 0.0 are one value). The row
-    backend binds this dict once per evaluator; a lookup is one ``dict.get``."""
+def index_map(values: tuple) -> dict[object, int]:
+    """A constant list as a table: value -> position of its first occurrence (-0.0 and 0.0
+    are one value, :func:`featuredsl.functions.operators.canon`). The row backend binds this
+    dict once per evaluator; a lookup is one ``dict.get``. ``index_of`` and the one-hot and
+    multi-hot encodings (encodings.py) share it, so they agree on every slot."""
     mapping: dict[object, int] = {}
     for i, v in enumerate(values):
-        mapping.setdefault(_canon(v), i)
+        mapping.setdefault(canon(v), i)
     return mapping
 
 
@@ -197,7 +199,7 @@ def _index_of_overloads(t: Type) -> list[Overload]:
         return [dynamic]
     return [dynamic, Overload(
         const_id, (t, list_of(t)), INT, _index_of_polars,
-        lambda g, x, values: f"{g.ref(_index_map(values), 'index')}.get({x})",
+        lambda g, x, values: f"{g.ref(index_map(values), 'index')}.get({x})",
         const=frozenset({1}), may_be_null=True, hidden=True)]
 
 

@@ -237,8 +237,11 @@ register(
 )
 
 
-def _is_in_row(g, a: str, values: tuple) -> str:
-    return f"{a} in {g.ref(frozenset(_canon(v) for v in values), 'set')}"
+def is_in_row(g, a: str, values: tuple) -> str:
+    """The row lowering of membership in a constant list: ``a in <frozenset>``, the set
+    bound once per evaluator, with -0.0 and 0.0 one value (:func:`canon`). Shared by
+    ``x in [..]`` and ``contains([..], x)`` (lists.py)."""
+    return f"{a} in {g.ref(frozenset(canon(v) for v in values), 'set')}"
 
 
 def _is_in_polars(a: pl.Expr, values: tuple) -> pl.Expr:
@@ -250,10 +253,12 @@ def _is_in_durations(a: pl.Expr, values: tuple) -> pl.Expr:
     return _is_in_polars(a, tuple(_td(microseconds=v) for v in values))
 
 
-#: Element kinds of `in` / `contains` on lists; a constant list (literal or fitted) of the
-#: kinds in _IN_CONST binds a set. Timestamps and dates have no literals nor vocabularies.
-_IN_KINDS = (INT, FLOAT, STRING, BOOL, TIMESTAMP, DATE, DURATION)
-_IN_CONST = {"int": _is_in_polars, "float": _is_in_polars, "string": _is_in_polars,
+#: Element kinds of `in` / `contains` on lists (``lists.MEMBER_KINDS`` is this tuple).
+IN_KINDS = (INT, FLOAT, STRING, BOOL, TIMESTAMP, DATE, DURATION)
+#: Element kind -> Polars lowering of membership in a constant list (literal or fitted):
+#: ``f(expr, values) -> pl.Expr``. Only these kinds have constant lists (timestamps and dates
+#: have no literals nor vocabularies); ``in`` and ``contains`` bind a set for them.
+IN_CONST = {"int": _is_in_polars, "float": _is_in_polars, "string": _is_in_polars,
              "bool": _is_in_polars, "duration": _is_in_durations}
 
 
@@ -268,14 +273,15 @@ def _is_in_overloads(t: Type) -> list[Overload]:
                        lambda a, xs: xs.list.contains(a, nulls_equal=False),
                        lambda g, a, xs: f"{a} in {xs}",
                        specialize=if_const_list(1, const_id))
-    if t.kind not in _IN_CONST:
+    if t.kind not in IN_CONST:
         return [replace(dynamic, specialize=None)]
-    return [dynamic, Overload(const_id, (t, list_of(t)), BOOL, _IN_CONST[t.kind], _is_in_row,
+    return [dynamic, Overload(const_id, (t, list_of(t)), BOOL, IN_CONST[t.kind], is_in_row,
                               const=frozenset({1}), hidden=True)]
 
 
-def _canon(v: object) -> object:
-    """-0.0 and 0.0 are one value for lookups."""
+def canon(v: object) -> object:
+    """A constant as a lookup key: -0.0 and 0.0 are one value (``in``, ``contains``,
+    ``index_of``, ``one_hot`` and ``multi_hot`` key their tables with it); others unchanged."""
     return 0.0 if isinstance(v, float) and v == 0.0 else v
 
 
@@ -284,7 +290,7 @@ register(
     "`x in xs`: membership in a constant list, a fitted vocabulary, or any list-valued "
     "expression (a `list[T]` input). Null elements of the list never match.",
     ("x", "values"),
-    [ov for t in _IN_KINDS for ov in _is_in_overloads(t)],
+    [ov for t in IN_KINDS for ov in _is_in_overloads(t)],
     [Example('x in ["a", "b"]', {"x": "b"}, True), Example("x in [1, 2]", {"x": 3}, False),
      Example("x in xs", {"x": 2, "xs": [1, None, 2]}, True, {"xs": "list[int?]"}),
      Example("x in xs", {"x": 3, "xs": [1, None]}, False, {"xs": "list[int?]"}),

@@ -24,7 +24,6 @@ import datetime as dt
 
 import polars as pl
 
-from featuredsl.backends.row_input import TS_MAX_US, TS_MIN_US
 from featuredsl.functions import _pl
 from featuredsl.functions.registry import Example, Overload
 from featuredsl.types import DATE, DURATION, INT, TIMESTAMP
@@ -33,6 +32,13 @@ DAY_US = 86_400_000_000
 _US = dt.timedelta(microseconds=1)
 DATE_MIN_DAYS = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
 DATE_MAX_DAYS = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+_EPOCH = dt.datetime(1970, 1, 1)
+#: The representable range of timestamps in µs since the epoch: years 1..9999 UTC, what
+#: Python's ``datetime`` holds. Arithmetic gives null outside it; the input readers
+#: (``backends/row_input.py``, ``data/inputs.py``) reject values outside it. Defined here, in
+#: ``functions/``, so the function lowerings need nothing from ``backends/``.
+TS_MIN_US = (dt.datetime(1, 1, 1) - _EPOCH) // _US
+TS_MAX_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999) - _EPOCH) // _US
 _TS = pl.Datetime("us", "UTC")
 _DUR = pl.Duration("us")
 

@@ -2,6 +2,10 @@
 
 The parser builds it from lark's parse tree; the checker turns it into the typed IR. Nothing
 here knows about types or backends.
+
+Walk an expression with :meth:`Node.children` (or the function :func:`children`): the
+sub-expressions of a node in source order. Walks are written with an explicit stack, since a
+spec may nest up to ``parser.MAX_DEPTH`` levels.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from featuredsl.errors import Span
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """A node of the tree; ``span`` is where it is in the source."""
+
     span: Span
+
+    def children(self) -> tuple[Node, ...]:
+        """The node's direct sub-expressions in source order (keyword argument values
+        included); none for a leaf (literal, name) or a declaration-level node."""
+        return ()
 
 
 # ------------------------------------------------------------------------------ expressions
@@ -29,7 +40,13 @@ class Literal(Node):
 
 @dataclass(frozen=True, slots=True)
 class ListLit(Node):
+    """A list literal ``[a, b, ...]``."""
+
     items: tuple[Node, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        """The items."""
+        return self.items
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,10 @@ class Call(Node):
     args: tuple[Node, ...]
     kwargs: tuple[Kwarg, ...] = ()
 
+    def children(self) -> tuple[Node, ...]:
+        """The positional arguments, then the keyword arguments' values."""
+        return (*self.args, *(k.value for k in self.kwargs))
+
 
 @dataclass(frozen=True, slots=True)
 class Unary(Node):
@@ -60,6 +81,10 @@ class Unary(Node):
 
     op: str
     operand: Node
+
+    def children(self) -> tuple[Node, ...]:
+        """The operand."""
+        return (self.operand,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +96,10 @@ class Binary(Node):
     right: Node
     op_span: Span
 
+    def children(self) -> tuple[Node, ...]:
+        """The left and right operands."""
+        return (self.left, self.right)
+
 
 @dataclass(frozen=True, slots=True)
 class In(Node):
@@ -80,6 +109,10 @@ class In(Node):
     collection: Node
     negated: bool
 
+    def children(self) -> tuple[Node, ...]:
+        """The operand and the collection."""
+        return (self.operand, self.collection)
+
 
 @dataclass(frozen=True, slots=True)
 class IsNull(Node):
@@ -88,18 +121,35 @@ class IsNull(Node):
     operand: Node
     negated: bool
 
+    def children(self) -> tuple[Node, ...]:
+        """The operand."""
+        return (self.operand,)
+
 
 @dataclass(frozen=True, slots=True)
 class If(Node):
+    """``if cond then a else b``."""
+
     cond: Node
     then: Node
     otherwise: Node
 
+    def children(self) -> tuple[Node, ...]:
+        """The condition and both branches."""
+        return (self.cond, self.then, self.otherwise)
+
 
 @dataclass(frozen=True, slots=True)
 class Case(Node):
+    """``case when c then v ... [else w] end``."""
+
     whens: tuple[tuple[Node, Node], ...]
     otherwise: Node | None
+
+    def children(self) -> tuple[Node, ...]:
+        """Each condition and its value in order, then the ``else`` value if any."""
+        parts = tuple(x for w in self.whens for x in w)
+        return parts if self.otherwise is None else (*parts, self.otherwise)
 
 
 # ------------------------------------------------------------------------------ declarations
@@ -151,3 +201,8 @@ class Module:
     inputs: list[InputBlock] = field(default_factory=list)
     decls: list[Decl] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of ``node`` in source order (:meth:`Node.children`)."""
+    return node.children()

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from featuredsl import ir
-from featuredsl.errors import SpecError
+from featuredsl.errors import SpecError, normalize_source
 from featuredsl.syntax import ast
 from featuredsl.syntax.parser import parse
 
@@ -50,7 +50,12 @@ CASE_INDENT = "    "
 
 
 def format_source(source: str, file: str = "<spec>") -> str:
-    """The canonical text of a `.feat` source. Raises ``SpecError`` if it does not parse."""
+    """The canonical text of a `.feat` source. Raises ``SpecError`` if it does not parse.
+
+    The output's lines end with ``\n`` whatever the input used (``\r\n``, a bare ``\r``), and a
+    leading byte-order mark is dropped.
+    """
+    source = normalize_source(source)
     module, diagnostics = parse(source, file)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:

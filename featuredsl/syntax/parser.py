@@ -13,6 +13,7 @@ a ``SpecError`` (E210) rather than a ``RecursionError`` in the checker or backen
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 
-from featuredsl.errors import Diagnostic, Span
+from featuredsl.errors import Diagnostic, Span, normalize_source
 from featuredsl.syntax import ast
 
 _INT64_MIN = -(2**63)
@@ -324,12 +325,21 @@ def _doc_comment(lines: list[str], decl_line: int) -> str | None:
     return "\n".join(reversed(docs)) if docs else None
 
 
+def _char_text(ch: str) -> str:
+    """A character for a message: itself in backquotes when visible, else its code point and
+    name (``U+FEFF ZERO WIDTH NO-BREAK SPACE``), so an invisible character can be found."""
+    if ch.isprintable() and not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Mn"):
+        return f"`{ch}`"
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
 def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
     line, col = max(err.line, 1), max(err.column, 1)
     hint = None
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         ch = err.char
-        msg = f"unexpected character `{ch}`"
+        msg = f"unexpected character {_char_text(ch)}"
         if ch == "'":
             hint = 'strings use double quotes: "..."'
         elif ch == "&" or ch == "|":
@@ -360,7 +370,12 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: str) -> Diagn
 
 
 def parse(source: str, file: str = "<spec>") -> tuple[ast.Module, list[Diagnostic]]:
-    """Parse a whole `.feat` source. Returns the module and every syntax diagnostic."""
+    """Parse a whole `.feat` source. Returns the module and every syntax diagnostic.
+
+    A leading byte-order mark is ignored and ``\r\n``, ``\r`` and ``\n`` all end a line
+    (:func:`featuredsl.errors.source_lines`): positions are those an editor shows.
+    """
+    source = normalize_source(source)
     diagnostics: list[Diagnostic] = []
     module = ast.Module()
     lines = source.split("\n")
