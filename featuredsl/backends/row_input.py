@@ -49,6 +49,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from featuredsl.errors import InputError, describe_value
+from featuredsl.functions.temporal_ops import TS_MAX_US, TS_MIN_US  # years 1..9999, µs
 from featuredsl.types import Type
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -71,8 +72,6 @@ DATE_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
                    "followed by Z, +HH:MM, +HHMM or +HH")
 #: The representable range of timestamps, in µs since the epoch (years 1..9999 UTC).
-TS_MIN_US = (dt.datetime(1, 1, 1) - _EPOCH_NAIVE) // _US
-TS_MAX_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999) - _EPOCH_NAIVE) // _US
 
 _TS_RE = re.compile(TIMESTAMP_PATTERN)
 _DATE_RE = re.compile(DATE_PATTERN)
