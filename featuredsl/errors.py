@@ -190,9 +190,12 @@ class InputError(FeatureDSLError):
 
     def __init__(
         self, message: str, *, field: str | None = None, row: int | None = None,
-        expected: str | None = None,
+        expected: str | None = None, fields: list[str] | None = None,
     ) -> None:
         self.field = field
+        #: Every field or column at fault, ``field`` first (a row missing several required
+        #: fields names them all).
+        self.fields = list(fields) if fields else ([field] if field is not None else [])
         self.row = row
         self.expected = expected
         super().__init__(message)

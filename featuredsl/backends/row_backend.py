@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from featuredsl import ir
 from featuredsl.backends import row_input
+from featuredsl.errors import InputError
 from featuredsl.types import Type
 
 _I64 = "-9223372036854775808 <= {0} <= 9223372036854775807"
@@ -138,8 +139,19 @@ class RowCodegen:
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
         self.emit("get = row.get")
         self._fields_only = self._inputs_read_as_fields_only()
-        for name, t in self.program.inputs.items():
-            self._input(name, t)
+        if self.program.inputs:
+            # A bad row names every missing required field, not only the first: completed on
+            # the error path (a try block costs nothing when nothing is raised).
+            self.emit("try:")
+            self.indent += 1
+            for name, t in self.program.inputs.items():
+                self._input(name, t)
+            self.indent -= 1
+            complete = self.ref(row_input.with_every_missing_field, "complete")
+            schema = self.ref(dict(self.program.inputs), "schema")
+            exc = self.tmp()
+            self.emit(f"except {self.ref(InputError, 'InputError')} as {exc}:")
+            self.emit(f"    raise {complete}({exc}, row, {schema}) from None")
         for name in self.program.order:  # the needed values, in dependency order
             self.values[name] = self.expr(self.program.values[name])
         items = []

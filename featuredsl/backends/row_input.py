@@ -111,6 +111,22 @@ def _missing(v: object, name: str, nullable: bool, expected: str) -> None:
     raise _bad(name, expected, v)
 
 
+def with_every_missing_field(error: InputError, row: Mapping,
+                             inputs: Mapping[str, Type]) -> InputError:
+    """``error`` (the first bad field of a row) completed with every other non-nullable field
+    the row lacks or holds null, so that one request names all it must fix.
+
+    Called only on the error path of the generated evaluator: the happy path pays nothing."""
+    others = [n for n, t in inputs.items() if not t.nullable and n != error.field
+              and _is_missing(row.get(n))]
+    if not others:
+        return error
+    listed = ", ".join(f"`{n}` ({inputs[n]})" for n in others)
+    fields = [*([error.field] if error.field is not None else []), *others]
+    return InputError(f"{error}; also missing or null: {listed}", field=error.field,
+                      expected=error.expected, fields=fields)
+
+
 def _t(kind: str, nullable: bool) -> str:
     """The declared type as written: ``int`` or ``int?``."""
     return kind + "?" if nullable else kind

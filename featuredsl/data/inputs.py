@@ -200,7 +200,7 @@ def _from_pandas(df: object) -> pl.DataFrame:
     # reads it as String: it is an all-null column, as a Polars Null column is, and fits any
     # nullable input (a float? column of None in pandas is not "a string column").
     untyped = [name for name, dtype in zip(out.columns, df.dtypes, strict=True)
-               if dtype == object and out.schema[name] == pl.String
+               if str(dtype) == "object" and out.schema[name] == pl.String
                and out[name].null_count() == out.height]
     if untyped:
         out = out.with_columns(pl.lit(None, dtype=pl.Null).alias(n) for n in untyped)
