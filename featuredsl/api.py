@@ -99,7 +99,10 @@ class Spec:
         """
         from featuredsl.fit import fit
 
-        result = fit(self.program, data)
+        try:
+            result = fit(self.program, data)
+        except data_io.READ_ERRORS as exc:  # a Polars panic included
+            raise InputError(f"cannot fit: {first_line(exc)}") from None
         return FittedSpec(self.source, self.file, self.program, self.diagnostics,
                           result.stats, result.profile, result.warnings)
 
@@ -179,7 +182,14 @@ class Spec:
             where = f"{src.path}: " if src.path is not None else ""
             raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
         prepared = data_io.check(prepared, src.lf, inputs)
-        return self.select(prepared.lazy(), keep).collect(engine="in-memory")
+        try:
+            out = self.select(prepared.lazy(), keep).collect(engine="in-memory")
+        except data_io.READ_ERRORS as exc:  # a Polars panic included: never a lost row
+            raise InputError(f"cannot compute the features: {first_line(exc)}") from None
+        if out.height != prepared.height:  # checked: every row read is a row out
+            raise InputError(f"internal error: {prepared.height} rows read but {out.height} "
+                             "computed; no output")
+        return out
 
     # ------------------------------------------------------------------ row
     def row_evaluator(self) -> Callable[[dict], dict]:

@@ -234,6 +234,23 @@ def parse_timestamp(s: str) -> int | None:
     return us if TS_MIN_US <= us <= TS_MAX_US else None
 
 
+def timestamp_text_problem(s: str) -> str:
+    """Why a string is not an accepted timestamp (for the error message, both backends)."""
+    m = _TS_RE.fullmatch(s)
+    if m is None:
+        return f"not a timestamp; use {TIMESTAMP_FORMS}"
+    y, mo, d, hh, mi, ss, _frac, _z, sign, oh, om = m.groups()
+    if int(y) == 0:
+        return "outside the years 1..9999"
+    try:
+        dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
+    except ValueError:
+        return "not a timestamp: no such calendar date or time"
+    if sign and (int(oh) > 23 or int(om or 0) > 59):
+        return "not a timestamp: a UTC offset is at most +-23:59"
+    return "outside the years 1..9999 in UTC"
+
+
 def parse_date(s: str) -> int | None:
     """A ``YYYY-MM-DD`` string as days since the epoch, or ``None``."""
     m = _DATE_RE.fullmatch(s)
@@ -271,8 +288,7 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
     if isinstance(v, str):
         us = parse_timestamp(v)
         if us is None:
-            raise _bad(name, _t("timestamp", nullable), v,
-                       f"not a timestamp; use {TIMESTAMP_FORMS}")
+            raise _bad(name, _t("timestamp", nullable), v, timestamp_text_problem(v))
         return us
     if _is_missing(v):
         return _missing(v, name, nullable, "timestamp")
@@ -281,7 +297,10 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
             return _pandas_timestamp(v, name)
         if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
             return (v - _EPOCH_NAIVE) // _US
-        return (v - _EPOCH) // _US
+        us = (v - _EPOCH) // _US  # an aware datetime's UTC instant may leave years 1..9999
+        if not TS_MIN_US <= us <= TS_MAX_US:
+            raise _bad(name, _t("timestamp", nullable), v, "outside the years 1..9999 in UTC")
+        return us
     if isinstance(v, dt.date):
         return (v - _EPOCH_DATE).days * 86_400_000_000
     if _is_numpy(v) and type(v).__name__ == "datetime64":

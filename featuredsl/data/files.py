@@ -232,11 +232,25 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
             finally:
                 writer.close(pl.DataFrame(schema=schema))
             interrupted()  # a stream that ended because of Ctrl-C is not a complete output
+        _check_every_row_written(src, data, rows)
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return rows
+
+
+def _check_every_row_written(src: data_io.Source, data: object, written: int) -> None:
+    """Rows written must equal rows read: a streaming batch must never vanish silently (a
+    Polars panic inside a batch used to drop it and report success). Counting is a metadata
+    read for Parquet and IPC, a fast line count for CSV and NDJSON."""
+    try:
+        read = src.lf.select(pl.len()).collect(engine="streaming").item()
+    except data_io.READ_ERRORS as exc:
+        raise InputError(f"{data}: cannot count the input rows: {first_line(exc)}") from None
+    if read != written:
+        raise InputError(f"{data}: {read:,} rows read but {written:,} computed (a batch was "
+                         "lost inside Polars); no output written")
 
 
 def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,

@@ -66,6 +66,7 @@ while Polars collects, so there a bad value computes as a null.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -79,6 +80,7 @@ from featuredsl.backends.row_input import (
     TIMESTAMP_PATTERN,
     TS_MAX_US,
     TS_MIN_US,
+    timestamp_text_problem,
 )
 from featuredsl.errors import InputError, describe_value, first_line
 from featuredsl.types import Type
@@ -95,6 +97,11 @@ _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.Int128,
 _MAY_OVERFLOW = (pl.UInt64, pl.Int128, pl.UInt128)
 READ_ERRORS: tuple[type[BaseException], ...] = (
     pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException)
+#: The physical bounds of years 1..9999 (the row side's range) per Datetime unit.
+_TS_BOUNDS = {"us": (TS_MIN_US, TS_MAX_US), "ms": (-(-TS_MIN_US // 1000), TS_MAX_US // 1000),
+              "ns": (TS_MIN_US * 1000, TS_MAX_US * 1000 + 999)}
+#: Days since the epoch of 0001-01-01 and 9999-12-31.
+_DATE_BOUNDS = (-719_162, 2_932_896)
 _FAIL = "__fd_fail_{}"
 _NULL = "__fd_null_{}"
 
@@ -222,8 +229,8 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
     k = t.kind
     if dtype == pl.Null:
         return pl.lit(None, dtype_of(t)) if col is None else c.cast(dtype_of(t))
-    if dtype == dtype_of(t) and not _has_float(dtype):
-        return c
+    if dtype == dtype_of(t) and not _has_float(dtype) and k not in ("timestamp", "date"):
+        return c  # (timestamps and dates are range-checked below, canonical dtype or not)
     string = isinstance(dtype, pl.String)
     if k == "int":
         if isinstance(dtype, _INTS):
@@ -246,18 +253,26 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
                 {"true": True, "false": False}, default=None, return_dtype=pl.Boolean)
     elif k == "timestamp":
         if isinstance(dtype, pl.Datetime):
+            # Years 1..9999 only, as the row side (Python's datetime) accepts: checked on the
+            # physical value in the column's own unit, before any conversion can overflow. An
+            # instant outside becomes null here, which the checks report as a failed conversion.
+            in_range = c.cast(pl.Int64).is_between(*_TS_BOUNDS[dtype.time_unit or "us"])
             if dtype.time_zone is None:
                 c = c.dt.replace_time_zone("UTC")
             elif dtype.time_zone != "UTC":
                 c = c.dt.convert_time_zone("UTC")
-            return c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")  # ns: floor
+            c = c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")  # ns: floor
+            return pl.when(in_range).then(c)
         if isinstance(dtype, pl.Date):
-            return c.cast(pl.Datetime("us", "UTC"))
+            return pl.when(c.cast(pl.Int32).is_between(*_DATE_BOUNDS)).then(
+                c.cast(pl.Datetime("us", "UTC")))
         if string:
             return parse_timestamp_expr(c)
     elif k == "date":
         if string:
             return parse_date_expr(c)
+        if isinstance(dtype, pl.Date):
+            return pl.when(c.cast(pl.Int32).is_between(*_DATE_BOUNDS)).then(c)
     elif k == "duration":
         if isinstance(dtype, pl.Duration):
             if dtype.time_unit == "ns":  # Polars truncates ns -> us toward zero: floor instead
@@ -361,6 +376,8 @@ def _may_fail(dtype: pl.DataType, t: Type) -> bool:
         return _may_fail(dtype.inner, t.elem)
     if isinstance(dtype, pl.String):
         return t.kind != "string"
+    if t.kind in ("timestamp", "date") and isinstance(dtype, pl.Datetime | pl.Date):
+        return True  # outside the years 1..9999
     return t.kind == "int" and isinstance(dtype, _MAY_OVERFLOW)
 
 
@@ -479,20 +496,52 @@ def flag_error(raw: pl.LazyFrame, inputs: dict[str, Type], row: int, flag: str) 
     name, t = list(inputs.items())[int(i)]
     if kind == "null" and t.kind != "list":
         return _null_error(name, row, t, True)
-    try:
-        one = raw.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
-        value = one.item() if one.height else None
-    except READ_ERRORS:  # the source changed under us: report without the value
-        value = "?"
+    value = _outside_python(raw, name, row)  # read first: Polars panics converting it
+    if value is None:
+        try:
+            one = raw.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
+            value = one.item() if one.height else None
+        except READ_ERRORS:  # the source changed under us: report without the value
+            value = "?"
     if kind == "fail":
         return _conversion_error(name, row, t, value)
     return _null_error(name, row, t, value is None)  # else an element of the list
 
 
+def _outside_python(raw: pl.LazyFrame, name: str, row: int) -> _Quoted | None:
+    """A Datetime or Date value outside years 1..9999 (which Python cannot hold, and Polars
+    panics converting), described by its physical value; ``None`` for any other value."""
+    try:
+        dtype = raw.collect_schema()[name]
+        if isinstance(dtype, pl.Datetime):
+            bounds, unit = _TS_BOUNDS[dtype.time_unit or "us"], dtype.time_unit or "us"
+        elif isinstance(dtype, pl.Date):
+            bounds, unit = _DATE_BOUNDS, "days"
+        else:
+            return None
+        one = raw.select(pl.col(name).cast(pl.Int64)).slice(row, 1).collect(engine="streaming")
+        v = one.item() if one.height else None
+    except READ_ERRORS:
+        return None
+    if v is None or bounds[0] <= v <= bounds[1]:
+        return None
+    return _Quoted(f"{v} {unit} since the epoch")
+
+
+class _Quoted(str):
+    """A description to show as it is (not as a quoted string)."""
+
+
 def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError:
     base = t.kind if t.kind != "list" else (t.elem.kind if t.elem else "")
     why = ""
-    if base == "timestamp":
+    if isinstance(value, _Quoted | dt.datetime | dt.date) and base in ("timestamp", "date"):
+        shown = str(value) if isinstance(value, _Quoted) else describe_value(value)
+        return InputError(f"column `{name}`, row {row}: cannot convert {shown} to {t.base} "
+                          "(outside the years 1..9999)", field=name, row=row, expected=str(t))
+    if base == "timestamp" and isinstance(value, str):
+        why = f" ({timestamp_text_problem(value)})"
+    elif base == "timestamp":
         why = f": use {TIMESTAMP_FORMS}"
     elif base == "date":
         why = ": use YYYY-MM-DD"
