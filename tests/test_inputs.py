@@ -812,3 +812,12 @@ def test_several_bad_values_same_error_on_every_path(tmp_path, order: str) -> No
             with pytest.raises(fd.InputError) as info:
                 run()
             assert str(info.value) == str(eager.value)
+
+
+def test_ndjson_string_in_a_float_column_names_the_lowest_bad_row(tmp_path):
+    path = tmp_path / "bad.ndjson"
+    path.write_text('{"x": 1.5}\n{"x": 2.5}\n{"x": "a"}\n{"x": "b"}\n')
+    spec = fd.compile("input { x: float }\nfeature y = x\n")
+    with pytest.raises(fd.InputError, match=r"column `x`, row 2: cannot convert str 'a'") as info:
+        spec.transform(path)
+    assert (info.value.field, info.value.row) == ("x", 2)

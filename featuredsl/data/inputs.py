@@ -153,6 +153,8 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
             lf.collect_schema()  # reads only the header / metadata: a corrupt file fails here
         except READ_ERRORS as exc:
             raise InputError(f"{path}: cannot read: {first_line(exc)}") from None
+        if suffix in (".ndjson", ".jsonl") and inputs:
+            _ndjson_mixed(path, lf.collect_schema(), inputs)
         return Source(lf, text, path)
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
@@ -161,6 +163,32 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
         return Source(_from_pandas(data).lazy())
     raise InputError(f"cannot read data of type {type(data).__name__}: pass a polars, pyarrow "
                      "or pandas frame, or a path to a Parquet, CSV, Arrow IPC or NDJSON file")
+
+
+def _ndjson_mixed(path: Path, schema: pl.Schema, inputs: dict[str, Type]) -> None:
+    """An NDJSON column inferred as String for an int/float/bool input holds a string on some
+    row: name the lowest such row (0-based), as the other sources do."""
+    import json
+
+    bad = {n: t for n, t in inputs.items()
+           if isinstance(schema.get(n), pl.String) and t.kind in ("int", "float", "bool")}
+    if not bad:
+        return
+    try:
+        with path.open("rb") as fh:
+            for row, line in enumerate(ln for ln in fh if ln.strip()):
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    return
+                for n, t in bad.items():
+                    v = rec.get(n)
+                    if isinstance(v, str | dict | list):
+                        raise InputError(
+                            f"column `{n}`, row {row}: cannot convert {describe_value(v)} to "
+                            f"{t.base} (strings are not converted to numbers or bools)",
+                            field=n, row=row, expected=str(t))
+    except (OSError, ValueError):  # unreadable here: the dtype error names the column
+        return
 
 
 def to_lazy(data: object, fmt: str | None = None) -> pl.LazyFrame:
