@@ -41,9 +41,6 @@ SOURCES = ["rows", "pandas", "pyarrow", "polars", "lazy", "parquet", "ndjson", "
 #: known disagreements, by case id (decision or message), not fixed yet
 _NO_ROW = ("message: a dtype error (a String column for a numeric input) names no row on "
            "pandas/pyarrow/Polars/Parquet/IPC, while NDJSON (defect 6) names the lowest bad row")
-_PANDAS_INT_NULL = ("pandas: Polars.to_pandas turns an int column with a None into float64 "
-                    "(NaN), which an int input rejects by dtype; every other source reads an int "
-                    "with a null (fix: accept an integral float64 from pandas as int)")
 _PANDAS_DATE = ("pandas: a date column arrives as datetime64[ms] (to_pandas), a Datetime dtype "
                 "that a date input rejects; rows/pyarrow/Polars/files accept it")
 _NDJSON_DURATION = ("NDJSON cannot hold a duration: Polars writes it as a string, read back as "
@@ -51,7 +48,6 @@ _NDJSON_DURATION = ("NDJSON cannot hold a duration: Polars writes it as a string
 XFAIL: dict[str, str] = {
     "int-wrong": _NO_ROW, "int?-wrong": _NO_ROW, "float-wrong": _NO_ROW,
     "float?-wrong": _NO_ROW,
-    "int-null": _PANDAS_INT_NULL, "int?-null": _PANDAS_INT_NULL,
     "date-good": _PANDAS_DATE, "date-null": _PANDAS_DATE, "date?-good": _PANDAS_DATE,
     "date?-null": _PANDAS_DATE,
     "duration-good": _NDJSON_DURATION, "duration-null": _NDJSON_DURATION,

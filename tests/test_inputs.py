@@ -821,3 +821,13 @@ def test_ndjson_string_in_a_float_column_names_the_lowest_bad_row(tmp_path):
     with pytest.raises(fd.InputError, match=r"column `x`, row 2: cannot convert str 'a'") as info:
         spec.transform(path)
     assert (info.value.field, info.value.row) == ("x", 2)
+
+
+def test_pandas_int_column_with_a_missing_value_is_an_int_column():
+    spec = fd.compile("input { x: int?\n k: int }\nfeature y = x\n")
+    df = pd.DataFrame({"x": [1, None], "k": [1, 2]})  # pandas: float64 with NaN
+    assert spec.transform(df)["y"].to_list() == [1, None]
+    with pytest.raises(fd.InputError, match="got dtype Float64"):  # a real float stays one
+        spec.transform(pd.DataFrame({"x": [1.5, None], "k": [1, 2]}))
+    with pytest.raises(fd.InputError, match="got dtype Float64"):  # no null: a float column
+        spec.transform(pd.DataFrame({"x": [1.0, 2.0], "k": [1, 2]}))

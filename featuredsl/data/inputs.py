@@ -160,7 +160,7 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
     if module == "pyarrow":
         return Source(_from_arrow(data).lazy())
     if module == "pandas" and type(data).__name__ == "DataFrame":
-        return Source(_from_pandas(data).lazy())
+        return Source(_from_pandas(data, inputs).lazy())
     raise InputError(f"cannot read data of type {type(data).__name__}: pass a polars, pyarrow "
                      "or pandas frame, or a path to a Parquet, CSV, Arrow IPC or NDJSON file")
 
@@ -216,7 +216,7 @@ def _from_arrow(table: object) -> pl.DataFrame:
     return out
 
 
-def _from_pandas(df: object) -> pl.DataFrame:
+def _from_pandas(df: object, inputs: dict[str, Type] | None = None) -> pl.DataFrame:
     import pandas as pd
 
     assert isinstance(df, pd.DataFrame)
@@ -239,6 +239,16 @@ def _from_pandas(df: object) -> pl.DataFrame:
                and out[name].null_count() == out.height]
     if untyped:
         out = out.with_columns(pl.lit(None, dtype=pl.Null).alias(n) for n in untyped)
+    # pandas holds an int column with a missing value as float64 (NaN): for an int input, a
+    # float column with a null whose every other value is an integral int64 is that int column
+    # (without a null it is a float column, rejected like a float on every path)
+    for n, t in (inputs or {}).items():
+        if (t.kind == "int" and n in out.columns and out.schema[n] == pl.Float64
+                and out.get_column(n).null_count()):
+            col = out.get_column(n)
+            ints = col.cast(pl.Int64, strict=False)
+            if ints.null_count() == col.null_count() and (ints.cast(pl.Float64) == col).all():
+                out = out.with_columns(ints.alias(n))
     return out
 
 
@@ -256,7 +266,9 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
     c = pl.col(name) if col is None else col
     k = t.kind
     if dtype == pl.Null:
-        return pl.lit(None, dtype_of(t)) if col is None else c.cast(dtype_of(t))
+        # a cast of the column, not a literal: a literal is one row, and a frame whose only
+        # input is all-null came out one row tall (a lost row)
+        return c.cast(dtype_of(t))
     if dtype == dtype_of(t) and not _has_float(dtype) and k not in ("timestamp", "date"):
         return c  # (timestamps and dates are range-checked below, canonical dtype or not)
     string = isinstance(dtype, pl.String)
