@@ -152,3 +152,12 @@ def test_the_row_count_invariant_is_checked(tmp_path: Path) -> None:
     files._check_every_row_written(src, path, 3)  # equal: fine
     with pytest.raises(fd.InputError, match="3 rows read but 2 computed"):
         files._check_every_row_written(src, path, 2)
+
+
+@pytest.mark.parametrize("t", ["float?", "int?", "string?", "list[int]?", "timestamp?"])
+def test_a_frame_whose_only_input_is_all_null_keeps_every_row(t: str) -> None:
+    # Regression: an all-null (Null dtype) input was widened to a literal, one row tall.
+    spec = fd.compile(f"input {{\n  x: {t}\n}}\nfeature y = x is null\n")
+    out = spec.transform(pl.DataFrame({"x": [None, None, None]}))
+    assert out["y"].to_list() == [True, True, True]
+    assert spec.transform_lazy(pl.DataFrame({"x": [None] * 5}).lazy()).collect().height == 5
