@@ -373,3 +373,21 @@ def test_the_style_example_in_the_docs_is_formatted() -> None:
 def test_spaced_duration_is_written_together() -> None:
     src = "input {\n  t: timestamp\n}\nfeature a = t + 7d  12h\t30m\n"
     assert "t + 7d12h30m" in assert_formats_well(src)
+
+
+@pytest.mark.parametrize("expr, printed", [
+    ("-(  # why\n  5)", "-5"),                        # the parser folds `-(5)` into one literal
+    ("- # why\n 5", "-5"),
+    ("-( # one\n 5.5 # two\n )", "-5.5"),
+    ("[1, -( # in a list\n 2)]", "[1, -2]"),
+    ("coalesce(x // null, -( # own\n 1d12h))", "coalesce(x // null, -1d12h)"),
+])
+def test_comment_inside_a_negated_literal_is_not_printed_in_it(expr: str, printed: str) -> None:
+    """Regression: the text of a folded negative literal spans its parentheses and any comment
+    between them; the comment was copied into the number (`-#own5`), giving a spec that does
+    not parse. The comment belongs at the end of the line, like any other inside an
+    expression."""
+    src = f"input {{ x: int? }}\nfeature a = {expr}\n"
+    out = assert_formats_well(src)
+    code = out.splitlines()[-1].split("#", 1)[0].rstrip()
+    assert code.endswith(f"= {printed}"), out

@@ -105,8 +105,11 @@ class _Printer:
             return self._raw(n), ATOM
         # Numbers and durations keep the author's digits (`1_000`, `1e-3`, `1d12h`). A negated
         # literal is folded by the parser and its span covers `-`, `(`, spaces; the sign comes
-        # from the value, the digits from the text.
-        digits = "".join(self._raw(n).split()).lstrip("-(").rstrip(")")
+        # from the value, the digits from the text. That span may also hold comments
+        # (`-(  # why\n 5)`): they are placed by the layout, so they are cut here (a number's
+        # text has no `#`, so every `#` in it starts a comment).
+        code = " ".join(line.split("#", 1)[0] for line in self._raw(n).split("\n"))
+        digits = "".join(code.split()).lstrip("-(").rstrip(")")
         v = n.value
         negative = v < 0 if n.kind != "float" else str(v).startswith("-")  # type: ignore
         return (f"-{digits}", UNARY) if negative else (digits, ATOM)
