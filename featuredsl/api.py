@@ -22,6 +22,9 @@ from featuredsl.errors import (
     first_line,
 )
 from featuredsl.fit.fitting import FitResult, FitWarning
+from featuredsl.windows import batch as window_batch
+from featuredsl.windows.online import MemoryState
+from featuredsl.windows.sources import prepare_sources
 
 
 class Spec:
@@ -91,7 +94,7 @@ class Spec:
         return self._bound
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: object) -> FittedSpec:
+    def fit(self, data: object, sources: Mapping[str, object] | None = None) -> FittedSpec:
         """Fit every statistic on training data and freeze them (SPEC section 5).
 
         ``data`` is anything ``transform`` accepts. Returns a :class:`FittedSpec`; a spec
@@ -100,7 +103,7 @@ class Spec:
         from featuredsl.fit import fit
 
         try:
-            result = fit(self.program, data)
+            result = fit(self.program, data, sources)
         except data_io.READ_ERRORS as exc:  # a Polars panic included
             raise InputError(f"cannot fit: {first_line(exc)}") from None
         return FittedSpec(self.source, self.file, self.program, self.diagnostics,
@@ -145,21 +148,33 @@ class Spec:
         kept = [pl.col(f"__fd_keep_{i}").alias(k) for i, k in enumerate(keep)]
         return self.batch_plan().apply(prepared, kept)
 
-    def transform_lazy(self, data: object, keep: Iterable[str] | str | None = None
-                       ) -> pl.LazyFrame:
+    def transform_lazy(self, data: object, keep: Iterable[str] | str | None = None,
+                       sources: Mapping[str, object] | None = None) -> pl.LazyFrame:
         """The features as a LazyFrame: nothing is read or computed until you collect.
 
         Columns and dtypes are checked now (``InputError``). Value-level checks need the data,
         so they are left to ``transform``: collecting the result does not raise for a null in
         a non-nullable column or an unconvertible value; such a value computes as a null.
+
+        A spec with window aggregates needs every row's history, so its windows are
+        computed now, by ``transform`` (with its checks): the LazyFrame holds the result.
         """
         keep = self.keep_list(keep)
+        if self.bound().windows:
+            return self.transform(data, keep, sources=sources).lazy()
+        if sources:
+            self._no_windows(sources)
         self.feature_exprs()
         src = data_io.open_source(data, self.program.inputs)
         return self.select(data_io.prepare(src.lf, self.program.inputs, keep, text=src.text),
                             keep)
 
-    def transform(self, data: object, keep: Iterable[str] | str | None = None) -> pl.DataFrame:
+    def _no_windows(self, sources: Mapping[str, object]) -> None:
+        raise InputError(f"sources= given ({', '.join(sources)}) but the spec has no window "
+                         "aggregates to read them")
+
+    def transform(self, data: object, keep: Iterable[str] | str | None = None,
+                  sources: Mapping[str, object] | None = None) -> pl.DataFrame:
         """Compute the features of a whole dataset: kept columns, then features, in order.
 
         ``data`` is a polars DataFrame or LazyFrame, a pyarrow Table, a pandas DataFrame, or a
@@ -168,9 +183,17 @@ class Spec:
         and widened to the declared types first: bad data raises ``InputError`` naming the
         column, the first bad row (0-based) and the expected type. Files and LazyFrames are
         read with the streaming engine.
+
+        Window aggregates (SPEC 13) read ``sources``: the events of each source by name,
+        in any form ``data`` may take and in any order. Each row sees exactly the events of
+        its key with ``time - over <= event time < time``.
         """
         keep = self.keep_list(keep)
         self.feature_exprs()
+        bound = self.bound()
+        events = prepare_sources(bound, sources) if bound.windows else None
+        if sources and not bound.windows:
+            self._no_windows(sources)
         inputs = self.program.inputs
         src = data_io.open_source(data, inputs)
         prepared_lf = data_io.prepare(src.lf, inputs, keep, text=src.text, checks=True)
@@ -182,6 +205,11 @@ class Spec:
             where = f"{src.path}: " if src.path is not None else ""
             raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
         prepared = data_io.check(prepared, src.lf, inputs)
+        if events is not None:
+            try:
+                prepared = window_batch.compute(prepared, bound, events)
+            except data_io.READ_ERRORS as exc:
+                raise InputError(f"cannot compute the windows: {first_line(exc)}") from None
         try:
             out = self.select(prepared.lazy(), keep).collect(engine="in-memory")
         except data_io.READ_ERRORS as exc:  # a Polars panic included: never a lost row
@@ -192,11 +220,29 @@ class Spec:
         return out
 
     # ------------------------------------------------------------------ row
-    def row_evaluator(self) -> Callable[[dict], dict]:
+    def online_state(self, url: str | None = None) -> MemoryState:
+        """Live state for the spec's window aggregates (SPEC 13): ``ingest`` events into it,
+        then serve with ``row_evaluator(state=state)``. In this process without ``url``."""
+        if url is not None:
+            raise InputError("online_state(url): only the in-process state exists so far")
+        return MemoryState(self.bound())
+
+    def row_evaluator(self, state: MemoryState | None = None) -> Callable[[dict], dict]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.
 
-        Its generated Python source is ``evaluator.source``.
+        Its generated Python source is ``evaluator.source``. A spec with window aggregates
+        reads them from ``state`` (``online_state()``) at the row's time.
         """
+        bound = self.bound()
+        if bound.windows:
+            if state is None:
+                raise InputError("this spec has window aggregates: pass the live state, "
+                                 "row_evaluator(state=spec.online_state())")
+            if state.program is not bound:
+                raise InputError("this state was made by another spec: use "
+                                 "this spec's online_state()")
+            with ir.deep_recursion():
+                return build_evaluator(bound, state.reader())
         if self._evaluator is None:
             bound = self.bound()
             with self._lock:

@@ -50,8 +50,14 @@ def bind(program: ir.Program, stats: Mapping[str, object], *, exprs: Sequence[ir
         extra = [b.expr(e) for e in exprs]
         roots: Iterable[ir.Expr] = [*(f.expr for f in outs), *extra]
         order = ir.referenced_values(b.bound, program.order, roots)
-        return ir.BoundProgram(dict(program.inputs), {n: b.bound[n] for n in order}, order,
-                            outs, extra)
+        values = {n: b.bound[n] for n in order}
+        windows: dict[tuple, ir.Window] = {}
+        for root in [*values.values(), *roots]:
+            for node in ir.walk(root):
+                if isinstance(node, ir.Window):
+                    windows.setdefault(node.key(), node)
+        return ir.BoundProgram(dict(program.inputs), values, order, outs, extra,
+                               list(windows.values()), dict(program.sources), program.time)
 
 
 def _frozen(value: object) -> object:
@@ -83,6 +89,13 @@ class _Binder:
     def expr(self, e: ir.Expr) -> ir.Expr:
         if isinstance(e, ir.Const | ir.Input):
             return e
+        if isinstance(e, ir.Window):  # a leaf of the row; its predicate is bound on its own
+            if e.where is None:
+                return e
+            where = self.expr(e.where)
+            if isinstance(where, ir.Const) and where.value is True:
+                where = None  # every event passes
+            return ir.Window(e.type, e.function, e.source, e.field, e.over, where, e.by)
         if isinstance(e, ir.LetRef):
             v = self.value(e.name)
             return ir.Const(e.type, v.value) if isinstance(v, ir.Const) else e

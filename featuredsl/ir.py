@@ -166,6 +166,50 @@ class Aggregate(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """An event source (SPEC 13): its fields and types, its key fields, its time field."""
+
+    name: str
+    fields: dict[str, Type]
+    keys: tuple[str, ...]
+    time: str
+    doc: str | None = None
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Window(Expr):
+    """A windowed aggregate over an event source: for a row with key ``k`` (the inputs
+    ``by``, matched to the source's keys in order) and time ``t`` (the input block's ``time``),
+    the aggregate ``function`` of the events of key ``k`` with ``t - over <= time < t``
+    (``over`` in µs; ``None``: every earlier event) for which ``where`` is true.
+
+    A leaf of the row expression, like an input: its value comes from the window machinery
+    (``featuredsl.windows``), computed by each backend's own half of the registry entry.
+    ``field`` is the aggregated source field (``None`` for ``count(src)``); ``where`` is an
+    expression over the source's fields (as :class:`Input` nodes named by field)."""
+
+    function: str
+    source: str
+    field: str | None
+    over: int | None
+    where: Expr | None
+    by: tuple[str, ...]
+
+    def key(self) -> tuple:
+        return ("Window", self.function, self.type, self.source, self.field, self.over,
+                None if self.where is None else self.where.key(), self.by)
+
+    @property
+    def column(self) -> str:
+        """The name of the temporary column the batch backend computes this window into:
+        derived from the window's structure, so equal windows share one column."""
+        import hashlib
+
+        digest = hashlib.sha256(repr(self.key()).encode()).hexdigest()[:16]
+        return f"__fd_w_{digest}"
+
+
+@dataclass(frozen=True, slots=True)
 class Feature:
     name: str
     expr: Expr
@@ -196,6 +240,9 @@ class Program:
     features: list[Feature] = field(default_factory=list)
     #: Named values in dependency order (dependencies first).
     order: list[str] = field(default_factory=list)
+    #: Event sources by name, and the input that is the row's time (SPEC 13).
+    sources: dict[str, Source] = field(default_factory=dict)
+    time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +269,12 @@ class BoundProgram:
     order: list[str]
     features: list[BoundFeature]
     exprs: list[Expr]
+    #: The distinct windowed aggregates the values read (by structure), the sources they
+    #: aggregate and the input that is the row's time: what the window machinery computes
+    #: before the backends run.
+    windows: list[Window] = field(default_factory=list)
+    sources: dict[str, Source] = field(default_factory=dict)
+    time: str | None = None
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

@@ -104,7 +104,8 @@ class BatchPlan:
 
 def _is_column(e: ir.Expr) -> bool:
     """An input column, or one cast to float: never a scalar to Polars."""
-    return isinstance(e, ir.Input) or (isinstance(e, ir.Cast) and isinstance(e.arg, ir.Input))
+    return isinstance(e, ir.Input | ir.Window) or (
+        isinstance(e, ir.Cast) and isinstance(e.arg, ir.Input | ir.Window))
 
 
 class PolarsLowering:
@@ -203,6 +204,8 @@ class PolarsLowering:
             return _Lowered(literal(e.value, e.type), 0, 0)
         if isinstance(e, ir.Input):
             return _Lowered(pl.col(e.name), 0, 0)
+        if isinstance(e, ir.Window):  # computed by featuredsl.windows.batch before the plan
+            return _Lowered(pl.col(e.column), 0, 0)
         if isinstance(e, ir.LetRef):
             return self.lower(self.program.values[e.name])
         if isinstance(e, ir.Call):

@@ -68,8 +68,12 @@ def _is_local(atom: str) -> bool:
 class RowCodegen:
     """Builds the source and globals of the evaluator; also the ``g`` given to lowerings."""
 
-    def __init__(self, program: ir.BoundProgram) -> None:
+    def __init__(self, program: ir.BoundProgram,
+                 windows: Callable[..., tuple] | None = None) -> None:
         self.program = program
+        #: reads the program's windows for one row (``featuredsl.windows``): called with the
+        #: row's time and the inputs of :func:`window_inputs`, returns one value per window
+        self.window_reader = windows
         self.globals: dict[str, object] = {}
         self._ref_names: dict[object, str] = {}
         self._counter = 0
@@ -152,6 +156,8 @@ class RowCodegen:
             exc = self.tmp()
             self.emit(f"except {self.ref(InputError, 'InputError')} as {exc}:")
             self.emit(f"    raise {complete}({exc}, row, {schema}) from None")
+        if self.program.windows:
+            self._read_windows()
         for name in self.program.order:  # the needed values, in dependency order
             self.values[name] = self.expr(self.program.values[name])
         items = []
@@ -172,9 +178,28 @@ class RowCodegen:
         self.emit("return {" + ", ".join(items) + "}")
         return self.render(), self.globals
 
+    def _read_windows(self) -> None:
+        """One call reads every window of the row from the state, after the inputs."""
+        if self.window_reader is None:
+            raise ValueError("this spec has window aggregates: the evaluator needs a state")
+        assert self.program.time is not None
+        args = [self.values["$in:" + n] for n in (self.program.time,
+                                                   *window_inputs(self.program))]
+        local = self.tmp()
+        self.values["$windows"] = local
+        self.emit(f"{local} = {self.ref(self.window_reader, 'windows')}({', '.join(args)})")
+
+    def _Window(self, e: ir.Window) -> str:
+        index = next(i for i, w in enumerate(self.program.windows) if w.key() == e.key())
+        out = self.tmp()
+        self.emit(f"{out} = {self.values['$windows']}[{index}]")
+        return out
+
     def _inputs_read_as_fields_only(self) -> set[str]:
         """Timestamp inputs used only by calendar-field functions: they may stay aware UTC."""
         ok = {n for n, t in self.program.inputs.items() if t.kind == "timestamp"}
+        if self.program.windows:  # the window reader takes the normalized row time
+            ok -= {self.program.time, *window_inputs(self.program)}
         for value in self.program.values.values():
             for node in ir.walk(value):
                 allowed = isinstance(node, ir.Call) and node.overload.reads_fields_only
@@ -444,9 +469,20 @@ def _fresh_list(e: ir.Expr) -> bool:
     return isinstance(e, ir.Cast) and not isinstance(e.arg, ir.Const)
 
 
-def build_evaluator(program: ir.BoundProgram) -> Callable[[dict], dict]:
-    """Generate, compile and return the evaluator; its source is ``evaluator.source``."""
-    gen = RowCodegen(program)
+def window_inputs(program: ir.BoundProgram) -> list[str]:
+    """The inputs the program's windows match source keys with, in declaration order: with
+    the row's time first, the arguments of the window reader."""
+    used = {n for w in program.windows for n in w.by}
+    return [n for n in program.inputs if n in used]
+
+
+def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | None = None
+                    ) -> Callable[[dict], dict]:
+    """Generate, compile and return the evaluator; its source is ``evaluator.source``.
+
+    A program with window aggregates needs ``windows``, the state's reader (see
+    :mod:`featuredsl.windows.online`)."""
+    gen = RowCodegen(program, windows)
     source, globs = gen.build()
     namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
     code = compile(source, "<featuredsl row evaluator>", "exec")

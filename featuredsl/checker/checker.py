@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from featuredsl import ir
+from featuredsl.checker import windows
 from featuredsl.checker.graph import find_cycle, topological_order
 from featuredsl.errors import Diagnostic, Span, did_you_mean, source_lines
 from featuredsl.functions.registry import (
@@ -146,6 +147,7 @@ class Checker:
                 self.program.inputs[f.name] = t
                 self.types[f.name] = t
         self._input_fields = seen
+        windows.check_time_clause(self, blocks[0])
 
     def _collect_decls(self) -> None:
         inputs = getattr(self, "_input_fields", {})
@@ -158,6 +160,7 @@ class Checker:
                            "stats, lets and features")
                 continue
             self.decls[d.name] = d
+        windows.check_sources(self, {*inputs, *self.decls})
 
     def _refs(self, node: ast.Node, all_names: bool = False) -> set[str]:
         """Names of declarations (or, with ``all_names``, any names) an expression refers to."""
@@ -288,6 +291,10 @@ class Checker:
             return ir.LetRef(self.types[n.name], n.name)
         if n.name in self.decls or n.name in getattr(self, "_input_fields", {}):
             return None  # declared but failed to check: already reported
+        if any(d.name == n.name for d in self.module.sources):
+            self.error("E306", f"`{n.name}` is an event source: it has no value on the row",
+                       n.span, f"aggregate it over a window, e.g. count({n.name}, over=7d)")
+            return None
         fn = lookup(n.name)
         hint = (f"`{n.name}` is a function: call it, e.g. {n.name}(x)" if fn
                 else did_you_mean(n.name, [*self.decls, *self.program.inputs]))
@@ -383,7 +390,12 @@ class Checker:
         t = t.with_nullable(nullable)
         return ir.Coalesce(t, tuple(_coerce(a, t) for a in args))
 
+    def _FieldRef(self, n: ast.FieldRef) -> ir.Expr | None:
+        return windows.field_ref(self, n)
+
     def _Call(self, n: ast.Call) -> ir.Expr | None:
+        if windows.is_window_call(self, n):
+            return windows.window_call(self, n)
         fn = lookup(n.name)
         if fn is None:
             if n.name == "coalesce":
@@ -591,7 +603,8 @@ class Checker:
         if bound is None:
             return None
         args, nodes, written = bound
-        row_level = any(isinstance(x, ir.Input | ir.LetRef) for x in ir.walk(args[0]))
+        row_level = any(isinstance(x, ir.Input | ir.LetRef | ir.Window)
+                        for x in ir.walk(args[0]))
         if not row_level:
             self.error("E209", f"the argument of `{fn.name}` does not depend on the row",
                        nodes[0].span, "aggregate an input or an expression of inputs")

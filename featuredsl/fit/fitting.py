@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,8 @@ from featuredsl.fit.select import (
 )
 from featuredsl.fit.top import top_values
 from featuredsl.types import Type
+from featuredsl.windows import batch as window_batch
+from featuredsl.windows.sources import prepare_sources
 
 
 class FitTimeWarning(UserWarning):
@@ -245,11 +247,34 @@ def _dedupe(edges: list) -> tuple:
 # ---------------------------------------------------------------------------- fit
 
 
-def fit(program: ir.Program, data: object) -> FitResult:
+def fit(program: ir.Program, data: object, sources: Mapping[str, object] | None = None
+        ) -> FitResult:
     """Fit ``program``'s statistics and training profile on ``data`` (see the module
-    docstring). Warnings also go through :func:`warnings.warn` as :class:`FitTimeWarning`."""
+    docstring). Warnings also go through :func:`warnings.warn` as :class:`FitTimeWarning`.
+
+    Window aggregates (in features or in statistics' arguments) read ``sources``."""
     with tempfile.TemporaryDirectory(prefix="featuredsl-fit-") as tmp:
-        return _fit(program, data, _Materializer(data, Path(tmp)))
+        return _fit(program, data, _Materializer(data, Path(tmp)), sources)
+
+
+def _with_windows(program: ir.Program, prepared: pl.LazyFrame,
+                  sources: Mapping[str, object] | None) -> pl.LazyFrame:
+    """The prepared rows with every window the program reads computed as a column (the
+    windows need no statistics, so they are computed once, before every pass)."""
+    roots = [*program.values.values(),
+             *(a for s in program.stats.values() for a in s.expr.args)]
+    windows = [n for e in roots for n in ir.walk(e) if isinstance(n, ir.Window)]
+    if not windows:
+        if sources:
+            raise InputError(f"sources= given ({', '.join(sources)}) but the spec has no "
+                             "window aggregates to read them")
+        return prepared
+    bound = bind(program, {}, exprs=windows, features=False)
+    events = prepare_sources(bound, sources)
+    try:
+        return window_batch.compute(prepared.collect(), bound, events).lazy()
+    except data_io.READ_ERRORS as exc:
+        raise InputError(f"cannot compute the windows: {first_line(exc)}") from None
 
 
 class _Materializer:
@@ -288,10 +313,12 @@ def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl
     return int(got[0])  # type: ignore[call-overload]
 
 
-def _fit(program: ir.Program, data: object, materialize: _Materializer) -> FitResult:
+def _fit(program: ir.Program, data: object, materialize: _Materializer,
+         sources: Mapping[str, object] | None = None) -> FitResult:
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
     prepared = materialize(data_io.prepare(src.lf, inputs, [], text=src.text, checks=True))
+    prepared = _with_windows(program, prepared, sources)
     flags = data_io.flag_columns(prepared.collect_schema().names())
     budget = Budget(COLLECT_BUDGET)
     levels = stat_levels(program)

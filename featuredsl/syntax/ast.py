@@ -57,6 +57,17 @@ class Ref(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class FieldRef(Node):
+    """``source.field``: a field of an event source (the argument of a window aggregate, or a
+    name in its ``where=`` predicate)."""
+
+    source: str
+    field: str
+    source_span: Span
+    field_span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Kwarg:
     name: str
     value: Node
@@ -169,8 +180,32 @@ class InputField(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Clause(Node):
+    """A clause of an input block or a source: ``time t`` or ``key a, b``: the clause word,
+    its span, and the names it lists with their spans."""
+
+    word: str
+    word_span: Span
+    names: tuple[tuple[str, Span], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class InputBlock(Node):
+    """``input { ... }``: the row's fields and its ``time`` clause, if any."""
+
     fields: tuple[InputField, ...]
+    clauses: tuple[Clause, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDecl(Node):
+    """``source NAME { fields; key f[, g]; time t }``: an event log (SPEC 13)."""
+
+    name: str
+    name_span: Span
+    fields: tuple[InputField, ...]
+    clauses: tuple[Clause, ...]
+    doc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +235,7 @@ class Module:
 
     inputs: list[InputBlock] = field(default_factory=list)
     decls: list[Decl] = field(default_factory=list)
+    sources: list[SourceDecl] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
 
 

@@ -36,7 +36,10 @@ def _big_int(text: str) -> int:
 #: Deepest expression nesting accepted; deeper input is E210 (split it with `let`).
 MAX_DEPTH = 200
 
-_DECL_START = re.compile(r"^[ \t]*(input|stat|let|feature)(?![A-Za-z0-9_])")
+# `source` is not reserved (a field may be called so): it starts a declaration only when a
+# name follows it and then `{` or the end of the line.
+_DECL_START = re.compile(r"^[ \t]*((input|stat|let|feature)(?![A-Za-z0-9_])"
+                         r"|source[ \t]+([A-Za-z_][A-Za-z0-9_]*|`[^`\n]+`)[ \t]*(\{|$))")
 # Strings and backquoted names first, so a `#` inside them is not taken for a comment.
 _COMMENT_SCAN = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`\n]*`|(#[^\n]*)')
 _DURATION_PART = re.compile(r"([0-9]+)(ms|us|d|h|m|s)")
@@ -130,7 +133,26 @@ class _ToAst(Transformer_NonRecursive):
         return ast.InputField(_join(nspan, texpr.span), name, texpr)
 
     def input_block(self, meta, children):
-        return ast.InputBlock(_span_of_meta(meta), tuple(c for c in children if c is not None))
+        items = [c for c in children if c is not None]
+        return ast.InputBlock(_span_of_meta(meta),
+                              tuple(c for c in items if isinstance(c, ast.InputField)),
+                              tuple(c for c in items if isinstance(c, ast.Clause)))
+
+    def _clause(self, meta, children) -> ast.Clause:
+        (word, wspan), *names = children
+        return ast.Clause(_span_of_meta(meta), word, wspan, tuple(names))
+
+    def time_clause(self, meta, children):
+        return self._clause(meta, children)
+
+    def source_clause(self, meta, children):
+        return self._clause(meta, children)
+
+    def source_decl(self, meta, children):
+        (name, nspan), *items = children
+        return ast.SourceDecl(_span_of_meta(meta), name, nspan,
+                              tuple(c for c in items if isinstance(c, ast.InputField)),
+                              tuple(c for c in items if isinstance(c, ast.Clause)))
 
     def _decl(self, kind: str, meta, name, expr, texpr=None) -> ast.Decl:
         return ast.Decl(_span_of_meta(meta), kind, name[0], name[1], expr, texpr)
@@ -224,6 +246,10 @@ class _ToAst(Transformer_NonRecursive):
     def ref(self, meta, children):
         name, span = children[0]
         return self._node(ast.Ref(span, name))
+
+    def field_ref(self, meta, children):
+        (source, sspan), (fld, fspan) = children
+        return self._node(ast.FieldRef(_span_of_meta(meta), source, fld, sspan, fspan))
 
     def kwarg(self, meta, children):
         (name, nspan), value = children
@@ -404,6 +430,10 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module, list[Diagnosti
             continue
         if isinstance(node, ast.InputBlock):
             module.inputs.append(node)
+        elif isinstance(node, ast.SourceDecl):
+            module.sources.append(ast.SourceDecl(
+                node.span, node.name, node.name_span, node.fields, node.clauses,
+                _doc_comment(lines, node.span.line)))
         else:
             assert isinstance(node, ast.Decl)
             doc = _doc_comment(lines, node.span.line)
