@@ -30,6 +30,7 @@ from featuredsl.backends.row_backend import build_evaluator, window_inputs
 from featuredsl.errors import InputError
 from featuredsl.types import Type
 from featuredsl.windows import exact
+from featuredsl.windows.sources import prepare_events
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _US = dt.timedelta(microseconds=1)
@@ -264,12 +265,13 @@ class MemoryState:
             if prepared is not None:
                 src.add(*prepared)
 
-    def ingest_batch(self, source: str, events: Iterable[Mapping]) -> int:
-        """Add many events in order; all are validated before any is added (a bad one raises
-        ``InputError`` naming its row, and nothing is added). Returns how many were added."""
+    def ingest_batch(self, source: str, events: Iterable[Mapping] | object) -> int:
+        """Add many events in order: dicts, or a frame or file as ``transform`` reads them
+        (history to warm the state). All are validated before any is added (a bad one raises
+        ``InputError`` naming its row, and nothing is added). Returns how many were read."""
         src = self._source(source)
         prepared = []
-        for i, event in enumerate(events):
+        for i, event in enumerate(_event_rows(src.source, events)):
             try:
                 prepared.append(src.prepare(event))
             except InputError as exc:
@@ -316,6 +318,13 @@ class MemoryState:
             return tuple(out)
 
         return read
+
+
+def _event_rows(source: ir.Source, events: object) -> Iterable[object]:
+    """Dict events as given; any frame or file, read and validated like ``sources=``."""
+    if isinstance(events, list | tuple) or hasattr(events, "__next__"):
+        return events  # type: ignore[return-value]
+    return prepare_events(source, events).iter_rows(named=True)
 
 
 def _empty(value: object, t: Type) -> object:
