@@ -149,3 +149,21 @@ def test_the_evaluator_needs_this_specs_state(fitted) -> None:
     other = fd.compile(SPEC).fit(ROWS, sources={"txns": EVENTS})
     with pytest.raises(fd.InputError, match="made by another spec"):
         fitted.row_evaluator(state=other.online_state())
+
+
+def test_string_min_max_when_no_event_has_a_value() -> None:
+    # regression: max of a string field whose every event value is null (an empty ranking)
+    # raised "gather indices are out of bounds" in the batch backend
+    spec = fd.compile(SPEC.replace("feature n7 = count(txns, over=7d)",
+                                   "feature n7 = count(txns, over=7d)\n"
+                                   "feature top = max(txns.merchant)\n"
+                                   "feature low = min(txns.merchant, over=1d)")
+                      .replace("merchant: string", "merchant: string?"))
+    events = EVENTS.with_columns(pl.lit(None, pl.String).alias("merchant"))
+    fitted = spec.fit(ROWS, sources={"txns": events})
+    out = fitted.transform(ROWS, sources={"txns": events})
+    assert out["top"].to_list() == [None] * 3 and out["low"].to_list() == [None] * 3
+    state = fitted.online_state()
+    state.ingest_batch("txns", events)
+    evaluate = fitted.row_evaluator(state=state)
+    assert [evaluate(r) for r in ROWS.to_dicts()] == out.to_dicts()

@@ -226,6 +226,8 @@ class Group:
         best = _range_extreme(arr, lo, hi, largest)
         has = self._count(w) > 0
         if values.dtype == pl.String:
+            if not len(order):  # no valid string anywhere: every window is empty of values
+                return pl.Series([None] * len(lo), dtype=pl.String)
             idx = pl.Series(np.where(has, best, 0).astype(np.int64))
             got = order.gather(idx)
         else:
