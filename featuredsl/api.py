@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from featuredsl.errors import (
 )
 from featuredsl.fit.fitting import FitResult, FitWarning
 from featuredsl.windows import batch as window_batch
+from featuredsl.windows import persist
 from featuredsl.windows.online import MemoryState
 from featuredsl.windows.sources import prepare_sources
 
@@ -220,12 +222,18 @@ class Spec:
         return out
 
     # ------------------------------------------------------------------ row
-    def online_state(self, url: str | None = None) -> MemoryState:
+    def online_state(self, url: str | None = None, *,
+                     restore: str | os.PathLike[str] | None = None) -> MemoryState:
         """Live state for the spec's window aggregates (SPEC 13): ``ingest`` events into it,
-        then serve with ``row_evaluator(state=state)``. In this process without ``url``."""
+        then serve with ``row_evaluator(state=state)``. In this process without ``url``;
+        ``restore`` loads a file written by ``state.save(path)`` (an ``ArtifactError`` if it
+        is damaged or was saved by a spec with other sources or windows)."""
         if url is not None:
             raise InputError("online_state(url): only the in-process state exists so far")
-        return MemoryState(self.bound())
+        state = MemoryState(self.bound())
+        if restore is not None:
+            persist.load(state, restore)
+        return state
 
     def row_evaluator(self, state: MemoryState | None = None) -> Callable[[dict], dict]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.

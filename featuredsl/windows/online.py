@@ -19,6 +19,7 @@ event and a read never sees half of one.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,7 @@ from featuredsl.backends import row_input
 from featuredsl.backends.row_backend import build_evaluator, window_inputs
 from featuredsl.errors import InputError
 from featuredsl.types import Type
-from featuredsl.windows import exact
+from featuredsl.windows import exact, persist
 from featuredsl.windows.sources import prepare_events
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -186,14 +187,27 @@ class _SourceState:
                 self.wheres.append(w.where)
         self.predicates: Callable[[dict], dict] | None = None
         if self.wheres:
+            # the predicates see the event as given (they convert the fields they read
+            # themselves, exactly as the row evaluator does)
+            read = {x.name for e in self.wheres for x in ir.walk(e) if isinstance(x, ir.Input)}
             program = ir.BoundProgram(
-                dict(source.fields), {}, [],
+                {f: t for f, t in source.fields.items() if f in read}, {}, [],
                 [ir.BoundFeature(f"w{i}", e, e.type) for i, e in enumerate(self.wheres)], [])
             self.predicates = build_evaluator(program)
         self.fields = sorted({w.field for w in windows if w.field is not None})
         self.streams = sorted({self.stream(w) for w in windows},
                               key=lambda s: (s.field or "", -1 if s.where is None else s.where))
         self.logs: dict[tuple, KeyLog] = {}
+        self.events = 0  # ingested, null keys included
+
+    def column_names(self) -> list[object]:
+        """What each key's log stores per event: the aggregated fields, then the flags of
+        the ``where=`` predicates (``("where", i)``)."""
+        return [*self.fields, *(("where", i) for i in range(len(self.wheres)))]
+
+    def column_type(self, name: object) -> Type:
+        """The type of a stored column (a ``where=`` flag is a bool)."""
+        return Type("bool") if isinstance(name, tuple) else self.source.fields[name]  # type: ignore[index]
 
     def stream(self, w: ir.Window) -> _Stream:
         where = None if w.where is None else next(
@@ -222,7 +236,7 @@ class _SourceState:
             v = got[f]
             values[f] = exact.canonical_float(v) if isinstance(v, float) else v  # type: ignore[arg-type]
         if self.predicates is not None:
-            flags = self.predicates(got)
+            flags = self.predicates(event)
             for i in range(len(self.wheres)):
                 values[("where", i)] = flags[f"w{i}"] is True
         return key, micros(got[self.source.time]), values  # type: ignore[arg-type]
@@ -230,8 +244,7 @@ class _SourceState:
     def add(self, key: tuple, t: int, values: dict[object, object]) -> None:
         log = self.logs.get(key)
         if log is None:
-            names: list[object] = [*self.fields, *(("where", i) for i in range(len(self.wheres)))]
-            log = self.logs[key] = KeyLog(names, self.streams)
+            log = self.logs[key] = KeyLog(self.column_names(), self.streams)
         log.insert(t, values)
 
 
@@ -262,6 +275,7 @@ class MemoryState:
         prepared = src.prepare(event)
         with self._lock:
             self.events += 1
+            src.events += 1
             if prepared is not None:
                 src.add(*prepared)
 
@@ -280,9 +294,16 @@ class MemoryState:
         with self._lock:
             for p in prepared:
                 self.events += 1
+                src.events += 1
                 if p is not None:
                     src.add(*p)
         return len(prepared)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state to a file (JSON data, integrity-checked; see
+        :mod:`featuredsl.windows.persist`), to restart warm with
+        ``fitted.online_state(restore=path)``."""
+        persist.save(self, path)
 
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
