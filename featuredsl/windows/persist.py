@@ -5,7 +5,7 @@ The file is data, never code (no pickle): one JSON document
 
 .. code-block:: json
 
-    {"format": "featuredsl-window-state", "version": 1, "featuredsl": "0.1.0",
+    {"format": "featuredsl-window-state", "version": 1,
      "fingerprint": "<sha256 of the spec's sources and windows>",
      "sources": {"txns": {"events": 1234, "columns": ["amount", "where:0"],
                           "keys": [{"key": [42], "times": [...], "values": [[...], [...]]}]}},
@@ -132,8 +132,6 @@ def _column_name(name: object) -> str:
 
 def save(state: MemoryState, path: str | os.PathLike[str]) -> None:
     """Write ``state`` to ``path`` (atomically: a temporary file renamed into place)."""
-    from featuredsl import __version__
-
     sources: dict[str, object] = {}
     with state._lock:
         for name, src in state._sources.items():
@@ -150,7 +148,7 @@ def save(state: MemoryState, path: str | os.PathLike[str]) -> None:
             keys.sort(key=lambda k: json.dumps(k["key"]))
             sources[name] = {"events": src.events, "columns": [_column_name(c) for c in names],
                              "keys": keys}
-    doc: dict = {"format": FORMAT, "version": VERSION, "featuredsl": __version__,
+    doc: dict = {"format": FORMAT, "version": VERSION,
                  "fingerprint": fingerprint(state.program), "sources": sources}
     doc["integrity"] = {"sha256": hashlib.sha256(_canonical(doc)).hexdigest()}
     target = Path(path)
