@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -223,14 +224,21 @@ class Spec:
 
     # ------------------------------------------------------------------ row
     def online_state(self, url: str | None = None, *,
-                     restore: str | os.PathLike[str] | None = None) -> MemoryState:
+                     restore: str | os.PathLike[str] | None = None,
+                     lateness: dt.timedelta = dt.timedelta(hours=1)) -> MemoryState:
         """Live state for the spec's window aggregates (SPEC 13): ``ingest`` events into it,
         then serve with ``row_evaluator(state=state)``. In this process without ``url``;
         ``restore`` loads a file written by ``state.save(path)`` (an ``ArtifactError`` if it
-        is damaged or was saved by a spec with other sources or windows)."""
+        is damaged or was saved by a spec with other sources or windows).
+
+        Events no window can read any more are evicted: those older than the newest event
+        of their source minus its longest window minus ``lateness`` (a source with a
+        lifetime window keeps every event). Reads and late events up to ``lateness``
+        older than the newest event are exact; a read whose window would need an evicted
+        event raises ``InputError`` instead of answering wrongly."""
         if url is not None:
             raise InputError("online_state(url): only the in-process state exists so far")
-        state = MemoryState(self.bound())
+        state = MemoryState(self.bound(), lateness=lateness)
         if restore is not None:
             persist.load(state, restore)
         return state

@@ -56,10 +56,12 @@ class _Stream:
 class KeyLog:
     """One key's events of one source, in (time, log order), with exact prefix sums."""
 
-    __slots__ = ("columns", "prefix", "times")
+    __slots__ = ("columns", "evicted", "prefix", "times")
 
     def __init__(self, fields: Iterable[str], streams: Iterable[_Stream]) -> None:
         self.times: list[int] = []
+        #: the time of the latest event evicted from this log (None: nothing evicted)
+        self.evicted: int | None = None
         self.columns: dict[object, list] = {f: [] for f in fields}
         self.prefix: dict[_Stream, tuple[list[int], list[int], list[int], list[int]]] = {
             s: ([0], [0], [0], [0]) for s in streams}
@@ -79,6 +81,22 @@ class KeyLog:
                     del p[pos + 1:]
                 for i in range(pos, len(self.times)):
                     self._extend(stream, sums, i)
+
+    def trim(self, cut: int) -> None:
+        """Evict the events older than ``cut``. The prefix sums keep their absolute values
+        (the first kept entry becomes the base), so every window that starts at or after
+        ``cut`` reads exactly as before."""
+        m = bisect_left(self.times, cut)
+        if not m:
+            return
+        latest = self.times[m - 1]
+        self.evicted = latest if self.evicted is None else max(self.evicted, latest)
+        del self.times[:m]
+        for col in self.columns.values():
+            del col[:m]
+        for sums in self.prefix.values():
+            for p in sums:
+                del p[:m]
 
     def _valid(self, stream: _Stream, i: int) -> tuple[bool, object]:
         if stream.where is not None and not self.columns[("where", stream.where)][i]:
@@ -199,6 +217,12 @@ class _SourceState:
                               key=lambda s: (s.field or "", -1 if s.where is None else s.where))
         self.logs: dict[tuple, KeyLog] = {}
         self.events = 0  # ingested, null keys included
+        #: the latest event time seen (µs): eviction keeps what windows read from here back
+        self.watermark: int | None = None
+        # A lifetime window (no `over=`) reads every event: such a source evicts nothing.
+        overs = [w.over for w in windows]
+        self.keep: int | None = None if not overs or None in overs else max(overs)  # type: ignore[type-var]
+        self.lateness = 0
 
     def column_names(self) -> list[object]:
         """What each key's log stores per event: the aggregated fields, then the flags of
@@ -246,12 +270,36 @@ class _SourceState:
         if log is None:
             log = self.logs[key] = KeyLog(self.column_names(), self.streams)
         log.insert(t, values)
+        if self.watermark is None or t > self.watermark:
+            self.watermark = t
+        cut = self.cut()
+        if cut is not None and log.times[0] < cut:
+            log.trim(cut)
+
+    def cut(self) -> int | None:
+        """Events older than this are read by no window of a row at or after ``watermark -
+        lateness``: they may be evicted. None when nothing may be (a lifetime window)."""
+        if self.keep is None or self.watermark is None:
+            return None
+        return self.watermark - self.keep - self.lateness
+
+    def evict(self) -> None:
+        """Evict from every key's log (ingest evicts only from the key it adds to)."""
+        cut = self.cut()
+        if cut is None:
+            return
+        for log in self.logs.values():
+            if log.times and log.times[0] < cut:
+                log.trim(cut)
 
 
 class MemoryState:
     """Live window state in this process (``fitted.online_state()``)."""
 
-    def __init__(self, program: ir.BoundProgram) -> None:
+    def __init__(self, program: ir.BoundProgram,
+                 lateness: dt.timedelta = dt.timedelta(hours=1)) -> None:
+        if lateness < dt.timedelta(0):
+            raise InputError(f"online_state(lateness=...) must not be negative, got {lateness}")
         self.program = program
         self._lock = threading.RLock()
         by_source: dict[str, list[ir.Window]] = {}
@@ -259,7 +307,16 @@ class MemoryState:
             by_source.setdefault(w.source, []).append(w)
         self._sources = {name: _SourceState(src, by_source.get(name, []))
                          for name, src in program.sources.items()}
+        for src in self._sources.values():
+            src.lateness = lateness // _US
         self.events = 0
+
+    def evict(self) -> None:
+        """Evict, from every key, the events no allowed read can see (ingest already evicts
+        from the key it adds to; this sweeps keys that have gone quiet)."""
+        with self._lock:
+            for src in self._sources.values():
+                src.evict()
 
     def _source(self, name: str) -> _SourceState:
         got = self._sources.get(name)
@@ -330,6 +387,9 @@ class MemoryState:
                     if log is None:
                         out.append(_empty(empty, typ))
                         continue
+                    if over is not None and log.evicted is not None \
+                            and t - over <= log.evicted:
+                        raise _evicted(time, over, log.evicted)  # type: ignore[arg-type]
                     hi = bisect_left(log.times, t)
                     lo = 0 if over is None else bisect_left(log.times, t - over)
                     if lo >= hi:
@@ -346,6 +406,16 @@ def _event_rows(source: ir.Source, events: object) -> Iterable[object]:
     if isinstance(events, list | tuple) or hasattr(events, "__next__"):
         return events  # type: ignore[return-value]
     return prepare_events(source, events).iter_rows(named=True)
+
+
+def _evicted(time: dt.datetime, over: int, evicted: int) -> InputError:
+    """A read whose window would hold an evicted event: refused, never answered wrongly."""
+    start = _EPOCH + (evicted * _US)
+    return InputError(
+        f"row time {time.isoformat()}: its {dt.timedelta(microseconds=over)} window reaches "
+        f"back to events the live state has evicted (this key's events up to "
+        f"{start.isoformat()}); allow older reads with online_state(lateness=...)",
+        field=None)
 
 
 def _empty(value: object, t: Type) -> object:

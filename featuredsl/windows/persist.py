@@ -142,12 +142,12 @@ def save(state: MemoryState, path: str | os.PathLike[str]) -> None:
             for key, log in src.logs.items():
                 keys.append({
                     "key": [_encode(v, kt) for v, kt in zip(key, key_types, strict=True)],
-                    "times": list(log.times),
+                    "times": list(log.times), "evicted": log.evicted,
                     "values": [[_encode(v, t) for v in log.columns[c]]
                                for c, t in zip(names, types, strict=True)]})
             keys.sort(key=lambda k: json.dumps(k["key"]))
             sources[name] = {"events": src.events, "columns": [_column_name(c) for c in names],
-                             "keys": keys}
+                             "watermark": src.watermark, "keys": keys}
     doc: dict = {"format": FORMAT, "version": VERSION,
                  "fingerprint": fingerprint(state.program), "sources": sources}
     doc["integrity"] = {"sha256": hashlib.sha256(_canonical(doc)).hexdigest()}
@@ -192,14 +192,25 @@ def load(state: MemoryState, path: str | os.PathLike[str]) -> None:
                             "load it with the spec that saved it")
     loaded = {name: _read_source(state, name, body, where)
               for name, body in _mapping(doc.get("sources"), where).items()}
+    from featuredsl.windows.online import KeyLog
+
     with state._lock:  # everything decoded: now it cannot fail half-way
-        for name, (events, entries) in loaded.items():
+        for name, (events, watermark, entries) in loaded.items():
             src = state._sources[name]
             src.events = events
-            for key, times, rows in entries:
+            for key, times, rows, evicted in entries:
                 for t, values in zip(times, rows, strict=True):
                     src.add(key, t, values)
-        state.events = sum(events for events, _ in loaded.values())
+                log = src.logs.get(key)
+                if log is None:  # every event was evicted before the save
+                    log = src.logs[key] = KeyLog(src.column_names(), src.streams)
+                if evicted is not None:
+                    log.evicted = evicted if log.evicted is None else max(log.evicted, evicted)
+            if watermark is not None:
+                src.watermark = watermark if src.watermark is None else max(src.watermark,
+                                                                            watermark)
+            src.evict()
+        state.events = sum(events for events, _, _ in loaded.values())
 
 
 def _mapping(v: object, where: str) -> dict:
@@ -208,8 +219,14 @@ def _mapping(v: object, where: str) -> dict:
     return v
 
 
+def _optional_int(v: object, what: str, where: str) -> int | None:
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+        raise ArtifactError(f"{where}: {what}: {v!r} is not a time in µs")
+    return v
+
+
 def _read_source(state: MemoryState, name: str, body: object, where: str
-                 ) -> tuple[int, list[tuple[tuple, list[int], list[dict]]]]:
+                 ) -> tuple[int, int | None, list[tuple[tuple, list[int], list[dict], int | None]]]:
     src = state._sources.get(name)
     if src is None or not isinstance(body, dict):
         raise ArtifactError(f"{where}: unknown source `{name}`")
@@ -242,5 +259,7 @@ def _read_source(state: MemoryState, name: str, body: object, where: str
         decoded = [[_decode(v, t, at) for v in col] for col, t in zip(columns, types,
                                                                       strict=True)]
         rows = [dict(zip(names, vals, strict=True)) for vals in zip(*decoded, strict=True)]
-        entries.append((key, times, rows or [{} for _ in times]))
-    return events, entries
+        evicted = _optional_int(entry.get("evicted"), at, where)
+        entries.append((key, times, rows or [{} for _ in times], evicted))
+    watermark = _optional_int(body.get("watermark"), f"source `{name}` watermark", where)
+    return events, watermark, entries
