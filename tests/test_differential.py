@@ -648,8 +648,14 @@ def every_overload_spec(draw) -> tuple[str, dict[str, str]]:
             # reached by specialization on a constant operand (`x / 7.0`): a column and a
             # finite non-zero literal
             assert len(ov.params) == 2, ov.id
-            x = draw(st.sampled_from(COLUMNS["float"]))
-            e = f"({x} {fn.symbol} {float_text(draw(FLOAT_LIT.filter(bool)))})"
+            if ov.params[0].kind == "int":  # `x // 7`: an int literal other than 0 and -1
+                x = draw(st.sampled_from(COLUMNS["int"]))
+                lit = draw(st.integers(-(2**63) + 1, 2**63 - 1).filter(lambda c: c not in (0, -1))
+                           | st.sampled_from([1, 2, -2, 100, 2**63 - 1, -(2**63) + 1]))
+                e = f"({x} {fn.symbol} {lit})" if lit >= 0 else f"({x} {fn.symbol} ({lit}))"
+            else:
+                x = draw(st.sampled_from(COLUMNS["float"]))
+                e = f"({x} {fn.symbol} {float_text(draw(FLOAT_LIT.filter(bool)))})"
             hit = True
         elif ov.hidden or ov.specialize is not None:
             for _ in range(8):

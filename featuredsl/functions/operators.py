@@ -128,17 +128,30 @@ def _mod_float(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return _pl.no_nan(pl.when(b != 0).then(_pl.py_float_binop("remainder", a, b)))
 
 
+def _int_by_constant(special: str) -> Callable[[Sequence[object]], str | None]:
+    """``x // c`` and ``x % c`` for a constant ``c`` other than 0 and -1: no zero divisor and
+    no int64 overflow (only ``min // -1`` overflows), so never null for a non-null ``x``."""
+    def pick(consts: Sequence[object]) -> str | None:
+        c = consts[1]
+        ok = isinstance(c, int) and not isinstance(c, bool) and c not in (0, -1)
+        return special if ok else None
+    return pick
+
+
 register(
     "floordiv",
     "Floor division (Python's `//`): rounds toward negative infinity. `x // 0` is null.",
     ("a", "b"),
     [Overload("floordiv_int", II, INT, _floordiv_int,
               lambda g, a, b: f"({a} // {b} if {b} else None)", int_overflow=True,
-              may_be_null=True),
+              may_be_null=True, specialize=_int_by_constant("floordiv_int_by_constant")),
+     Overload("floordiv_int_by_constant", II, INT, lambda a, b: a // b,
+              lambda g, a, b: f"{a} // {b}", hidden=True),
      Overload("floordiv_float", FF, FLOAT, _floordiv_float,
               lambda g, a, b: f"({a} // {b} if {b} else None)", row_nan=True,
               may_be_null=True, per_row_scalars="always")],
     [Example("a // b", {"a": -7, "b": 2}, -4), Example("a // b", {"a": 7, "b": 0}, None),
+     Example("a // 100", {"a": -1}, -1), Example("a // -3", {"a": 2**63 - 1}, (2**63 - 1) // -3),
      Example("a // b", {"a": -7.5, "b": 2.0}, -4.0),
      Example("a // b", {"a": -(2**63), "b": -1}, None)],
     kind="operator", symbol="//", category="operators",
@@ -148,12 +161,15 @@ register(
     "Remainder with the sign of the divisor (Python's `%`). `x % 0` is null.",
     ("a", "b"),
     [Overload("mod_int", II, INT, _mod_int, lambda g, a, b: f"({a} % {b} if {b} else None)",
-              may_be_null=True),
+              may_be_null=True, specialize=_int_by_constant("mod_int_by_constant")),
+     Overload("mod_int_by_constant", II, INT, lambda a, b: a % b,
+              lambda g, a, b: f"{a} % {b}", hidden=True),
      Overload("mod_float", FF, FLOAT, _mod_float,
               lambda g, a, b: f"({a} % {b} if {b} else None)", row_nan=True, may_be_null=True,
               per_row_scalars="always")],
     [Example("a % b", {"a": -7, "b": 3}, 2), Example("a % b", {"a": 7, "b": -3}, -2),
-     Example("a % b", {"a": 7, "b": 0}, None), Example("a % b", {"a": -7.5, "b": 2.0}, 0.5)],
+     Example("a % b", {"a": 7, "b": 0}, None), Example("a % b", {"a": -7.5, "b": 2.0}, 0.5),
+     Example("a % 100", {"a": -1}, 99), Example("a % -7", {"a": -(2**63)}, -(2**63) % -7)],
     kind="operator", symbol="%", category="operators",
 )
 
