@@ -21,6 +21,7 @@ from featuredsl.functions.registry import (
     lookup,
     specialized,
 )
+from featuredsl.functions.windowed import WINDOW_FUNCTIONS
 from featuredsl.syntax import ast
 from featuredsl.types import (
     BOOL,
@@ -405,7 +406,7 @@ class Checker:
                 return self._coalesce(args, list(n.args), n.span)  # type: ignore[arg-type]
             names = [f.name for f in all_functions() if f.kind != "operator"]
             self.error("E202", f"unknown function `{n.name}`", n.name_span,
-                       did_you_mean(n.name, [*names, "coalesce"]))
+                       _unknown_function_hint(n.name, [*names, "coalesce", *WINDOW_FUNCTIONS]))
             for a in n.args:
                 self.expr(a)
             return None
@@ -755,3 +756,20 @@ def check(module: ast.Module, source: str, file: str = "<spec>") -> tuple[ir.Pro
     checker = Checker(module, source, file)
     program = checker.run()
     return program, unsuppressed(checker.diags + lint(checker), module)
+
+
+def _unknown_function_hint(name: str, names: list[str]) -> str:
+    """The closest function names (up to three: by spelling, then by a shared word, so
+    `make_time` finds `make_timestamp`) and where every function is listed."""
+    import difflib
+
+    pool = sorted(set(names))
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    words = {w for w in name.lower().split("_") if len(w) >= 3}
+    close += [f for f in pool if f not in close and words & set(f.split("_"))][:3 - len(close)]
+    where = "every function is listed in docs/reference.md"
+    if not close:
+        return f"no function is named like that; {where}"
+    listed = ", ".join(f"`{c}`" for c in close[:-1])
+    shown = f"{listed} or `{close[-1]}`" if listed else f"`{close[-1]}`"
+    return f"did you mean {shown}? {where}"
