@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -197,8 +198,9 @@ class Spec:
         inputs = self.program.inputs
         src = data_io.open_source(data, inputs)
         prepared_lf = data_io.prepare(src.lf, inputs, keep, text=src.text, checks=True)
-        engine = "streaming" if src.path is not None or isinstance(data, pl.LazyFrame) \
-            else "in-memory"
+        engine: Literal["streaming", "in-memory"] = (
+            "streaming" if src.path is not None or isinstance(data, pl.LazyFrame)
+            else "in-memory")
         try:
             prepared = prepared_lf.collect(engine=engine)
         except data_io.READ_ERRORS as exc:

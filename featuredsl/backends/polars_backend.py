@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import polars as pl
 
@@ -251,7 +252,8 @@ class PolarsLowering:
                 continue
             if isinstance(a, ir.Const):
                 if ov.per_row_scalars == "always" or a.value == 0.0:
-                    args[i] = _pl.per_row_value(a.value, self._zero())
+                    value = cast("float | None", a.value)  # a float constant (kind checked)
+                    args[i] = _pl.per_row_value(value, self._zero())
             elif ov.per_row_scalars == "always" and i > 0 and not _is_column(a):
                 # A divisor or exponent Polars might still see as a scalar: make it a real
                 # column. `y - zero` is exactly `y` for a column; were `y` a scalar, Polars

@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast, overload
 
 from featuredsl import ir
 from featuredsl.backends import row_input
@@ -328,7 +329,7 @@ class RowCodegen:
             return a
         if e.type.kind == "list":  # int -> float element-wise (a null list stays null)
             if isinstance(e.arg, ir.Const):  # converted once, not per row (bind folds these)
-                value = e.arg.value
+                value = cast("tuple | None", e.arg.value)  # a list constant is a tuple
                 return self.lit(None if value is None else tuple(_float_list(value)))
             self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
             return out
@@ -446,6 +447,10 @@ def _merge(lines: list) -> list[_Guarded | list[str]]:
     return out
 
 
+@overload
+def _float_list(xs: list | tuple) -> list: ...
+@overload
+def _float_list(xs: None) -> None: ...
 def _float_list(xs: list | tuple | None) -> list | None:
     """A list of ints as floats (the int -> float promotion of a list); nulls stay null."""
     if xs is None:

@@ -46,7 +46,8 @@ import datetime as dt
 import math
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 from featuredsl.errors import InputError, describe_value
 from featuredsl.functions.temporal_ops import TS_MAX_US, TS_MIN_US  # years 1..9999, µs
@@ -162,7 +163,8 @@ def in_int(v: object, name: str, nullable: bool) -> int | None:
             raise _bad(name, _t("int", nullable), v, "outside the int64 range")
         return i
     if _is_missing(v):
-        return _missing(v, name, nullable, "int")
+        _missing(v, name, nullable, "int")  # raises unless nullable
+        return None
     why = "a float is not an int" if isinstance(v, float) or _is_numpy(v) else ""
     raise _bad(name, _t("int", nullable), v, why)
 
@@ -172,25 +174,28 @@ def in_float(v: object, name: str, nullable: bool) -> float | None:
         raise _bad(name, _t("float", nullable), v, "a bool is not a number")
     if isinstance(v, float) or (_is_numpy(v) and isinstance(v, numbers.Real)
                                 and not isinstance(v, numbers.Integral)):
-        f = float(v)  # type: ignore[arg-type]
+        f = float(v)
     elif isinstance(v, int) or _is_np_int(v):
         try:
             f = float(int(v))  # type: ignore[call-overload]
         except OverflowError:
             raise _bad(name, _t("float", nullable), v, "too large for a float") from None
     elif _is_missing(v):
-        return _missing(v, name, nullable, "float")
+        _missing(v, name, nullable, "float")  # raises unless nullable
+        return None
     else:
         raise _bad(name, _t("float", nullable), v)
     if f != f:  # NaN is null (SPEC 4.4)
-        return _missing(v, name, nullable, "float")
+        _missing(v, name, nullable, "float")  # raises unless nullable
+        return None
     return f
 
 
 def in_str(v: object, name: str, nullable: bool) -> str | None:
     if not isinstance(v, str):
         if _is_missing(v):
-            return _missing(v, name, nullable, "string")
+            _missing(v, name, nullable, "string")  # raises unless nullable
+            return None
         raise _bad(name, _t("string", nullable), v)
     s = str.__str__(v)
     if not s.isascii():
@@ -208,7 +213,8 @@ def in_bool(v: object, name: str, nullable: bool) -> bool | None:
     if _is_np_bool(v):
         return bool(v)
     if _is_missing(v):
-        return _missing(v, name, nullable, "bool")
+        _missing(v, name, nullable, "bool")  # raises unless nullable
+        return None
     raise _bad(name, _t("bool", nullable), v)
 
 
@@ -262,7 +268,7 @@ def parse_date(s: str) -> int | None:
         return None
 
 
-UTC_ZONES = (dt.UTC,)
+UTC_ZONES: tuple[dt.tzinfo, ...] = (dt.UTC,)
 try:  # Polars and pandas hand out ZoneInfo("UTC"); it is UTC too.
     import zoneinfo
 
@@ -291,7 +297,8 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
             raise _bad(name, _t("timestamp", nullable), v, timestamp_text_problem(v))
         return us
     if _is_missing(v):
-        return _missing(v, name, nullable, "timestamp")
+        _missing(v, name, nullable, "timestamp")  # raises unless nullable
+        return None
     if isinstance(v, dt.datetime):
         if type(v).__module__.startswith("pandas"):
             return _pandas_timestamp(v, name)
@@ -335,7 +342,8 @@ def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         return v
     if _is_missing(v):
-        return _missing(v, name, nullable, "date")
+        _missing(v, name, nullable, "date")  # raises unless nullable
+        return None
     raise _bad(name, _t("date", nullable), v, "use a date or a YYYY-MM-DD string")
 
 
@@ -352,13 +360,15 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
         return us
     if _is_numpy(v) and type(v).__name__ == "timedelta64":
         if v != v:  # NaT
-            return _missing(v, name, nullable, "duration")
+            _missing(v, name, nullable, "duration")  # raises unless nullable
+            return None
         try:  # floors to µs, like the batch cast
             return int(v.astype("timedelta64[us]").astype("int64"))  # type: ignore[attr-defined]
         except (TypeError, ValueError, OverflowError):  # months/years: no fixed length
             raise _bad(name, _t("duration", nullable), v, "not a fixed duration") from None
     if _is_missing(v):
-        return _missing(v, name, nullable, "duration")
+        _missing(v, name, nullable, "duration")  # raises unless nullable
+        return None
     raise _bad(name, _t("duration", nullable), v, "use a datetime.timedelta")
 
 
@@ -367,10 +377,11 @@ def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable:
     if _is_numpy(v) and type(v).__name__ == "ndarray":
         if getattr(v, "ndim", 0) != 1:
             raise _bad(name, expected, v, "a list must be one-dimensional")
-        v = list(v)  # numpy scalars: the element converters accept them
+        v = list(cast("Iterable[object]", v))  # numpy scalars: the element converters accept them
     if not isinstance(v, list | tuple):
         if _is_missing(v):
-            return _missing(v, name, nullable, expected)
+            _missing(v, name, nullable, expected)  # raises unless nullable
+            return None
         raise _bad(name, expected, v)
     return [elem(x, f"{name}[{i}]", elem_nullable) for i, x in enumerate(v)]
 

@@ -9,6 +9,7 @@ mistake gives one error, not a cascade.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from featuredsl import ir
 from featuredsl.checker import windows
@@ -362,20 +363,21 @@ class Checker:
         return ir.If(unify(a.type, b.type), c, *br)  # type: ignore[arg-type]
 
     def _Case(self, n: ast.Case) -> ir.Expr | None:
-        whens = [(self._cond(c), self.expr(v)) for c, v in n.whens]
+        checked = [(self._cond(c), self.expr(v)) for c, v in n.whens]
         otherwise = self.expr(n.otherwise) if n.otherwise is not None else ir.Const(NULL, None)
-        if otherwise is None or any(c is None or v is None for c, v in whens):
+        whens = [(c, v) for c, v in checked if c is not None and v is not None]
+        if otherwise is None or len(whens) != len(checked):
             return None
         t: Type | None = otherwise.type
         for _, v in whens:
-            t = unify(t, v.type) if t is not None else None  # type: ignore[union-attr]
+            t = unify(t, v.type) if t is not None else None
         if t is None:
             kinds = ", ".join(sorted({str(v.type) for _, v in whens} | {str(otherwise.type)}))
             self.error("E205", f"`case` branches have different types: {kinds}", n.span)
             return None
         result = _coerce(otherwise, t)
         for c, v in reversed(whens):
-            result = ir.If(t, c, _coerce(v, t), result)  # type: ignore[arg-type]
+            result = ir.If(t, c, _coerce(v, t), result)
         return result
 
     def _coalesce(self, args: list[ir.Expr], nodes: list[ast.Node], span: Span) -> ir.Expr | None:
@@ -399,10 +401,11 @@ class Checker:
         fn = lookup(n.name)
         if fn is None:
             if n.name == "coalesce":
-                args = [self.expr(a) for a in n.args]
-                if any(a is None for a in args) or not args:
+                got = [self.expr(a) for a in n.args]
+                present = [a for a in got if a is not None]
+                if len(present) != len(got) or not got:
                     return None
-                return self._coalesce(args, list(n.args), n.span)  # type: ignore[arg-type]
+                return self._coalesce(present, list(n.args), n.span)
             names = [f.name for f in all_functions() if f.kind != "operator"]
             self.error("E202", f"unknown function `{n.name}`", n.name_span,
                        did_you_mean(n.name, [*names, "coalesce"]))
@@ -500,7 +503,7 @@ class Checker:
         assert fn is not None
         choice = _resolve(fn, [a.type for a in args])
         if choice is None:
-            how = written if written is not None else [""] * len(args)
+            how: list[str | None] = written if written is not None else [""] * len(args)
             if symbol:
                 types = ", ".join(str(a.type) for a in args)
                 self.error("E203", f"no `{symbol}` for `{types}`", span, _signatures(fn))
@@ -710,7 +713,7 @@ def _promote(e: ir.Expr, const_param: bool = False) -> ir.Expr:
     if e.type.kind == "list":
         if isinstance(e, ir.Const):
             return ir.Const(list_of(FLOAT, e.type.nullable),
-                            tuple(float(v) for v in e.value))  # type: ignore[union-attr]
+                            tuple(float(v) for v in cast("tuple[int, ...]", e.value)))
         if isinstance(e, ir.StatRef) and const_param:  # its lowering takes the values
             return e
         # a list-valued expression (input, let, call): promoted element-wise at run time

@@ -128,10 +128,10 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
             c.str.len_bytes().mean().fill_null(0.0).alias("b"))
         reqs.append(Query(frame, sample, ("top-sample", column)))
     got = yield reqs
-    distinct = int(got[0] or 0)  # type: ignore[call-overload]
+    distinct = int(got[0] or 0)
     many, weight = False, 1.0
     if kind == "string":
-        d, seen, mean_bytes = got[1].row(0)  # type: ignore[attr-defined]
+        d, seen, mean_bytes = got[1].row(0)
         many, weight = d * 8 > seen, _STR_KEYS + mean_bytes / _KEY_BYTES
     parts = partitions(distinct, weight)
     if parts > 1:
@@ -217,14 +217,14 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
                               (*base, pending[0], "exact")))
         got = yield reqs
         if pending is not None:
-            pool.update((v, n) for v, n in got[-1].iter_rows() if n >= min_count)  # type: ignore
+            pool.update((v, n) for v, n in got[-1].iter_rows() if n >= min_count)
             pending = None
         if heavy is None:
             continue
         df = got[0]
         assert isinstance(df, pl.DataFrame)
         if not heavy[1]:
-            pool.update(df.iter_rows())  # type: ignore[arg-type]
+            pool.update(df.iter_rows())
         elif df.height > CANDIDATES:  # ties at the boundary: count this one and the rest
             todo = [(heavy[0], False)] + [(q, False) for q, _ in todo]
         elif df.height:

@@ -228,7 +228,7 @@ def _cross_polars(*args: object) -> pl.Expr:
         for s in series:
             h = hnp.hash_series(s)
             hashes.append(np.broadcast_to(h, (size,)) if len(h) == 1 else h)
-        u = hnp.combine(hashes) % np.uint64(n)  # type: ignore[arg-type]
+        u = hnp.combine(hashes) % np.uint64(n)
         out = pl.Series(u.astype(np.int64), dtype=pl.Int64)
         full = [s if len(s) == size else s.new_from_index(0, size) for s in series]
         return hnp.with_nulls(out, *full)

@@ -56,7 +56,7 @@ class KeyLog:
 
     __slots__ = ("columns", "prefix", "times")
 
-    def __init__(self, fields: Iterable[str], streams: Iterable[_Stream]) -> None:
+    def __init__(self, fields: Iterable[object], streams: Iterable[_Stream]) -> None:
         self.times: list[int] = []
         self.columns: dict[object, list] = {f: [] for f in fields}
         self.prefix: dict[_Stream, tuple[list[int], list[int], list[int], list[int]]] = {
@@ -196,7 +196,7 @@ class _SourceState:
 
     def stream(self, w: ir.Window) -> _Stream:
         where = None if w.where is None else next(
-            i for i, x in enumerate(self.wheres) if x.key() == w.where.key())  # type: ignore[union-attr]
+            i for i, x in enumerate(self.wheres) if x.key() == w.where.key())
         kind = "" if w.field is None else self.source.fields[w.field].kind
         return _Stream(w.field, where, kind)
 
@@ -219,7 +219,7 @@ class _SourceState:
         values: dict[object, object] = {}
         for f in self.fields:
             v = got[f]
-            values[f] = exact.canonical_float(v) if isinstance(v, float) else v  # type: ignore[arg-type]
+            values[f] = exact.canonical_float(v) if isinstance(v, float) else v
         if self.predicates is not None:
             flags = self.predicates(got)
             for i in range(len(self.wheres)):
@@ -307,6 +307,7 @@ class MemoryState:
                     if log is None:
                         out.append(_empty(empty, typ))
                         continue
+                    assert t is not None  # a log is looked up only for a time
                     hi = bisect_left(log.times, t)
                     lo = 0 if over is None else bisect_left(log.times, t - over)
                     if lo >= hi:
