@@ -72,10 +72,12 @@ class Spec:
 
     @property
     def warnings(self) -> list[Diagnostic]:
+        """The non-fatal diagnostics of the spec (lints), in source order."""
         return [d for d in self.diagnostics if d.severity == "warning"]
 
     @property
     def is_fitted(self) -> bool:
+        """Whether the statistics are known: fitted, loaded from an artifact, or none declared."""
         return self._stats is not None
 
     def __repr__(self) -> str:
@@ -255,7 +257,11 @@ class Spec:
 
 
 class FittedSpec(Spec):
-    """A spec plus fitted statistics, the training profile and fit warnings."""
+    """A spec plus fitted statistics, the training profile and fit warnings.
+
+    Made by :meth:`Spec.fit` and :func:`load`: the constructor takes a :class:`Spec`'s parts
+    and the fitted ``stats``, the ``profile`` and the ``fit_warnings``.
+    """
 
     def __init__(self, source: str, file: str, program: ir.Program,
                  diagnostics: list[Diagnostic], stats: Mapping[str, object],

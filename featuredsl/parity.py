@@ -82,13 +82,16 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Whether no feature mismatched on any row."""
         return not any(self.counts.values())
 
     @property
     def total(self) -> int:
+        """The number of mismatching values, over all features."""
         return sum(self.counts.values())
 
     def add(self, m: Mismatch) -> None:
+        """Count a mismatch, keeping it as an example while its feature has fewer than ``limit``."""
         self.counts[m.feature] = self.counts.get(m.feature, 0) + 1
         ex = self.examples.setdefault(m.feature, [])
         if len(ex) < self.limit:

@@ -93,6 +93,10 @@ class BatchPlan:
     anchor: str | None = None  # an input column: referencing it costs nothing
 
     def apply(self, lf: pl.LazyFrame, kept: list[pl.Expr]) -> pl.LazyFrame:
+        """The features of ``lf`` (an input frame prepared by :mod:`featuredsl.data.inputs`): runs
+        the temporary-column stages, then selects the ``kept`` columns and the features; the
+        result has exactly as many rows as ``lf``.
+        """
         for stage in self.stages:
             lf = lf.with_columns(stage)
         # Polars may simplify a row-dependent expression to a scalar (``when(true).then(0)``);
@@ -152,9 +156,13 @@ class PolarsLowering:
 
     # ------------------------------------------------------------------ lowering
     def expr(self, e: ir.Expr) -> pl.Expr:
+        """The Polars expression computing ``e`` (see :meth:`lower`)."""
         return self.lower(e).expr
 
     def lower(self, e: ir.Expr) -> _Lowered:
+        """``e`` lowered once per structural key (equal subexpressions share one lowering), with
+        its nesting level and stage.
+        """
         key = e.key()
         hit = self._memo.get(key)
         if hit is None:

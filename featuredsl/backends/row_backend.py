@@ -67,7 +67,11 @@ def _is_local(atom: str) -> bool:
 
 
 class RowCodegen:
-    """Builds the source and globals of the evaluator; also the ``g`` given to lowerings."""
+    """Builds the source and globals of the evaluator; also the ``g`` given to lowerings.
+
+    Built from the bound program and, when it has windows, ``windows``: the reader of a row's
+    window values (``featuredsl.windows``). :meth:`build` generates the code once.
+    """
 
     def __init__(self, program: ir.BoundProgram,
                  windows: Callable[..., tuple] | None = None) -> None:
@@ -115,6 +119,7 @@ class RowCodegen:
 
     # ------------------------------------------------------------------- emitting
     def emit(self, line: str) -> None:
+        """Append one line of generated code at the current indentation."""
         self.lines.append("    " * self.indent + line)
 
     def _roots(self, atom: str) -> tuple[str, ...]:
@@ -134,11 +139,15 @@ class RowCodegen:
         return "\n".join(out) + "\n"
 
     def tmp(self) -> str:
+        """A fresh local variable name (``v1``, ``v2``, ...)."""
         self._counter += 1
         return f"v{self._counter}"
 
     # ------------------------------------------------------------------- program
     def build(self) -> tuple[str, dict[str, object]]:
+        """Generate the evaluator: the source of ``def evaluate(row)`` (inputs read and checked,
+        windows read, values in dependency order, the dict of features) and the globals it needs.
+        """
         self.lines.append("def evaluate(row):")
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")

@@ -106,7 +106,8 @@ def _is_missing(v: object) -> bool:
 
 
 def _missing(v: object, name: str, nullable: bool, expected: str) -> None:
-    """Return (None) for a missing value of a nullable input, else raise."""
+    """Accept a missing value for a nullable input (the caller returns None); raise
+    ``InputError`` for a non-nullable one."""
     if nullable:
         return None
     raise _bad(name, expected, v)
@@ -155,6 +156,9 @@ def _is_np_bool(v: object) -> bool:
 
 
 def in_int(v: object, name: str, nullable: bool) -> int | None:
+    """An ``int`` input: Python and numpy ints within int64 (never a bool, never a float);
+    ``None`` for a missing value of a nullable input. Raises ``InputError`` otherwise.
+    """
     if isinstance(v, bool) or _is_np_bool(v):
         raise _bad(name, _t("int", nullable), v, "a bool is not an int")
     if isinstance(v, int) or _is_np_int(v):
@@ -170,6 +174,10 @@ def in_int(v: object, name: str, nullable: bool) -> int | None:
 
 
 def in_float(v: object, name: str, nullable: bool) -> float | None:
+    """A ``float`` input: Python and numpy floats, or ints (converted exactly when they fit);
+    ``None`` for a missing value or NaN of a nullable input. Raises ``InputError`` for a bool,
+    an int too large for a float, a missing value of a non-nullable input and anything else.
+    """
     if isinstance(v, bool) or _is_np_bool(v):
         raise _bad(name, _t("float", nullable), v, "a bool is not a number")
     if isinstance(v, float) or (_is_numpy(v) and isinstance(v, numbers.Real)
@@ -192,6 +200,10 @@ def in_float(v: object, name: str, nullable: bool) -> float | None:
 
 
 def in_str(v: object, name: str, nullable: bool) -> str | None:
+    """A ``string`` input: a ``str`` (subclasses read as plain ``str``) that is valid Unicode;
+    ``None`` for a missing value of a nullable input. Raises ``InputError`` otherwise (a lone
+    surrogate included).
+    """
     if not isinstance(v, str):
         if _is_missing(v):
             _missing(v, name, nullable, "string")  # raises unless nullable
@@ -208,6 +220,9 @@ def in_str(v: object, name: str, nullable: bool) -> str | None:
 
 
 def in_bool(v: object, name: str, nullable: bool) -> bool | None:
+    """A ``bool`` input: ``bool`` or ``numpy.bool_``; ``None`` for a missing value of a nullable
+    input. Raises ``InputError`` otherwise (ints are not bools).
+    """
     if isinstance(v, bool):
         return v
     if _is_np_bool(v):
@@ -334,6 +349,9 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
 
 
 def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
+    """A ``date`` input: a ``date`` (not a ``datetime``) or a ``YYYY-MM-DD`` string; ``None`` for
+    a missing value of a nullable input. Raises ``InputError`` otherwise.
+    """
     if isinstance(v, str):
         days = parse_date(v)
         if days is None:
@@ -348,6 +366,11 @@ def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
 
 
 def in_duration(v: object, name: str, nullable: bool) -> int | None:
+    """A ``duration`` input as int64 microseconds: a ``timedelta`` or ``numpy.timedelta64``
+    (nanoseconds floored to µs); ``None`` for a missing value (NaT included) of a nullable
+    input. Raises ``InputError`` outside the int64 µs range, for a month/year timedelta64 and
+    for anything else.
+    """
     if isinstance(v, dt.timedelta):
         if type(v).__module__.startswith("pandas"):
             try:
@@ -374,6 +397,10 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
 
 def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable: bool,
             expected: str) -> list | None:
+    """A ``list[T]`` input: a list, tuple or 1-D numpy array, each element converted by ``elem``
+    (named ``name[i]`` in errors); ``None`` for a missing value of a nullable input. Raises
+    ``InputError`` otherwise.
+    """
     if _is_numpy(v) and type(v).__name__ == "ndarray":
         if getattr(v, "ndim", 0) != 1:
             raise _bad(name, expected, v, "a list must be one-dimensional")
@@ -405,10 +432,12 @@ def converter(t: Type) -> Callable:
 
 
 def out_timestamp(t: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp output: the internal naive UTC wall clock as an aware UTC ``datetime``."""
     return None if t is None else t.replace(tzinfo=dt.UTC)
 
 
 def out_duration(us: int | None) -> dt.timedelta | None:
+    """A duration output: int64 microseconds as a ``timedelta``."""
     return None if us is None else dt.timedelta(microseconds=us)
 
 
@@ -428,4 +457,5 @@ def output_converter(t: Type) -> Callable | None:
 
 
 def is_finite(x: float) -> bool:
+    """Whether ``x`` is neither infinite nor NaN (``math.isfinite``)."""
     return math.isfinite(x)

@@ -55,6 +55,13 @@ def _ws(text: str) -> str:
 
 
 class Checker:
+    """Type-checks one parsed module into an :class:`ir.Program`, collecting diagnostics.
+
+    Built from the module, its source text (to quote spans) and the file name; :meth:`run`
+    checks it once. Errors never raise: they go to ``diags`` and the offending value is left
+    out of the program. The window half lives in :mod:`featuredsl.checker.windows`.
+    """
+
     def __init__(self, module: ast.Module, source: str, file: str) -> None:
         self.module = module
         self.source_lines = source_lines(source)
@@ -71,9 +78,11 @@ class Checker:
 
     # ----------------------------------------------------------------------------- helpers
     def error(self, code: str, msg: str, span: Span, hint: str | None = None) -> None:
+        """Record a diagnostic ``code`` at ``span`` (``hint``: the suggested fix)."""
         self.diags.append(Diagnostic.at(code, msg, span, hint, self.file))
 
     def text(self, span: Span) -> str:
+        """The source text under ``span`` (several lines joined by newlines)."""
         lines = self.source_lines[span.line - 1 : span.end_line]
         if not lines:
             return ""
@@ -84,6 +93,9 @@ class Checker:
         return "\n".join(lines)
 
     def resolve_type(self, t: ast.TypeExpr) -> Type | None:
+        """The :class:`Type` a written type names, or ``None`` after an E105 for an unknown type
+        or a ``list`` without an element type.
+        """
         if t.name == "list":
             if t.elem is None:
                 self.error("E105", "`list` needs an element type", t.span, "write `list[string]`")
@@ -100,6 +112,9 @@ class Checker:
 
     # ----------------------------------------------------------------------------- program
     def run(self) -> ir.Program:
+        """Check the whole module: inputs, declarations in dependency order (an E104 for each
+        cycle), unused-value warnings, features; returns the (possibly partial) program.
+        """
         self._check_inputs()
         self._collect_decls()
         deps = {name: self._refs(d.expr) for name, d in self.decls.items()}
@@ -242,6 +257,9 @@ class Checker:
 
     # ----------------------------------------------------------------------------- expressions
     def expr(self, node: ast.Node) -> ir.Expr | None:
+        """Check one expression node: its typed IR, or ``None`` after reporting why it does not
+        check. The type of every node that checks is recorded in ``node_types``.
+        """
         method = getattr(self, "_" + type(node).__name__)
         result = method(node)
         if result is not None:

@@ -73,12 +73,14 @@ class Budget:
         self.left = self.per_pass
 
     def take(self, n: int) -> bool:
+        """Reserve ``n`` values of the budget; ``False`` (and nothing taken) if fewer are left."""
         if n > self.left:
             return False
         self.left -= n
         return True
 
     def reset(self) -> None:
+        """Restore the full per-pass budget (before every pass)."""
         self.left = self.per_pass
 
 

@@ -96,11 +96,13 @@ def int_key(x: pl.Expr) -> pl.Expr:
 
 
 def decode_float(key: int) -> float:
+    """The float64 value of a :func:`float_key` key."""
     u = key ^ _SIGN if key >= _SIGN else ~key & _MASK64
     return struct.unpack("<d", struct.pack("<Q", u))[0]
 
 
 def decode_int(key: int) -> int:
+    """The int64 value of an :func:`int_key` key."""
     return key - _SIGN
 
 
@@ -108,7 +110,10 @@ def decode_int(key: int) -> int:
 
 
 class Summary:
-    """The summary groups of a float column, ascending: ``(bucket, n, lo, hi, sum_r, sum_rr)``."""
+    """The summary groups of a float column, ascending: ``(bucket, n, lo, hi, sum_r, sum_rr)``.
+
+    Built from the result frame of the summary query (columns ``b, n, lo, hi, s, q``).
+    """
 
     def __init__(self, df: pl.DataFrame) -> None:
         cols = [df.get_column(c).to_list() for c in ("b", "n", "lo", "hi", "s", "q")]
@@ -116,9 +121,12 @@ class Summary:
 
     @property
     def count(self) -> int:
+        """The number of non-null, non-NaN values summarized."""
         return sum(r[1] for r in self.rows)
 
     def ranges(self) -> list[tuple[int, int, int]]:
+        """The summary as a key histogram: ``(lowest key, highest key, count)`` per group,
+        ascending."""
         return [(lo, hi, n) for _, n, lo, hi, _, _ in self.rows]
 
 

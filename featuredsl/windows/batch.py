@@ -71,7 +71,11 @@ def _epoch_us(col: pl.Expr) -> pl.Expr:
 
 class Group:
     """The events of one source, sorted by (key, time, log order), and the ``[lo, hi)``
-    ranges of the rows' windows over them."""
+    ranges of the rows' windows over them.
+
+    Built from the rows (their ``time`` column and the ``by`` inputs matched to the source's
+    keys), the source's declaration, its ``events`` and the ``windows`` to compute.
+    """
 
     def __init__(self, rows: pl.DataFrame, time: str, by: tuple[str, ...], source: ir.Source,
                  events: pl.DataFrame, windows: list[ir.Window]) -> None:

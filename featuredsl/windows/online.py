@@ -52,7 +52,11 @@ class _Stream:
 
 
 class KeyLog:
-    """One key's events of one source, in (time, log order), with exact prefix sums."""
+    """One key's events of one source, in (time, log order), with exact prefix sums.
+
+    ``fields`` names the stored columns (source fields and ``("where", i)`` flags);
+    ``streams`` are the prefix sums kept up to date as events arrive.
+    """
 
     __slots__ = ("columns", "prefix", "times")
 
@@ -235,7 +239,8 @@ class _SourceState:
 
 
 class MemoryState:
-    """Live window state in this process (``fitted.online_state()``)."""
+    """Live window state in this process (``fitted.online_state()``), for the windows of
+    the bound ``program``, one event log per source and key."""
 
     def __init__(self, program: ir.BoundProgram) -> None:
         self.program = program
