@@ -42,7 +42,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from featuredsl import ir
 from featuredsl.checker import check_source
@@ -686,8 +686,9 @@ def _load(p: Path, where: str, verify_key: bytes | str | None = None) -> Content
     if bad_profile is not None:
         raise _fail(where, f"`{bad_profile[0]}` {bad_profile[1]}")
     warnings = [FitWarning(w["kind"], w["subject"], w["message"]) for w in doc["fit_warnings"]]
+    # profile_problem accepted it: a JSON object (its _from_json copy is a dict)
     return Contents(source, where, program, diagnostics,
-                    FitResult(stats, profile, warnings))  # type: ignore[arg-type]
+                    FitResult(stats, cast("dict[str, object]", profile), warnings))
 
 
 def _others(names: list[str]) -> str:

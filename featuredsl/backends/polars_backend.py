@@ -44,7 +44,8 @@ def dtype_of(t: Type) -> pl.DataType:
 def literal(value: object, t: Type) -> pl.Expr:
     """A typed Polars literal."""
     if t.kind == "duration" and value is not None:
-        return pl.lit(timedelta(microseconds=value), dtype=pl.Duration("us"))  # type: ignore
+        us = cast(int, value)  # a duration constant holds µs
+        return pl.lit(timedelta(microseconds=us), dtype=pl.Duration("us"))
     if t.kind == "list" and value is not None:
         # a scalar list literal: broadcast to any frame height (a one-row Series literal
         # would not be, so a constant list feature made a ShapeError)
@@ -58,9 +59,9 @@ def _list_value(value: object, t: Type) -> object:
         return None
     if t.kind == "list":
         assert t.elem is not None
-        return [_list_value(v, t.elem) for v in value]  # type: ignore[attr-defined]
+        return [_list_value(v, t.elem) for v in cast(tuple, value)]  # a list constant
     if t.kind == "duration":
-        return timedelta(microseconds=value)  # type: ignore[arg-type]
+        return timedelta(microseconds=cast(int, value))  # µs
     return value
 
 

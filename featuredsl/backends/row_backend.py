@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast, overload
+from typing import Protocol, cast, overload
 
 from featuredsl import ir
 from featuredsl.backends import row_input
@@ -82,7 +82,8 @@ class RowCodegen:
         self.globals: dict[str, object] = {}
         self._ref_names: dict[object, str] = {}
         self._counter = 0
-        self.lines: list[str] = []
+        #: generated lines, and null-guarded top-level statements that ``render`` merges
+        self.lines: list[str | _Guarded] = []
         self.indent = 1
         self.memo: dict[tuple, str] = {}
         self.values: dict[str, str] = {}
@@ -317,7 +318,7 @@ class RowCodegen:
         if propagate and not (ov.may_be_null or checks):
             self.roots[out] = guard  # null exactly when an argument is
         if guard and self.indent == 1:  # joined with other statements of this guard later
-            self.lines.append(_Guarded(guard, [out], [f"{out} = {code}", *checks]))  # type: ignore[arg-type]
+            self.lines.append(_Guarded(guard, [out], [f"{out} = {code}", *checks]))
             return out
         if guard:
             self.emit(f"if {' or '.join(f'{n} is None' for n in guard)}:")
@@ -415,7 +416,7 @@ class RowCodegen:
         return out
 
 
-def _merge(lines: list) -> list[_Guarded | list[str]]:
+def _merge(lines: list[str | _Guarded]) -> list[_Guarded | list[str]]:
     """Group ``lines`` into top-level statements and move each null-guarded statement into
     the latest earlier block with the same guard, when no statement in between assigns a
     local it reads (generated statements are pure: moving one earlier changes nothing else).
@@ -490,6 +491,14 @@ def window_inputs(program: ir.BoundProgram) -> list[str]:
     return [n for n in program.inputs if n in used]
 
 
+class _Evaluator(Protocol):
+    """What :func:`build_evaluator` returns: the generated function, with its source."""
+
+    source: str
+
+    def __call__(self, row: dict) -> dict: ...
+
+
 def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | None = None
                     ) -> Callable[[dict], dict]:
     """Generate, compile and return the evaluator; its source is ``evaluator.source``.
@@ -501,9 +510,9 @@ def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | No
     namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
     code = compile(source, "<featuredsl row evaluator>", "exec")
     exec(code, namespace)
-    fn = namespace["evaluate"]
-    fn.source = source  # type: ignore[attr-defined]
-    return fn  # type: ignore[return-value]
+    fn = cast(_Evaluator, namespace["evaluate"])  # the generated `def evaluate(row)`
+    fn.source = source
+    return fn
 
 
 _NOTHING = ir.BoundProgram({}, {}, [], [], [])
@@ -518,4 +527,4 @@ def evaluate_constant(e: ir.Expr) -> object:
     gen.emit(f"return {gen.expr(e)}")
     namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
     exec(compile(gen.render(), "<featuredsl constant>", "exec"), namespace)
-    return namespace["evaluate"]()  # type: ignore[operator]
+    return cast(Callable[[], object], namespace["evaluate"])()  # the generated function

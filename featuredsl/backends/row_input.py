@@ -47,7 +47,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import cast
+from typing import Any, TypeGuard, cast
 
 from featuredsl.errors import InputError, describe_value
 from featuredsl.functions.temporal_ops import TS_MAX_US, TS_MIN_US  # years 1..9999, µs
@@ -145,7 +145,7 @@ def _is_numpy(v: object) -> bool:
     return type(v).__module__ == "numpy"
 
 
-def _is_np_int(v: object) -> bool:
+def _is_np_int(v: object) -> TypeGuard[numbers.Integral]:
     # numpy integer scalars (numpy's timedelta64 also claims to be one: it is not)
     return (_is_numpy(v) and isinstance(v, numbers.Integral)
             and type(v).__name__ != "timedelta64")
@@ -155,6 +155,18 @@ def _is_np_bool(v: object) -> bool:
     return _is_numpy(v) and type(v).__name__ == "bool"
 
 
+# numpy and pandas values are told by their type's module and name (neither library is
+# imported here), so their attributes are read untyped.
+def _np_int64(v: Any, unit: str) -> int:
+    """A numpy datetime64 / timedelta64 cast to ``unit`` (floored), as its int64 count."""
+    return int(v.astype(unit).astype("int64"))
+
+
+def _pandas_us(v: Any) -> int:
+    """A pandas Timestamp / Timedelta as whole microseconds (its nanoseconds floored)."""
+    return int(v.as_unit("ns").value) // 1000
+
+
 def in_int(v: object, name: str, nullable: bool) -> int | None:
     """An ``int`` input: Python and numpy ints within int64 (never a bool, never a float);
     ``None`` for a missing value of a nullable input. Raises ``InputError`` otherwise.
@@ -162,7 +174,7 @@ def in_int(v: object, name: str, nullable: bool) -> int | None:
     if isinstance(v, bool) or _is_np_bool(v):
         raise _bad(name, _t("int", nullable), v, "a bool is not an int")
     if isinstance(v, int) or _is_np_int(v):
-        i = int(v)  # type: ignore[call-overload]
+        i = int(v)
         if not INT64_MIN <= i <= INT64_MAX:
             raise _bad(name, _t("int", nullable), v, "outside the int64 range")
         return i
@@ -174,7 +186,7 @@ def in_int(v: object, name: str, nullable: bool) -> int | None:
 
 
 def in_float(v: object, name: str, nullable: bool) -> float | None:
-    """A ``float`` input: Python and numpy floats, or ints (converted exactly when they fit);
+    """A ``float`` input: Python and numpy floats, or ints (rounded to the nearest float);
     ``None`` for a missing value or NaN of a nullable input. Raises ``InputError`` for a bool,
     an int too large for a float, a missing value of a non-nullable input and anything else.
     """
@@ -185,7 +197,7 @@ def in_float(v: object, name: str, nullable: bool) -> float | None:
         f = float(v)
     elif isinstance(v, int) or _is_np_int(v):
         try:
-            f = float(int(v))  # type: ignore[call-overload]
+            f = float(int(v))
         except OverflowError:
             raise _bad(name, _t("float", nullable), v, "too large for a float") from None
     elif _is_missing(v):
@@ -327,7 +339,7 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
         return (v - _EPOCH_DATE).days * 86_400_000_000
     if _is_numpy(v) and type(v).__name__ == "datetime64":
         try:
-            us = int(v.astype("datetime64[us]").astype("int64"))  # type: ignore[attr-defined]
+            us = _np_int64(v, "datetime64[us]")
         except (TypeError, ValueError, OverflowError):
             us = TS_MAX_US + 1
         if not TS_MIN_US <= us <= TS_MAX_US:  # floored to µs above; years 1..9999 only
@@ -341,7 +353,7 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
     # pandas Timestamps carry nanoseconds: floor them to µs, as the batch side does. ``value``
     # is nanoseconds since the epoch, UTC for an aware Timestamp, the wall clock for a naive one.
     try:
-        return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+        return _pandas_us(v)
     except (AttributeError, OverflowError, ValueError):  # outside the ns range: no ns part
         naive = v.replace(tzinfo=None) if v.tzinfo is None else v
         return (dt.datetime.__sub__(naive, _EPOCH_NAIVE if v.tzinfo is None else _EPOCH)
@@ -374,7 +386,7 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
     if isinstance(v, dt.timedelta):
         if type(v).__module__.startswith("pandas"):
             try:
-                return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+                return _pandas_us(v)
             except (AttributeError, OverflowError, ValueError):
                 pass
         us = v // _US
@@ -386,7 +398,7 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
             _missing(v, name, nullable, "duration")  # raises unless nullable
             return None
         try:  # floors to µs, like the batch cast
-            return int(v.astype("timedelta64[us]").astype("int64"))  # type: ignore[attr-defined]
+            return _np_int64(v, "timedelta64[us]")
         except (TypeError, ValueError, OverflowError):  # months/years: no fixed length
             raise _bad(name, _t("duration", nullable), v, "not a fixed duration") from None
     if _is_missing(v):

@@ -195,12 +195,12 @@ class Checker:
         if d.kind == "stat":
             node = d.expr
             fn = lookup(node.name) if isinstance(node, ast.Call) else None
-            if fn is None or fn.kind != "aggregate":
+            if not isinstance(node, ast.Call) or fn is None or fn.kind != "aggregate":
                 aggs = ", ".join(f.name for f in all_functions() if f.kind == "aggregate")
                 self.error("E209", f"`stat {d.name}` must be an aggregate", node.span,
                            f"aggregates are {aggs}; use `let` for a row-level value")
                 return
-            agg = self._aggregate(node, fn)  # type: ignore[arg-type]
+            agg = self._aggregate(node, fn)
             if agg is not None:
                 self.program.stats[d.name] = ir.Stat(d.name, agg, _ws(self.text(node.span)),
                                                      d.doc)
@@ -268,7 +268,7 @@ class Checker:
 
     def _Literal(self, n: ast.Literal) -> ir.Expr | None:
         if n.kind == "int":
-            if not INT64_MIN <= n.value <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= cast(int, n.value) <= INT64_MAX:  # an int literal's value
                 self.error("E004", "integer literal is out of the int64 range", n.span,
                            "write it as a float, e.g. 1e19")
                 return None
@@ -281,6 +281,7 @@ class Checker:
         if any(i is None for i in items):
             return None
         elem: Type = NULL
+        consts: list[ir.Const] = []
         for node, item in zip(n.items, items, strict=True):
             assert item is not None
             if not isinstance(item, ir.Const):
@@ -296,8 +297,10 @@ class Checker:
                            f"`{item.type}`", node.span)
                 return None
             elem = u
-        values = tuple(float(i.value) if elem.kind == "float" else i.value  # type: ignore
-                       for i in items if i is not None)
+            consts.append(item)
+        # float elements may be written as ints
+        values = tuple(float(cast("int | float", i.value)) if elem.kind == "float" else i.value
+                       for i in consts)
         return ir.Const(list_of(elem.with_nullable(False)), values)
 
     def _Ref(self, n: ast.Ref) -> ir.Expr | None:
@@ -363,13 +366,14 @@ class Checker:
             return None
         return c
 
-    def _branches(self, a: ir.Expr, b: ir.Expr, span: Span) -> tuple[ir.Expr, ir.Expr] | None:
+    def _branches(self, a: ir.Expr, b: ir.Expr,
+                  span: Span) -> tuple[Type, ir.Expr, ir.Expr] | None:
         t = unify(a.type, b.type)
         if t is None:
             self.error("E205", f"branches have different types: `{a.type}` and `{b.type}`",
                        span, "both branches must have the same type (int and float mix)")
             return None
-        return _coerce(a, t), _coerce(b, t)
+        return t, _coerce(a, t), _coerce(b, t)
 
     def _If(self, n: ast.If) -> ir.Expr | None:
         c, a, b = self._cond(n.cond), self.expr(n.then), self.expr(n.otherwise)
@@ -378,7 +382,8 @@ class Checker:
         br = self._branches(a, b, n.span)
         if br is None:
             return None
-        return ir.If(unify(a.type, b.type), c, *br)  # type: ignore[arg-type]
+        t, then, otherwise = br
+        return ir.If(t, c, then, otherwise)
 
     def _Case(self, n: ast.Case) -> ir.Expr | None:
         checked = [(self._cond(c), self.expr(v)) for c, v in n.whens]
@@ -506,9 +511,10 @@ class Checker:
             args.append(self.expr(a))
             nodes.append(a)
             written.append("")
-        if any(a is None for a in args):
+        present = [a for a in args if a is not None]
+        if len(present) != len(args):
             return None
-        return args, nodes, written  # type: ignore[return-value]
+        return present, nodes, written
 
     def call_fn(self, fn: Function | None, args: list[ir.Expr], nodes: list[ast.Node],
                 span: Span, symbol: str | None = None,
@@ -692,8 +698,8 @@ def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[
             break
     written = [i for i, node in enumerate(nodes)
                if ov.is_const(i) and node.span != span]
-    quoted = [i for i in written if isinstance(args[i], ir.Const)
-              and str(args[i].value) in problem]  # type: ignore[attr-defined]
+    quoted = [i for i in written if isinstance(a := args[i], ir.Const)
+              and str(a.value) in problem]
     pick = quoted if len(quoted) == 1 else written if len(written) == 1 else []
     return problem, (nodes[pick[0]].span if pick else span), hint
 
@@ -739,7 +745,7 @@ def _promote(e: ir.Expr, const_param: bool = False) -> ir.Expr:
         return ir.Cast(list_of(FLOAT.with_nullable(e.type.elem.nullable), e.type.nullable), e)
     t = FLOAT.with_nullable(e.type.nullable)
     if isinstance(e, ir.Const):
-        return ir.Const(t, None if e.value is None else float(e.value))  # type: ignore
+        return ir.Const(t, None if e.value is None else float(cast(int, e.value)))  # an int
     return ir.Cast(t, e)
 
 

@@ -343,7 +343,9 @@ def _dtype_message(name: str, t: Type, dtype: pl.DataType, text: bool) -> str:
 
 def _has_float(dtype: pl.DataType) -> bool:
     if isinstance(dtype, pl.List | pl.Array):
-        return _has_float(dtype.inner)  # type: ignore[arg-type]
+        inner = dtype.inner
+        assert isinstance(inner, pl.DataType)  # a schema's dtypes are instances
+        return _has_float(inner)
     return isinstance(dtype, pl.Float32 | pl.Float64)
 
 

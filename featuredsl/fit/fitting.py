@@ -185,7 +185,8 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
     frame = Frame(lf)
     tasks = []
     for s, args in zip(stats, const_args, strict=True):
-        consts = [next(bound_consts).value for _ in args]  # type: ignore[attr-defined]
+        # bound: a literal or a fitted statistic is a Const by now
+        consts = [cast(ir.Const, next(bound_consts)).value for _ in args]
         tasks.append(_stat_task(frame, s.expr, columns[s.expr.args[0].key()], consts, budget))
     return frame, tasks
 

@@ -91,7 +91,7 @@ def all_of(tasks: Iterable[Task]) -> Task[list]:
     for i, t in enumerate(tasks):
         values.append(None)
         try:
-            pending[i] = (t, t.send(None))  # type: ignore[arg-type]
+            pending[i] = (t, next(t))
         except StopIteration as stop:
             values[i] = stop.value
     while pending:
@@ -108,7 +108,7 @@ def all_of(tasks: Iterable[Task]) -> Task[list]:
     return values
 
 
-def one(request: Request) -> Task[object]:
+def one(request: Request) -> Task[Any]:
     """A task answering a single request."""
     (value,) = yield [request]
     return value
@@ -117,7 +117,7 @@ def one(request: Request) -> Task[object]:
 def drive(task: Task[T], budget: Budget | None = None) -> T:
     """Execute ``task``'s passes until it returns; its answer."""
     try:
-        requests = task.send(None)  # type: ignore[arg-type]
+        requests = next(task)
     except StopIteration as stop:
         return stop.value
     while True:

@@ -45,7 +45,7 @@ def scalar_task(frame: Frame, expr: pl.Expr, key: object) -> Task[object]:
 def count_task(frame: Frame, column: str) -> Task[int]:
     """The non-null count of a column."""
     v = yield from one(Scalar(frame, pl.col(column).count().cast(pl.Int64), ("count", column)))
-    return int(v)  # type: ignore[call-overload]
+    return int(v)
 
 
 
