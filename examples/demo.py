@@ -62,6 +62,9 @@ def generate(n: int, seed: int = 7) -> pl.DataFrame:
 
 
 def main() -> None:
+    """Run the demo end to end: compile the spec, generate ``--rows`` rows, fit, save the
+    artifact to ``--out``, transform in batch, load it back and serve rows, check parity.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--out", default="out/transactions.featpack.json",

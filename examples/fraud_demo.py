@@ -55,6 +55,7 @@ def same(a: object, b: object) -> bool:
 
 
 def main() -> None:
+    """Run the three steps and print what each found."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -74,10 +75,12 @@ class Spec:
 
     @property
     def warnings(self) -> list[Diagnostic]:
+        """The non-fatal diagnostics of the spec (lints), in source order."""
         return [d for d in self.diagnostics if d.severity == "warning"]
 
     @property
     def is_fitted(self) -> bool:
+        """Whether the statistics are known: fitted, loaded from an artifact, or none declared."""
         return self._stats is not None
 
     def __repr__(self) -> str:
@@ -200,8 +203,9 @@ class Spec:
         inputs = self.program.inputs
         src = data_io.open_source(data, inputs)
         prepared_lf = data_io.prepare(src.lf, inputs, keep, text=src.text, checks=True)
-        engine = "streaming" if src.path is not None or isinstance(data, pl.LazyFrame) \
-            else "in-memory"
+        engine: Literal["streaming", "in-memory"] = (
+            "streaming" if src.path is not None or isinstance(data, pl.LazyFrame)
+            else "in-memory")
         try:
             prepared = prepared_lf.collect(engine=engine)
         except data_io.READ_ERRORS as exc:
@@ -269,7 +273,11 @@ class Spec:
 
 
 class FittedSpec(Spec):
-    """A spec plus fitted statistics, the training profile and fit warnings."""
+    """A spec plus fitted statistics, the training profile and fit warnings.
+
+    Made by :meth:`Spec.fit` and :func:`load`: the constructor takes a :class:`Spec`'s parts
+    and the fitted ``stats``, the ``profile`` and the ``fit_warnings``.
+    """
 
     def __init__(self, source: str, file: str, program: ir.Program,
                  diagnostics: list[Diagnostic], stats: Mapping[str, object],

@@ -42,6 +42,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from featuredsl import ir
 from featuredsl.checker import check_source
@@ -105,7 +106,8 @@ def _to_json(value: object, where: str) -> object:
     Iterative (no recursion limit) and strict: only str keys, only JSON scalars.
     """
     root: list[object] = [None]
-    stack: list[tuple[object, str, list | dict, object]] = [(value, where, root, 0)]
+    # slot: an index into a list parent, a key of a dict one
+    stack: list[tuple[object, str, list | dict, Any]] = [(value, where, root, 0)]
     while stack:
         v, at, parent, slot = stack.pop()
         if v is None or isinstance(v, (bool, str)):
@@ -137,14 +139,14 @@ def _to_json(value: object, where: str) -> object:
                 f"cannot save: {at} holds a {type(v).__name__} ({v!r:.60}), which is not a "
                 "JSON value (use numbers, strings, booleans, null, lists and string-keyed "
                 "objects)")
-        parent[slot] = out  # type: ignore[index]
+        parent[slot] = out
     return root[0]
 
 
 def _from_json(value: object) -> object:
     """Undo :func:`_to_json` for the profile: tagged infinities back to floats (iterative)."""
     root: list[object] = [None]
-    stack: list[tuple[object, list | dict, object]] = [(value, root, 0)]
+    stack: list[tuple[object, list | dict, Any]] = [(value, root, 0)]  # as in _to_json
     while stack:
         v, parent, slot = stack.pop()
         if isinstance(v, dict):
@@ -160,7 +162,7 @@ def _from_json(value: object) -> object:
                 stack.append((item, out, i))
         else:
             out = v
-        parent[slot] = out  # type: ignore[index]
+        parent[slot] = out
     return root[0]
 
 
@@ -169,7 +171,7 @@ def _decode_float_tag(v: dict) -> float:
     if len(v) != 1 or tag not in _NONFINITE:
         raise ValueError(f"{json.dumps(v, ensure_ascii=False)[:60]} is not a valid float "
                          'encoding ({"$float": "inf"} or {"$float": "-inf"})')
-    return _NONFINITE[tag]  # type: ignore[index]
+    return _NONFINITE[tag]
 
 
 def canonical_bytes(doc: Mapping[str, object]) -> bytes:
@@ -684,8 +686,9 @@ def _load(p: Path, where: str, verify_key: bytes | str | None = None) -> Content
     if bad_profile is not None:
         raise _fail(where, f"`{bad_profile[0]}` {bad_profile[1]}")
     warnings = [FitWarning(w["kind"], w["subject"], w["message"]) for w in doc["fit_warnings"]]
+    # profile_problem accepted it: a JSON object (its _from_json copy is a dict)
     return Contents(source, where, program, diagnostics,
-                    FitResult(stats, profile, warnings))  # type: ignore[arg-type]
+                    FitResult(stats, cast("dict[str, object]", profile), warnings))
 
 
 def _others(names: list[str]) -> str:

@@ -92,7 +92,7 @@ class _Binder:
         if isinstance(e, ir.Window):  # a leaf of the row; its predicate is bound on its own
             if e.where is None:
                 return e
-            where = self.expr(e.where)
+            where: ir.Expr | None = self.expr(e.where)
             if isinstance(where, ir.Const) and where.value is True:
                 where = None  # every event passes
             return ir.Window(e.type, e.function, e.source, e.field, e.over, where, e.by)

@@ -124,6 +124,7 @@ class Diagnostic:
     def at(
         cls, code: str, message: str, span: Span, hint: str | None = None, file: str = "<spec>"
     ) -> Diagnostic:
+        """A diagnostic at ``span``: a ``W`` code is a warning, any other an error."""
         severity = "warning" if code.startswith("W") else "error"
         return cls(
             code, message, span.line, span.column, span.end_line, span.end_column,
@@ -175,7 +176,11 @@ class FeatureDSLError(Exception):
 
 
 class SpecError(FeatureDSLError):
-    """A `.feat` spec is invalid. ``.diagnostics`` lists every error (and warning) found."""
+    """A `.feat` spec is invalid. ``.diagnostics`` lists every error (and warning) found.
+
+    Raised with the diagnostics and, when known, the spec's ``source`` text: the message
+    renders every error with its source line and caret, then the error count.
+    """
 
     def __init__(self, diagnostics: Sequence[Diagnostic], source: str | None = None) -> None:
         self.diagnostics = list(diagnostics)
@@ -184,6 +189,7 @@ class SpecError(FeatureDSLError):
 
     @property
     def errors(self) -> list[Diagnostic]:
+        """The diagnostics that are errors (the warnings left out), in order."""
         return [d for d in self.diagnostics if d.severity == "error"]
 
     def _render(self) -> str:
@@ -194,7 +200,12 @@ class SpecError(FeatureDSLError):
 
 
 class InputError(FeatureDSLError):
-    """Bad data: names the column or field, the row and the expected type."""
+    """Bad data: names the column or field, the row and the expected type.
+
+    The keyword arguments are kept as attributes for programs: ``field`` (the column or
+    field at fault), ``row`` (0-based, batch side), ``expected`` (the declared type, as
+    written) and ``fields`` (every field at fault, ``field`` first; defaults to ``[field]``).
+    """
 
     def __init__(
         self, message: str, *, field: str | None = None, row: int | None = None,
@@ -214,7 +225,7 @@ class ArtifactError(FeatureDSLError):
 
 
 class NotFittedError(FeatureDSLError):
-    """The spec uses statistics that have not been fitted yet."""
+    """The spec uses statistics that have not been fitted yet (``stats``: their names, sorted)."""
 
     def __init__(self, stats: Iterable[str]) -> None:
         self.stats = sorted(stats)

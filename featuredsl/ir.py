@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Expr:
+    """The base of every IR node: an expression whose value has ``type`` (nullability included)."""
+
     type: Type
 
     def children(self) -> tuple[Expr, ...]:
+        """The direct sub-expressions, in evaluation order (none for a leaf)."""
         return ()
 
     def key(self) -> tuple:
@@ -39,15 +42,18 @@ class Const(Expr):
     value: object
 
     def key(self) -> tuple:
-        # repr distinguishes -0.0 from 0.0 and 1 from 1.0 and True.
+        """The structural key; ``repr`` of the value tells -0.0 from 0.0 and 1 from 1.0 and True."""
         return ("Const", self.type, repr(self.value))
 
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Input(Expr):
+    """A row input (declared in the ``input`` block), read by ``name``."""
+
     name: str
 
     def key(self) -> tuple:
+        """An input's key is its name: the same input is the same value everywhere."""
         return ("Input", self.name)
 
 
@@ -58,6 +64,7 @@ class LetRef(Expr):
     name: str
 
     def key(self) -> tuple:
+        """A let's key is its name (backends compute it once and share it)."""
         return ("LetRef", self.name)
 
 
@@ -68,6 +75,7 @@ class StatRef(Expr):
     name: str
 
     def key(self) -> tuple:
+        """A statistic's key is its name (one fitted value)."""
         return ("StatRef", self.name)
 
 
@@ -83,9 +91,11 @@ class Call(Expr):
     args: tuple[Expr, ...]
 
     def children(self) -> tuple[Expr, ...]:
+        """The arguments, in parameter order."""
         return self.args
 
     def key(self) -> tuple:
+        """The chosen overload's id and the arguments' keys (the overload fixes the types)."""
         return ("Call", self.overload.id, *(a.key() for a in self.args))
 
 
@@ -96,6 +106,7 @@ class Cast(Expr):
     arg: Expr
 
     def children(self) -> tuple[Expr, ...]:
+        """The promoted expression."""
         return (self.arg,)
 
 
@@ -108,6 +119,7 @@ class If(Expr):
     otherwise: Expr
 
     def children(self) -> tuple[Expr, ...]:
+        """The condition and both branches."""
         return (self.cond, self.then, self.otherwise)
 
 
@@ -120,9 +132,11 @@ class Logic(Expr):
     right: Expr
 
     def children(self) -> tuple[Expr, ...]:
+        """Both operands, left first (``or`` / ``and`` short-circuit left to right)."""
         return (self.left, self.right)
 
     def key(self) -> tuple:
+        """The operator and both operands' keys."""
         return ("Logic", self.op, self.left.key(), self.right.key())
 
 
@@ -133,6 +147,7 @@ class Coalesce(Expr):
     args: tuple[Expr, ...]
 
     def children(self) -> tuple[Expr, ...]:
+        """The arguments, in order of preference."""
         return self.args
 
 
@@ -144,9 +159,11 @@ class IsNull(Expr):
     negated: bool
 
     def children(self) -> tuple[Expr, ...]:
+        """The tested expression."""
         return (self.arg,)
 
     def key(self) -> tuple:
+        """Whether it is negated and the tested expression's key."""
         return ("IsNull", self.negated, self.arg.key())
 
 
@@ -159,9 +176,11 @@ class Aggregate(Expr):
     args: tuple[Expr, ...]
 
     def children(self) -> tuple[Expr, ...]:
+        """The aggregated arguments."""
         return self.args
 
     def key(self) -> tuple:
+        """The chosen overload's id and the arguments' keys."""
         return ("Aggregate", self.overload.id, *(a.key() for a in self.args))
 
 
@@ -196,6 +215,9 @@ class Window(Expr):
     by: tuple[str, ...]
 
     def key(self) -> tuple:
+        """Everything that decides the window's value: function, type, source, field, ``over``,
+        the ``where`` predicate's key and the ``by`` inputs.
+        """
         return ("Window", self.function, self.type, self.source, self.field, self.over,
                 None if self.where is None else self.where.key(), self.by)
 
@@ -211,6 +233,8 @@ class Window(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Feature:
+    """A ``feature`` declaration: an output column, its expression and its doc comment."""
+
     name: str
     expr: Expr
     doc: str | None = None

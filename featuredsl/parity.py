@@ -82,13 +82,16 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Whether no feature mismatched on any row."""
         return not any(self.counts.values())
 
     @property
     def total(self) -> int:
+        """The number of mismatching values, over all features."""
         return sum(self.counts.values())
 
     def add(self, m: Mismatch) -> None:
+        """Count a mismatch, keeping it as an example while its feature has fewer than ``limit``."""
         self.counts[m.feature] = self.counts.get(m.feature, 0) + 1
         ex = self.examples.setdefault(m.feature, [])
         if len(ex) < self.limit:
@@ -227,7 +230,7 @@ def _spec_constants(spec: Spec) -> list[object]:
     return flat
 
 
-def _pool(t: Type, consts: list[object]) -> list[object]:
+def _pool(t: Type, consts: list[object]) -> Sequence[object]:
     k = t.kind
     if k == "int":
         near = [c + d for c in consts if type(c) is int for d in (-1, 0, 1)]
@@ -235,10 +238,11 @@ def _pool(t: Type, consts: list[object]) -> list[object]:
                  and abs(c) < 2**62]
         return [v for v in dict.fromkeys(_INTS + near) if -(2**63) <= v < 2**63]
     if k == "float":
-        nums = [float(c) for c in consts if type(c) in (int, float) and abs(c) < 2**1000]
-        near = [x for c in nums for x in (math.nextafter(c, -math.inf), c,
-                                          math.nextafter(c, math.inf))]
-        return list(dict.fromkeys(_FLOATS + near))
+        nums = [float(c) for c in consts
+                if (type(c) is int or type(c) is float) and abs(c) < 2**1000]
+        close = [x for c in nums for x in (math.nextafter(c, -math.inf), c,
+                                           math.nextafter(c, math.inf))]
+        return list(dict.fromkeys(_FLOATS + close))
     if k == "string":
         strs = [c for c in consts if type(c) is str]
         variants = [v for s in strs for v in (s, s.upper(), s.title(), f" {s} ", s + "x")]
@@ -263,7 +267,7 @@ def edge_case_rows(spec: Spec, n: int = 1000, seed: int = 0) -> list[dict]:
     """
     rng = random.Random(seed)
     consts = _spec_constants(spec)
-    pools: dict[str, list[object]] = {}
+    pools: dict[str, Sequence[object]] = {}
     for name, t in spec.program.inputs.items():
         base = t.elem if t.kind == "list" and t.elem is not None else t
         pools[name] = _pool(base, consts) or [None]
@@ -277,13 +281,13 @@ def edge_case_rows(spec: Spec, n: int = 1000, seed: int = 0) -> list[dict]:
     return rows
 
 
-def _scalar(rng: random.Random, t: Type, pool: list[object], i: int | None) -> object:
+def _scalar(rng: random.Random, t: Type, pool: Sequence[object], i: int | None) -> object:
     if t.nullable and rng.random() < 0.15:
         return math.nan if t.kind == "float" and rng.random() < 0.5 else None
     return pool[i % len(pool)] if i is not None else rng.choice(pool)
 
 
-def _draw(rng: random.Random, t: Type, pool: list[object], i: int | None) -> object:
+def _draw(rng: random.Random, t: Type, pool: Sequence[object], i: int | None) -> object:
     if t.kind == "list" and t.elem is not None:
         if t.nullable and rng.random() < 0.15:
             return None

@@ -39,6 +39,7 @@ class Type:
 
     @property
     def is_numeric(self) -> bool:
+        """Whether values are numbers (``int`` or ``float``)."""
         return self.kind in ("int", "float")
 
 

@@ -38,6 +38,9 @@ lo, up = o["lo"].to_list(), o["up"].to_list()
 p1, p2 = o["p1"].to_list(), o["p2"].to_list()
 
 def cls(a, b):
+    """The final-sigma class of a code point from its two probes (``a``: cased, ``b``:
+    case-ignorable): ``"CASED"``, ``"IGN"`` or ``"OTHER"``.
+    """
     return "CASED" if a else ("IGN" if b else "OTHER")
 
 lower_fix, upper_fix, sigma_fix = {}, {}, {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import polars as pl
 
@@ -43,7 +44,8 @@ def dtype_of(t: Type) -> pl.DataType:
 def literal(value: object, t: Type) -> pl.Expr:
     """A typed Polars literal."""
     if t.kind == "duration" and value is not None:
-        return pl.lit(timedelta(microseconds=value), dtype=pl.Duration("us"))  # type: ignore
+        us = cast(int, value)  # a duration constant holds µs
+        return pl.lit(timedelta(microseconds=us), dtype=pl.Duration("us"))
     if t.kind == "list" and value is not None:
         # a scalar list literal: broadcast to any frame height (a one-row Series literal
         # would not be, so a constant list feature made a ShapeError)
@@ -57,9 +59,9 @@ def _list_value(value: object, t: Type) -> object:
         return None
     if t.kind == "list":
         assert t.elem is not None
-        return [_list_value(v, t.elem) for v in value]  # type: ignore[attr-defined]
+        return [_list_value(v, t.elem) for v in cast(tuple, value)]  # a list constant
     if t.kind == "duration":
-        return timedelta(microseconds=value)  # type: ignore[arg-type]
+        return timedelta(microseconds=cast(int, value))  # µs
     return value
 
 
@@ -92,6 +94,10 @@ class BatchPlan:
     anchor: str | None = None  # an input column: referencing it costs nothing
 
     def apply(self, lf: pl.LazyFrame, kept: list[pl.Expr]) -> pl.LazyFrame:
+        """The features of ``lf`` (an input frame prepared by :mod:`featuredsl.data.inputs`): runs
+        the temporary-column stages, then selects the ``kept`` columns and the features; the
+        result has exactly as many rows as ``lf``.
+        """
         for stage in self.stages:
             lf = lf.with_columns(stage)
         # Polars may simplify a row-dependent expression to a scalar (``when(true).then(0)``);
@@ -151,9 +157,13 @@ class PolarsLowering:
 
     # ------------------------------------------------------------------ lowering
     def expr(self, e: ir.Expr) -> pl.Expr:
+        """The Polars expression computing ``e`` (see :meth:`lower`)."""
         return self.lower(e).expr
 
     def lower(self, e: ir.Expr) -> _Lowered:
+        """``e`` lowered once per structural key (equal subexpressions share one lowering), with
+        its nesting level and stage.
+        """
         key = e.key()
         hit = self._memo.get(key)
         if hit is None:
@@ -251,7 +261,8 @@ class PolarsLowering:
                 continue
             if isinstance(a, ir.Const):
                 if ov.per_row_scalars == "always" or a.value == 0.0:
-                    args[i] = _pl.per_row_value(a.value, self._zero())
+                    value = cast("float | None", a.value)  # a float constant (kind checked)
+                    args[i] = _pl.per_row_value(value, self._zero())
             elif ov.per_row_scalars == "always" and i > 0 and not _is_column(a):
                 # A divisor or exponent Polars might still see as a scalar: make it a real
                 # column. `y - zero` is exactly `y` for a column; were `y` a scalar, Polars

@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast, overload
 
 from featuredsl import ir
 from featuredsl.backends import row_input
@@ -66,7 +67,11 @@ def _is_local(atom: str) -> bool:
 
 
 class RowCodegen:
-    """Builds the source and globals of the evaluator; also the ``g`` given to lowerings."""
+    """Builds the source and globals of the evaluator; also the ``g`` given to lowerings.
+
+    Built from the bound program and, when it has windows, ``windows``: the reader of a row's
+    window values (``featuredsl.windows``). :meth:`build` generates the code once.
+    """
 
     def __init__(self, program: ir.BoundProgram,
                  windows: Callable[..., tuple] | None = None) -> None:
@@ -77,7 +82,8 @@ class RowCodegen:
         self.globals: dict[str, object] = {}
         self._ref_names: dict[object, str] = {}
         self._counter = 0
-        self.lines: list[str] = []
+        #: generated lines, and null-guarded top-level statements that ``render`` merges
+        self.lines: list[str | _Guarded] = []
         self.indent = 1
         self.memo: dict[tuple, str] = {}
         self.values: dict[str, str] = {}
@@ -114,6 +120,7 @@ class RowCodegen:
 
     # ------------------------------------------------------------------- emitting
     def emit(self, line: str) -> None:
+        """Append one line of generated code at the current indentation."""
         self.lines.append("    " * self.indent + line)
 
     def _roots(self, atom: str) -> tuple[str, ...]:
@@ -133,11 +140,15 @@ class RowCodegen:
         return "\n".join(out) + "\n"
 
     def tmp(self) -> str:
+        """A fresh local variable name (``v1``, ``v2``, ...)."""
         self._counter += 1
         return f"v{self._counter}"
 
     # ------------------------------------------------------------------- program
     def build(self) -> tuple[str, dict[str, object]]:
+        """Generate the evaluator: the source of ``def evaluate(row)`` (inputs read and checked,
+        windows read, values in dependency order, the dict of features) and the globals it needs.
+        """
         self.lines.append("def evaluate(row):")
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
@@ -307,7 +318,7 @@ class RowCodegen:
         if propagate and not (ov.may_be_null or checks):
             self.roots[out] = guard  # null exactly when an argument is
         if guard and self.indent == 1:  # joined with other statements of this guard later
-            self.lines.append(_Guarded(guard, [out], [f"{out} = {code}", *checks]))  # type: ignore[arg-type]
+            self.lines.append(_Guarded(guard, [out], [f"{out} = {code}", *checks]))
             return out
         if guard:
             self.emit(f"if {' or '.join(f'{n} is None' for n in guard)}:")
@@ -328,7 +339,7 @@ class RowCodegen:
             return a
         if e.type.kind == "list":  # int -> float element-wise (a null list stays null)
             if isinstance(e.arg, ir.Const):  # converted once, not per row (bind folds these)
-                value = e.arg.value
+                value = cast("tuple | None", e.arg.value)  # a list constant is a tuple
                 return self.lit(None if value is None else tuple(_float_list(value)))
             self.emit(f"{out} = {self.ref(_float_list, 'float_list')}({a})")
             return out
@@ -405,7 +416,7 @@ class RowCodegen:
         return out
 
 
-def _merge(lines: list) -> list[_Guarded | list[str]]:
+def _merge(lines: list[str | _Guarded]) -> list[_Guarded | list[str]]:
     """Group ``lines`` into top-level statements and move each null-guarded statement into
     the latest earlier block with the same guard, when no statement in between assigns a
     local it reads (generated statements are pure: moving one earlier changes nothing else).
@@ -446,6 +457,10 @@ def _merge(lines: list) -> list[_Guarded | list[str]]:
     return out
 
 
+@overload
+def _float_list(xs: list | tuple) -> list: ...
+@overload
+def _float_list(xs: None) -> None: ...
 def _float_list(xs: list | tuple | None) -> list | None:
     """A list of ints as floats (the int -> float promotion of a list); nulls stay null."""
     if xs is None:
@@ -476,6 +491,14 @@ def window_inputs(program: ir.BoundProgram) -> list[str]:
     return [n for n in program.inputs if n in used]
 
 
+class _Evaluator(Protocol):
+    """What :func:`build_evaluator` returns: the generated function, with its source."""
+
+    source: str
+
+    def __call__(self, row: dict) -> dict: ...
+
+
 def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | None = None
                     ) -> Callable[[dict], dict]:
     """Generate, compile and return the evaluator; its source is ``evaluator.source``.
@@ -487,9 +510,9 @@ def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | No
     namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
     code = compile(source, "<featuredsl row evaluator>", "exec")
     exec(code, namespace)
-    fn = namespace["evaluate"]
-    fn.source = source  # type: ignore[attr-defined]
-    return fn  # type: ignore[return-value]
+    fn = cast(_Evaluator, namespace["evaluate"])  # the generated `def evaluate(row)`
+    fn.source = source
+    return fn
 
 
 _NOTHING = ir.BoundProgram({}, {}, [], [], [])
@@ -504,4 +527,4 @@ def evaluate_constant(e: ir.Expr) -> object:
     gen.emit(f"return {gen.expr(e)}")
     namespace: dict[str, object] = {"__builtins__": __builtins__, **gen.globals}
     exec(compile(gen.render(), "<featuredsl constant>", "exec"), namespace)
-    return namespace["evaluate"]()  # type: ignore[operator]
+    return cast(Callable[[], object], namespace["evaluate"])()  # the generated function

@@ -46,7 +46,8 @@ import datetime as dt
 import math
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeGuard, cast
 
 from featuredsl.errors import InputError, describe_value
 from featuredsl.functions.temporal_ops import TS_MAX_US, TS_MIN_US  # years 1..9999, µs
@@ -105,7 +106,8 @@ def _is_missing(v: object) -> bool:
 
 
 def _missing(v: object, name: str, nullable: bool, expected: str) -> None:
-    """Return (None) for a missing value of a nullable input, else raise."""
+    """Accept a missing value for a nullable input (the caller returns None); raise
+    ``InputError`` for a non-nullable one."""
     if nullable:
         return None
     raise _bad(name, expected, v)
@@ -143,7 +145,7 @@ def _is_numpy(v: object) -> bool:
     return type(v).__module__ == "numpy"
 
 
-def _is_np_int(v: object) -> bool:
+def _is_np_int(v: object) -> TypeGuard[numbers.Integral]:
     # numpy integer scalars (numpy's timedelta64 also claims to be one: it is not)
     return (_is_numpy(v) and isinstance(v, numbers.Integral)
             and type(v).__name__ != "timedelta64")
@@ -153,44 +155,71 @@ def _is_np_bool(v: object) -> bool:
     return _is_numpy(v) and type(v).__name__ == "bool"
 
 
+# numpy and pandas values are told by their type's module and name (neither library is
+# imported here), so their attributes are read untyped.
+def _np_int64(v: Any, unit: str) -> int:
+    """A numpy datetime64 / timedelta64 cast to ``unit`` (floored), as its int64 count."""
+    return int(v.astype(unit).astype("int64"))
+
+
+def _pandas_us(v: Any) -> int:
+    """A pandas Timestamp / Timedelta as whole microseconds (its nanoseconds floored)."""
+    return int(v.as_unit("ns").value) // 1000
+
+
 def in_int(v: object, name: str, nullable: bool) -> int | None:
+    """An ``int`` input: Python and numpy ints within int64 (never a bool, never a float);
+    ``None`` for a missing value of a nullable input. Raises ``InputError`` otherwise.
+    """
     if isinstance(v, bool) or _is_np_bool(v):
         raise _bad(name, _t("int", nullable), v, "a bool is not an int")
     if isinstance(v, int) or _is_np_int(v):
-        i = int(v)  # type: ignore[call-overload]
+        i = int(v)
         if not INT64_MIN <= i <= INT64_MAX:
             raise _bad(name, _t("int", nullable), v, "outside the int64 range")
         return i
     if _is_missing(v):
-        return _missing(v, name, nullable, "int")
+        _missing(v, name, nullable, "int")  # raises unless nullable
+        return None
     why = "a float is not an int" if isinstance(v, float) or _is_numpy(v) else ""
     raise _bad(name, _t("int", nullable), v, why)
 
 
 def in_float(v: object, name: str, nullable: bool) -> float | None:
+    """A ``float`` input: Python and numpy floats, or ints (rounded to the nearest float);
+    ``None`` for a missing value or NaN of a nullable input. Raises ``InputError`` for a bool,
+    an int too large for a float, a missing value of a non-nullable input and anything else.
+    """
     if isinstance(v, bool) or _is_np_bool(v):
         raise _bad(name, _t("float", nullable), v, "a bool is not a number")
     if isinstance(v, float) or (_is_numpy(v) and isinstance(v, numbers.Real)
                                 and not isinstance(v, numbers.Integral)):
-        f = float(v)  # type: ignore[arg-type]
+        f = float(v)
     elif isinstance(v, int) or _is_np_int(v):
         try:
-            f = float(int(v))  # type: ignore[call-overload]
+            f = float(int(v))
         except OverflowError:
             raise _bad(name, _t("float", nullable), v, "too large for a float") from None
     elif _is_missing(v):
-        return _missing(v, name, nullable, "float")
+        _missing(v, name, nullable, "float")  # raises unless nullable
+        return None
     else:
         raise _bad(name, _t("float", nullable), v)
     if f != f:  # NaN is null (SPEC 4.4)
-        return _missing(v, name, nullable, "float")
+        _missing(v, name, nullable, "float")  # raises unless nullable
+        return None
     return f
 
 
 def in_str(v: object, name: str, nullable: bool) -> str | None:
+    """A ``string`` input: a ``str`` (subclasses read as plain ``str``) that is valid Unicode;
+    ``None`` for a missing value of a nullable input. Raises ``InputError`` otherwise (a lone
+    surrogate included).
+    """
     if not isinstance(v, str):
         if _is_missing(v):
-            return _missing(v, name, nullable, "string")
+            _missing(v, name, nullable, "string")  # raises unless nullable
+            return None
         raise _bad(name, _t("string", nullable), v)
     s = str.__str__(v)
     if not s.isascii():
@@ -203,12 +232,16 @@ def in_str(v: object, name: str, nullable: bool) -> str | None:
 
 
 def in_bool(v: object, name: str, nullable: bool) -> bool | None:
+    """A ``bool`` input: ``bool`` or ``numpy.bool_``; ``None`` for a missing value of a nullable
+    input. Raises ``InputError`` otherwise (ints are not bools).
+    """
     if isinstance(v, bool):
         return v
     if _is_np_bool(v):
         return bool(v)
     if _is_missing(v):
-        return _missing(v, name, nullable, "bool")
+        _missing(v, name, nullable, "bool")  # raises unless nullable
+        return None
     raise _bad(name, _t("bool", nullable), v)
 
 
@@ -262,7 +295,7 @@ def parse_date(s: str) -> int | None:
         return None
 
 
-UTC_ZONES = (dt.UTC,)
+UTC_ZONES: tuple[dt.tzinfo, ...] = (dt.UTC,)
 try:  # Polars and pandas hand out ZoneInfo("UTC"); it is UTC too.
     import zoneinfo
 
@@ -291,7 +324,8 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
             raise _bad(name, _t("timestamp", nullable), v, timestamp_text_problem(v))
         return us
     if _is_missing(v):
-        return _missing(v, name, nullable, "timestamp")
+        _missing(v, name, nullable, "timestamp")  # raises unless nullable
+        return None
     if isinstance(v, dt.datetime):
         if type(v).__module__.startswith("pandas"):
             return _pandas_timestamp(v, name)
@@ -305,7 +339,7 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
         return (v - _EPOCH_DATE).days * 86_400_000_000
     if _is_numpy(v) and type(v).__name__ == "datetime64":
         try:
-            us = int(v.astype("datetime64[us]").astype("int64"))  # type: ignore[attr-defined]
+            us = _np_int64(v, "datetime64[us]")
         except (TypeError, ValueError, OverflowError):
             us = TS_MAX_US + 1
         if not TS_MIN_US <= us <= TS_MAX_US:  # floored to µs above; years 1..9999 only
@@ -319,7 +353,7 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
     # pandas Timestamps carry nanoseconds: floor them to µs, as the batch side does. ``value``
     # is nanoseconds since the epoch, UTC for an aware Timestamp, the wall clock for a naive one.
     try:
-        return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+        return _pandas_us(v)
     except (AttributeError, OverflowError, ValueError):  # outside the ns range: no ns part
         naive = v.replace(tzinfo=None) if v.tzinfo is None else v
         return (dt.datetime.__sub__(naive, _EPOCH_NAIVE if v.tzinfo is None else _EPOCH)
@@ -327,6 +361,9 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
 
 
 def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
+    """A ``date`` input: a ``date`` (not a ``datetime``) or a ``YYYY-MM-DD`` string; ``None`` for
+    a missing value of a nullable input. Raises ``InputError`` otherwise.
+    """
     if isinstance(v, str):
         days = parse_date(v)
         if days is None:
@@ -335,15 +372,21 @@ def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         return v
     if _is_missing(v):
-        return _missing(v, name, nullable, "date")
+        _missing(v, name, nullable, "date")  # raises unless nullable
+        return None
     raise _bad(name, _t("date", nullable), v, "use a date or a YYYY-MM-DD string")
 
 
 def in_duration(v: object, name: str, nullable: bool) -> int | None:
+    """A ``duration`` input as int64 microseconds: a ``timedelta`` or ``numpy.timedelta64``
+    (nanoseconds floored to µs); ``None`` for a missing value (NaT included) of a nullable
+    input. Raises ``InputError`` outside the int64 µs range, for a month/year timedelta64 and
+    for anything else.
+    """
     if isinstance(v, dt.timedelta):
         if type(v).__module__.startswith("pandas"):
             try:
-                return int(v.as_unit("ns").value) // 1000  # type: ignore[attr-defined]
+                return _pandas_us(v)
             except (AttributeError, OverflowError, ValueError):
                 pass
         us = v // _US
@@ -352,25 +395,32 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
         return us
     if _is_numpy(v) and type(v).__name__ == "timedelta64":
         if v != v:  # NaT
-            return _missing(v, name, nullable, "duration")
+            _missing(v, name, nullable, "duration")  # raises unless nullable
+            return None
         try:  # floors to µs, like the batch cast
-            return int(v.astype("timedelta64[us]").astype("int64"))  # type: ignore[attr-defined]
+            return _np_int64(v, "timedelta64[us]")
         except (TypeError, ValueError, OverflowError):  # months/years: no fixed length
             raise _bad(name, _t("duration", nullable), v, "not a fixed duration") from None
     if _is_missing(v):
-        return _missing(v, name, nullable, "duration")
+        _missing(v, name, nullable, "duration")  # raises unless nullable
+        return None
     raise _bad(name, _t("duration", nullable), v, "use a datetime.timedelta")
 
 
 def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable: bool,
             expected: str) -> list | None:
+    """A ``list[T]`` input: a list, tuple or 1-D numpy array, each element converted by ``elem``
+    (named ``name[i]`` in errors); ``None`` for a missing value of a nullable input. Raises
+    ``InputError`` otherwise.
+    """
     if _is_numpy(v) and type(v).__name__ == "ndarray":
         if getattr(v, "ndim", 0) != 1:
             raise _bad(name, expected, v, "a list must be one-dimensional")
-        v = list(v)  # numpy scalars: the element converters accept them
+        v = list(cast("Iterable[object]", v))  # numpy scalars: the element converters accept them
     if not isinstance(v, list | tuple):
         if _is_missing(v):
-            return _missing(v, name, nullable, expected)
+            _missing(v, name, nullable, expected)  # raises unless nullable
+            return None
         raise _bad(name, expected, v)
     return [elem(x, f"{name}[{i}]", elem_nullable) for i, x in enumerate(v)]
 
@@ -394,10 +444,12 @@ def converter(t: Type) -> Callable:
 
 
 def out_timestamp(t: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp output: the internal naive UTC wall clock as an aware UTC ``datetime``."""
     return None if t is None else t.replace(tzinfo=dt.UTC)
 
 
 def out_duration(us: int | None) -> dt.timedelta | None:
+    """A duration output: int64 microseconds as a ``timedelta``."""
     return None if us is None else dt.timedelta(microseconds=us)
 
 
@@ -417,4 +469,5 @@ def output_converter(t: Type) -> Callable | None:
 
 
 def is_finite(x: float) -> bool:
+    """Whether ``x`` is neither infinite nor NaN (``math.isfinite``)."""
     return math.isfinite(x)

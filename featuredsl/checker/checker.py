@@ -9,6 +9,7 @@ mistake gives one error, not a cascade.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from featuredsl import ir
 from featuredsl.checker import windows
@@ -55,6 +56,13 @@ def _ws(text: str) -> str:
 
 
 class Checker:
+    """Type-checks one parsed module into an :class:`ir.Program`, collecting diagnostics.
+
+    Built from the module, its source text (to quote spans) and the file name; :meth:`run`
+    checks it once. Errors never raise: they go to ``diags`` and the offending value is left
+    out of the program. The window half lives in :mod:`featuredsl.checker.windows`.
+    """
+
     def __init__(self, module: ast.Module, source: str, file: str) -> None:
         self.module = module
         self.source_lines = source_lines(source)
@@ -71,9 +79,11 @@ class Checker:
 
     # ----------------------------------------------------------------------------- helpers
     def error(self, code: str, msg: str, span: Span, hint: str | None = None) -> None:
+        """Record a diagnostic ``code`` at ``span`` (``hint``: the suggested fix)."""
         self.diags.append(Diagnostic.at(code, msg, span, hint, self.file))
 
     def text(self, span: Span) -> str:
+        """The source text under ``span`` (several lines joined by newlines)."""
         lines = self.source_lines[span.line - 1 : span.end_line]
         if not lines:
             return ""
@@ -84,6 +94,9 @@ class Checker:
         return "\n".join(lines)
 
     def resolve_type(self, t: ast.TypeExpr) -> Type | None:
+        """The :class:`Type` a written type names, or ``None`` after an E105 for an unknown type
+        or a ``list`` without an element type.
+        """
         if t.name == "list":
             if t.elem is None:
                 self.error("E105", "`list` needs an element type", t.span, "write `list[string]`")
@@ -100,6 +113,9 @@ class Checker:
 
     # ----------------------------------------------------------------------------- program
     def run(self) -> ir.Program:
+        """Check the whole module: inputs, declarations in dependency order (an E104 for each
+        cycle), unused-value warnings, features; returns the (possibly partial) program.
+        """
         self._check_inputs()
         self._collect_decls()
         deps = {name: self._refs(d.expr) for name, d in self.decls.items()}
@@ -180,12 +196,12 @@ class Checker:
         if d.kind == "stat":
             node = d.expr
             fn = lookup(node.name) if isinstance(node, ast.Call) else None
-            if fn is None or fn.kind != "aggregate":
+            if not isinstance(node, ast.Call) or fn is None or fn.kind != "aggregate":
                 aggs = ", ".join(f.name for f in all_functions() if f.kind == "aggregate")
                 self.error("E209", f"`stat {d.name}` must be an aggregate", node.span,
                            f"aggregates are {aggs}; use `let` for a row-level value")
                 return
-            agg = self._aggregate(node, fn)  # type: ignore[arg-type]
+            agg = self._aggregate(node, fn)
             if agg is not None:
                 self.program.stats[d.name] = ir.Stat(d.name, agg, _ws(self.text(node.span)),
                                                      d.doc)
@@ -242,6 +258,9 @@ class Checker:
 
     # ----------------------------------------------------------------------------- expressions
     def expr(self, node: ast.Node) -> ir.Expr | None:
+        """Check one expression node: its typed IR, or ``None`` after reporting why it does not
+        check. The type of every node that checks is recorded in ``node_types``.
+        """
         method = getattr(self, "_" + type(node).__name__)
         result = method(node)
         if result is not None:
@@ -250,7 +269,7 @@ class Checker:
 
     def _Literal(self, n: ast.Literal) -> ir.Expr | None:
         if n.kind == "int":
-            if not INT64_MIN <= n.value <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= cast(int, n.value) <= INT64_MAX:  # an int literal's value
                 self.error("E004", "integer literal is out of the int64 range", n.span,
                            "write it as a float, e.g. 1e19")
                 return None
@@ -263,6 +282,7 @@ class Checker:
         if any(i is None for i in items):
             return None
         elem: Type = NULL
+        consts: list[ir.Const] = []
         for node, item in zip(n.items, items, strict=True):
             assert item is not None
             if not isinstance(item, ir.Const):
@@ -278,8 +298,10 @@ class Checker:
                            f"`{item.type}`", node.span)
                 return None
             elem = u
-        values = tuple(float(i.value) if elem.kind == "float" else i.value  # type: ignore
-                       for i in items if i is not None)
+            consts.append(item)
+        # float elements may be written as ints
+        values = tuple(float(cast("int | float", i.value)) if elem.kind == "float" else i.value
+                       for i in consts)
         return ir.Const(list_of(elem.with_nullable(False)), values)
 
     def _Ref(self, n: ast.Ref) -> ir.Expr | None:
@@ -345,13 +367,14 @@ class Checker:
             return None
         return c
 
-    def _branches(self, a: ir.Expr, b: ir.Expr, span: Span) -> tuple[ir.Expr, ir.Expr] | None:
+    def _branches(self, a: ir.Expr, b: ir.Expr,
+                  span: Span) -> tuple[Type, ir.Expr, ir.Expr] | None:
         t = unify(a.type, b.type)
         if t is None:
             self.error("E205", f"branches have different types: `{a.type}` and `{b.type}`",
                        span, "both branches must have the same type (int and float mix)")
             return None
-        return _coerce(a, t), _coerce(b, t)
+        return t, _coerce(a, t), _coerce(b, t)
 
     def _If(self, n: ast.If) -> ir.Expr | None:
         c, a, b = self._cond(n.cond), self.expr(n.then), self.expr(n.otherwise)
@@ -360,23 +383,25 @@ class Checker:
         br = self._branches(a, b, n.span)
         if br is None:
             return None
-        return ir.If(unify(a.type, b.type), c, *br)  # type: ignore[arg-type]
+        t, then, otherwise = br
+        return ir.If(t, c, then, otherwise)
 
     def _Case(self, n: ast.Case) -> ir.Expr | None:
-        whens = [(self._cond(c), self.expr(v)) for c, v in n.whens]
+        checked = [(self._cond(c), self.expr(v)) for c, v in n.whens]
         otherwise = self.expr(n.otherwise) if n.otherwise is not None else ir.Const(NULL, None)
-        if otherwise is None or any(c is None or v is None for c, v in whens):
+        whens = [(c, v) for c, v in checked if c is not None and v is not None]
+        if otherwise is None or len(whens) != len(checked):
             return None
         t: Type | None = otherwise.type
         for _, v in whens:
-            t = unify(t, v.type) if t is not None else None  # type: ignore[union-attr]
+            t = unify(t, v.type) if t is not None else None
         if t is None:
             kinds = ", ".join(sorted({str(v.type) for _, v in whens} | {str(otherwise.type)}))
             self.error("E205", f"`case` branches have different types: {kinds}", n.span)
             return None
         result = _coerce(otherwise, t)
         for c, v in reversed(whens):
-            result = ir.If(t, c, _coerce(v, t), result)  # type: ignore[arg-type]
+            result = ir.If(t, c, _coerce(v, t), result)
         return result
 
     def _coalesce(self, args: list[ir.Expr], nodes: list[ast.Node], span: Span) -> ir.Expr | None:
@@ -400,10 +425,11 @@ class Checker:
         fn = lookup(n.name)
         if fn is None:
             if n.name == "coalesce":
-                args = [self.expr(a) for a in n.args]
-                if any(a is None for a in args) or not args:
+                got = [self.expr(a) for a in n.args]
+                present = [a for a in got if a is not None]
+                if len(present) != len(got) or not got:
                     return None
-                return self._coalesce(args, list(n.args), n.span)  # type: ignore[arg-type]
+                return self._coalesce(present, list(n.args), n.span)
             names = [f.name for f in all_functions() if f.kind != "operator"]
             self.error("E202", f"unknown function `{n.name}`", n.name_span,
                        _unknown_function_hint(n.name, [*names, "coalesce", *WINDOW_FUNCTIONS]))
@@ -486,9 +512,10 @@ class Checker:
             args.append(self.expr(a))
             nodes.append(a)
             written.append("")
-        if any(a is None for a in args):
+        present = [a for a in args if a is not None]
+        if len(present) != len(args):
             return None
-        return args, nodes, written  # type: ignore[return-value]
+        return present, nodes, written
 
     def call_fn(self, fn: Function | None, args: list[ir.Expr], nodes: list[ast.Node],
                 span: Span, symbol: str | None = None,
@@ -501,7 +528,7 @@ class Checker:
         assert fn is not None
         choice = _resolve(fn, [a.type for a in args])
         if choice is None:
-            how = written if written is not None else [""] * len(args)
+            how: list[str | None] = written if written is not None else [""] * len(args)
             if symbol:
                 types = ", ".join(str(a.type) for a in args)
                 self.error("E203", f"no `{symbol}` for `{types}`", span, _signatures(fn))
@@ -673,8 +700,8 @@ def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[
             break
     written = [i for i, node in enumerate(nodes)
                if ov.is_const(i) and node.span != span]
-    quoted = [i for i in written if isinstance(args[i], ir.Const)
-              and str(args[i].value) in problem]  # type: ignore[attr-defined]
+    quoted = [i for i in written if isinstance(a := args[i], ir.Const)
+              and str(a.value) in problem]
     pick = quoted if len(quoted) == 1 else written if len(written) == 1 else []
     return problem, (nodes[pick[0]].span if pick else span), hint
 
@@ -712,7 +739,7 @@ def _promote(e: ir.Expr, const_param: bool = False) -> ir.Expr:
     if e.type.kind == "list":
         if isinstance(e, ir.Const):
             return ir.Const(list_of(FLOAT, e.type.nullable),
-                            tuple(float(v) for v in e.value))  # type: ignore[union-attr]
+                            tuple(float(v) for v in cast("tuple[int, ...]", e.value)))
         if isinstance(e, ir.StatRef) and const_param:  # its lowering takes the values
             return e
         # a list-valued expression (input, let, call): promoted element-wise at run time
@@ -720,7 +747,7 @@ def _promote(e: ir.Expr, const_param: bool = False) -> ir.Expr:
         return ir.Cast(list_of(FLOAT.with_nullable(e.type.elem.nullable), e.type.nullable), e)
     t = FLOAT.with_nullable(e.type.nullable)
     if isinstance(e, ir.Const):
-        return ir.Const(t, None if e.value is None else float(e.value))  # type: ignore
+        return ir.Const(t, None if e.value is None else float(cast(int, e.value)))  # an int
     return ir.Cast(t, e)
 
 

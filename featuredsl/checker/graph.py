@@ -108,6 +108,8 @@ class Lineage:
         return out
 
     def unused(self, kind: str) -> list[str]:
+        """The names of ``kind`` (``"input"``, ``"stat"``, ...) that no feature needs, in
+        declaration order."""
         used = self.used()
         return [n for n, node in self.nodes.items() if node.kind == kind and n not in used]
 

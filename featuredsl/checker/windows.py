@@ -9,7 +9,7 @@ such as ``mean(txns.amount, over=30d, where=txns.amount > 0)`` into an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from featuredsl import ir
 from featuredsl.errors import did_you_mean
@@ -299,7 +299,7 @@ def _by(c: Checker, n: ast.Call, node: ast.Node | None, source: ir.Source
             c.error("E307", "`by=` names the inputs to match the source's key", node.span,
                     f"write by=<input> (by=[a, b] for a key of {len(source.keys)} fields)")
             return False
-        names = [i.name for i in items]  # type: ignore[union-attr]
+        names = [cast(ast.Ref, i).name for i in items]  # all Refs: checked above
         spans = [i.span for i in items]
         if len(names) != len(source.keys):
             c.error("E307", f"`by=` lists {len(names)} input{'s' if len(names) != 1 else ''} "

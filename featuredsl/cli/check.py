@@ -32,6 +32,7 @@ HELP = ("report every error and warning of .feat files: file:line:col, the sourc
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the files and the options of ``featuredsl check`` on ``p``."""
     p.add_argument("files", nargs="+", metavar="FILE",
                    help=".feat files or directories (searched for .feat) to check; `-` reads "
                         "stdin")
@@ -72,6 +73,10 @@ def diagnose(text: str, name: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every file and print the diagnostics in the chosen format; the exit status: 1 when
+    an error (or, with ``--strict``, a warning) was found, 2 when a file could not be read,
+    else 0.
+    """
     files: list[dict[str, object]] = []
     rendered: list[str] = []
     found: list = []

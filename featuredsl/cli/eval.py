@@ -36,6 +36,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec and the options of ``featuredsl eval`` on ``p``."""
     p.add_argument("spec", metavar="SPEC|ARTIFACT",
                    help="a .feat spec (without statistics) or a fitted .json artifact")
     p.add_argument("--row", metavar="JSON", help="one row as a JSON object (else: stdin)")
@@ -46,6 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate ``--row`` (or each stdin line) with the row backend and print the features as
+    JSON; the exit status is 0, or 2 after a bad stdin line (the pipe stops there, or carries
+    on with ``--keep-going``). Raises ``UsageError`` for an unknown feature and ``InputError``
+    for a bad ``--row`` (both exit 2).
+    """
     from featuredsl.errors import InputError
 
     prog = "featuredsl eval"

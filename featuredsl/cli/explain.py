@@ -41,6 +41,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec, the row and the options of ``featuredsl explain`` on ``p``."""
     p.add_argument("spec", metavar="SPEC|ARTIFACT",
                    help="a .feat spec (without statistics) or a fitted .json artifact")
     p.add_argument("--row", metavar="JSON", help="the row, a JSON object (see `featuredsl eval`)")
@@ -51,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the trace of each chosen feature for ``--row`` (and/or the generated code or the
+    batch plan); exit status 0. Raises ``UsageError`` for an unknown feature or nothing to show.
+    """
     spec = c.load_spec(args.spec)
     c.require_fitted(spec, args.spec)
     names = [n.strip() for arg in args.feature for n in arg.split(",") if n.strip()]

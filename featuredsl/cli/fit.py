@@ -24,6 +24,7 @@ example:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec, the data, the output and the options of ``featuredsl fit`` on ``p``."""
     p.add_argument("spec", metavar="SPEC", help="the .feat file")
     p.add_argument("--data", required=True, metavar="PATH",
                    help="training data: Parquet, CSV, Arrow IPC or NDJSON")
@@ -38,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Fit the spec's statistics on ``--data`` and write the artifact; the exit status is 1
+    with ``--strict`` and fit warnings, else 0. Raises ``UsageError`` for a spec or output path
+    of the wrong kind (exit 2).
+    """
     import featuredsl as fd
 
     prog = "featuredsl fit"

@@ -23,6 +23,8 @@ HELP = ("format .feat files canonically, keeping comments (in place; --check / -
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the files and the ``--check`` / ``--diff`` / ``--quiet`` options of
+    ``featuredsl fmt`` on ``p``."""
     p.add_argument("files", nargs="+", metavar="FILE",
                    help=".feat files or directories (searched for .feat); `-` = stdin to stdout")
     mode = p.add_mutually_exclusive_group()
@@ -53,6 +55,10 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Format each file (in place, or only report with ``--check`` / ``--diff``); the exit
+    status: 2 if a file did not parse or could not be read, 1 if a file would change under
+    ``--check`` / ``--diff``, else 0.
+    """
     from featuredsl.errors import SpecError
     from featuredsl.syntax.format import format_source
 

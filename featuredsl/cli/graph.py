@@ -30,6 +30,7 @@ _KINDS = ("input", "stat", "let", "feature")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec, ``--format`` and ``--feature`` of ``featuredsl graph`` on ``p``."""
     p.add_argument("spec", metavar="SPEC", help="a .feat spec or a .json artifact")
     p.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text",
                    help="output format (default text)")
@@ -41,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the spec's lineage in the chosen format; exit status 0. Raises ``UsageError`` for
+    an unknown ``--feature``.
+    """
     from featuredsl.checker.graph import lineage
     from featuredsl.cli._common import load_spec
     from featuredsl.errors import did_you_mean

@@ -79,7 +79,7 @@ def _command_parser(name: str) -> tuple[_Parser, object] | None:
         return None
     p = _Parser(prog=f"featuredsl {name}", description=getattr(module, "HELP", summary),
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(p)  # type: ignore[attr-defined]
+    module.add_arguments(p)
     return p, module
 
 

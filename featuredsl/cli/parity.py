@@ -24,6 +24,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec, the data and the options of ``featuredsl parity`` on ``p``."""
     p.add_argument("spec", metavar="SPEC|ARTIFACT",
                    help="a .feat spec (without statistics) or a fitted .json artifact")
     p.add_argument("--data", metavar="PATH", help="the data to compare over")
@@ -41,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Compare both backends over ``--data`` and/or generated edge cases and print the report;
+    the exit status is 1 on any mismatch, else 0. Raises ``UsageError`` when there is nothing to
+    compare or a count is negative.
+    """
     from featuredsl import parity
 
     if args.data is None and not args.edge_cases:

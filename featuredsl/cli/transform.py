@@ -26,6 +26,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the spec, the input, the output and the options of ``featuredsl transform``."""
     p.add_argument("spec", metavar="SPEC|ARTIFACT",
                    help="a .feat spec (without statistics) or a fitted .json artifact")
     p.add_argument("--data", required=True, metavar="PATH", help="the input data file")
@@ -57,6 +58,9 @@ def _total_rows(path: str, fmt: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Compute the features of ``--data`` into ``--output``, streaming batch by batch; exit
+    status 0 (bad data or paths raise, exit 2).
+    """
     from featuredsl.data.files import transform_file
 
     spec = c.load_spec(args.spec)

@@ -41,7 +41,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Protocol
 
 import polars as pl
 
@@ -76,6 +77,16 @@ def format_of(path: str | Path, fmt: str | None = None, what: str = "output") ->
                      f"`{suffix or '(none)'}`; use a file ending in one of {known}")
 
 
+class _ArrowWriter(Protocol):
+    """What ``pyarrow.parquet.ParquetWriter`` and ``pyarrow.ipc.new_file`` give."""
+
+    def write_table(self, table: object) -> None:
+        """Append one table (a row group / record batches)."""
+
+    def close(self) -> None:
+        """Write the footer and close the file."""
+
+
 class _Writer:
     """Appends batches to one file of a format; the file is complete after ``close``.
 
@@ -88,14 +99,14 @@ class _Writer:
         self.path = path
         self.fmt = fmt
         self._fh: IO[bytes] | None = None
-        self._writer: object = None
+        self._writer: _ArrowWriter | None = None
 
     def write(self, df: pl.DataFrame) -> None:
         if self.fmt in ("parquet", "ipc"):
             table = df.to_arrow(compat_level=pl.CompatLevel.oldest())
             if self._writer is None:
                 self._writer = self._open_arrow(table.schema)
-            self._writer.write_table(table)  # type: ignore[attr-defined]
+            self._writer.write_table(table)
             return
         if self._fh is None:
             self._fh = open(self.path, "wb")
@@ -107,21 +118,21 @@ class _Writer:
         else:
             df.write_ndjson(self._fh)
 
-    def _open_arrow(self, schema: object) -> object:
+    def _open_arrow(self, schema: object) -> _ArrowWriter:
         if self.fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return pq.ParquetWriter(self.path, schema, compression="zstd")  # type: ignore[arg-type]
+            return pq.ParquetWriter(self.path, schema, compression="zstd")
         import pyarrow.ipc as ipc
 
-        return ipc.new_file(self.path, schema)  # type: ignore[arg-type]
+        return ipc.new_file(self.path, schema)
 
     def close(self, empty: pl.DataFrame) -> None:
         """Finish the file; with no batch written, write ``empty`` (the schema, no rows)."""
         if self._writer is None and self._fh is None:
             self.write(empty)
         if self._writer is not None:
-            self._writer.close()  # type: ignore[attr-defined]
+            self._writer.close()
         if self._fh is not None:
             self._fh.close()
 
@@ -150,7 +161,7 @@ def interrupt_guard() -> Iterator[Callable[[], None]]:
         yield check
         return
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         seen.set()
         if callable(previous):
             previous(signum, frame)  # the default handler raises KeyboardInterrupt

@@ -67,7 +67,7 @@ while Polars collects, so there a bad value computes as a null.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,7 +85,7 @@ from featuredsl.backends.row_input import (
 from featuredsl.errors import InputError, describe_value, first_line
 from featuredsl.types import Type
 
-_READERS = {
+_READERS: dict[str, Callable[..., pl.LazyFrame]] = {
     ".parquet": pl.scan_parquet, ".pq": pl.scan_parquet,
     ".csv": pl.scan_csv, ".tsv": lambda p, **kw: pl.scan_csv(p, separator="\t", **kw),
     ".arrow": pl.scan_ipc, ".ipc": pl.scan_ipc, ".feather": pl.scan_ipc,
@@ -322,7 +322,7 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
         assert t.elem is not None
         if isinstance(dtype, pl.List | pl.Array):
             inner_dtype = dtype.inner
-            assert inner_dtype is not None
+            assert isinstance(inner_dtype, pl.DataType)  # a schema's dtypes are instances
             inner = widen(name, t.elem, inner_dtype, pl.element(), text)
             if isinstance(dtype, pl.Array):
                 c = c.cast(pl.List(inner_dtype))
@@ -343,7 +343,9 @@ def _dtype_message(name: str, t: Type, dtype: pl.DataType, text: bool) -> str:
 
 def _has_float(dtype: pl.DataType) -> bool:
     if isinstance(dtype, pl.List | pl.Array):
-        return _has_float(dtype.inner)  # type: ignore[arg-type]
+        inner = dtype.inner
+        assert isinstance(inner, pl.DataType)  # a schema's dtypes are instances
+        return _has_float(inner)
     return isinstance(dtype, pl.Float32 | pl.Float64)
 
 
@@ -403,7 +405,7 @@ def _deep_nulls(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     count = n.cast(pl.UInt32)
     if isinstance(dtype, pl.List | pl.Array):
         inner = dtype.inner
-        assert inner is not None
+        assert isinstance(inner, pl.DataType)  # a schema's dtypes are instances
         lst = e if isinstance(dtype, pl.List) else e.cast(pl.List(inner))
         count = count + lst.list.eval(_deep_nulls(pl.element(), inner)).list.sum().fill_null(0)
     return count
@@ -412,7 +414,7 @@ def _deep_nulls(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 def _may_fail(dtype: pl.DataType, t: Type) -> bool:
     """Whether widening a ``dtype`` column to ``t`` can turn a value into null."""
     if isinstance(dtype, pl.List | pl.Array):
-        assert t.elem is not None and dtype.inner is not None
+        assert t.elem is not None and isinstance(dtype.inner, pl.DataType)
         return _may_fail(dtype.inner, t.elem)
     if isinstance(dtype, pl.String):
         return t.kind != "string"
@@ -536,7 +538,7 @@ def flag_error(raw: pl.LazyFrame, inputs: dict[str, Type], row: int, flag: str) 
     name, t = list(inputs.items())[int(i)]
     if kind == "null" and t.kind != "list":
         return _null_error(name, row, t, True)
-    value = _outside_python(raw, name, row)  # read first: Polars panics converting it
+    value: object = _outside_python(raw, name, row)  # read first: Polars panics converting it
     if value is None:
         try:
             one = raw.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
@@ -553,6 +555,7 @@ def _outside_python(raw: pl.LazyFrame, name: str, row: int) -> _Quoted | None:
     panics converting), described by its physical value; ``None`` for any other value."""
     try:
         dtype = raw.collect_schema()[name]
+        unit: str
         if isinstance(dtype, pl.Datetime):
             bounds, unit = _TS_BOUNDS[dtype.time_unit or "us"], dtype.time_unit or "us"
         elif isinstance(dtype, pl.Date):

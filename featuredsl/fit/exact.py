@@ -30,9 +30,13 @@ class Moments:
 
     @property
     def count(self) -> int:
+        """Every non-null value, infinities included."""
         return self.n + self.pos_inf + self.neg_inf
 
     def mean(self) -> float | None:
+        """The mean, correctly rounded; +-inf if only one sign of infinity occurs, ``None`` with
+        both (inf - inf) or with no values.
+        """
         if self.pos_inf and self.neg_inf:
             return None  # inf - inf: no value
         if self.pos_inf or self.neg_inf:
@@ -42,16 +46,23 @@ class Moments:
         return _round(Fraction(self.s, self.n << 1074))
 
     def exact_var(self) -> Fraction | None:
+        """The exact population variance (divided by ``n``) of the finite values; ``None`` with an
+        infinity or with no values.
+        """
         if self.pos_inf or self.neg_inf or self.n == 0:
             return None
         # (sum x2)/n - (sum x / n)**2 == (n * q - s**2) / (n**2 * 2**2148)
         return Fraction(self.n * self.q - self.s * self.s, (self.n * self.n) << 2148)
 
     def var(self) -> float | None:
+        """The population variance, correctly rounded (``None`` as for :meth:`exact_var`)."""
         v = self.exact_var()
         return None if v is None else _round(v)
 
     def std(self) -> float | None:
+        """The population standard deviation: the correctly rounded square root of the exact
+        variance (``None`` as for :meth:`exact_var`).
+        """
         v = self.exact_var()
         return None if v is None else sqrt_rounded(v)
 

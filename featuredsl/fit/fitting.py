@@ -61,6 +61,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsInt, cast
 
 import polars as pl
 
@@ -184,7 +185,8 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
     frame = Frame(lf)
     tasks = []
     for s, args in zip(stats, const_args, strict=True):
-        consts = [next(bound_consts).value for _ in args]  # type: ignore[attr-defined]
+        # bound: a literal or a fitted statistic is a Const by now
+        consts = [cast(ir.Const, next(bound_consts)).value for _ in args]
         tasks.append(_stat_task(frame, s.expr, columns[s.expr.args[0].key()], consts, budget))
     return frame, tasks
 
@@ -207,12 +209,12 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
     if fn == "null_fraction":
         nulls, rows = yield [Scalar(frame, c.null_count().cast(pl.Int64), ("nulls", col)),
                              Scalar(frame, pl.len().cast(pl.Int64), "rows")]
-        return (nulls / rows) if rows else 0.0  # type: ignore[operator]
+        return (nulls / rows) if rows else 0.0
     if fn in ("min", "max"):
         if is_float:  # the profile reads these from the summary; -0.0 counts as 0.0
             x = normalize_zero(c)
-            agg = x.min() if fn == "min" else x.max()
-            return (yield from scalar_task(frame, agg, (fn, col, 0.0)))
+            low = x.min() if fn == "min" else x.max()
+            return (yield from scalar_task(frame, low, (fn, col, 0.0)))
         return (yield from scalar_task(frame, c.min() if fn == "min" else c.max(), (fn, col)))
     if fn in ("mean", "var", "std"):
         mom = yield from float_moments(frame, col)
@@ -220,7 +222,7 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
     if fn == "median":
         got = yield from order_stats(frame, col, "float", lambda n: [(n - 1) // 2, n // 2],
                                      budget)
-        return median_of(*got) if got else None  # type: ignore[arg-type]
+        return median_of(*got) if got else None
     if fn == "quantiles":
         k = consts[0]
         if not isinstance(k, int) or k < 1:
@@ -229,10 +231,10 @@ def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
                                      rank_fractions([(i, k) for i in range(1, k)]), budget)
         return _dedupe(got)
     if fn == "vocab":
-        top, min_count = consts
-        got = yield from top_values(frame, col, agg.args[0].type.kind, int(top),  # type: ignore
-                                    int(min_count))  # type: ignore[call-overload]
-        return tuple(v for v, _ in got)
+        top, min_count = (cast(SupportsInt, v) for v in consts)  # checked int constants
+        pairs = yield from top_values(frame, col, agg.args[0].type.kind, int(top),
+                                      int(min_count))
+        return tuple(v for v, _ in pairs)
     raise AssertionError(f"unknown aggregate {fn}")  # pragma: no cover
 
 
@@ -310,7 +312,7 @@ def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl
                  *(Scalar(frame, pl.col(f).any(), ("flag", f)) for f in flags)]
     if any(got[1:]):
         data_io.check(prepared.collect(engine="streaming"), raw, inputs)
-    return int(got[0])  # type: ignore[call-overload]
+    return int(got[0])
 
 
 def _fit(program: ir.Program, data: object, materialize: _Materializer,

@@ -16,9 +16,9 @@ streaming engine whatever the number of rows (see :mod:`featuredsl.fit.select`).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Hashable, Iterable
+from collections.abc import Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -56,7 +56,9 @@ class Query:
 Request = Scalar | Query
 #: plans of a pass run together (each running plan holds its own scan's buffers)
 CONCURRENT = 4
-Task = Generator[list[Request], list[object], T]
+#: A task yields its requests and is sent their results, in order: a DataFrame for a
+#: :class:`Query`, the scalar value (int, float, None, ...) for a :class:`Scalar`.
+Task = Generator[Sequence[Request], list[Any], T]
 
 
 @dataclass
@@ -71,29 +73,31 @@ class Budget:
         self.left = self.per_pass
 
     def take(self, n: int) -> bool:
+        """Reserve ``n`` values of the budget; ``False`` (and nothing taken) if fewer are left."""
         if n > self.left:
             return False
         self.left -= n
         return True
 
     def reset(self) -> None:
+        """Restore the full per-pass budget (before every pass)."""
         self.left = self.per_pass
 
 
 def all_of(tasks: Iterable[Task]) -> Task[list]:
     """Run ``tasks`` side by side (each pass serves all of them); their answers, in order."""
     values: list[object] = []
-    pending: dict[int, tuple[Task, list[Request]]] = {}
+    pending: dict[int, tuple[Task, Sequence[Request]]] = {}
     for i, t in enumerate(tasks):
         values.append(None)
         try:
-            pending[i] = (t, t.send(None))  # type: ignore[arg-type]
+            pending[i] = (t, next(t))
         except StopIteration as stop:
             values[i] = stop.value
     while pending:
         results = yield [r for _, reqs in pending.values() for r in reqs]
         pos = 0
-        still: dict[int, tuple[Task, list[Request]]] = {}
+        still: dict[int, tuple[Task, Sequence[Request]]] = {}
         for i, (t, reqs) in pending.items():
             part, pos = results[pos:pos + len(reqs)], pos + len(reqs)
             try:
@@ -104,7 +108,7 @@ def all_of(tasks: Iterable[Task]) -> Task[list]:
     return values
 
 
-def one(request: Request) -> Task[object]:
+def one(request: Request) -> Task[Any]:
     """A task answering a single request."""
     (value,) = yield [request]
     return value
@@ -113,7 +117,7 @@ def one(request: Request) -> Task[object]:
 def drive(task: Task[T], budget: Budget | None = None) -> T:
     """Execute ``task``'s passes until it returns; its answer."""
     try:
-        requests = task.send(None)  # type: ignore[arg-type]
+        requests = next(task)
     except StopIteration as stop:
         return stop.value
     while True:
@@ -130,7 +134,7 @@ def drive(task: Task[T], budget: Budget | None = None) -> T:
 PASSES = 0
 
 
-def _execute(requests: list[Request]) -> list[object]:
+def _execute(requests: Sequence[Request]) -> list[object]:
     """Run one pass: one ``collect_all`` for every request, duplicates once."""
     frames: dict[int, tuple[Frame, dict[Hashable, tuple[str, pl.Expr]]]] = {}
     queries: dict[tuple[int, Hashable], tuple[int, pl.LazyFrame]] = {}

@@ -45,7 +45,7 @@ def scalar_task(frame: Frame, expr: pl.Expr, key: object) -> Task[object]:
 def count_task(frame: Frame, column: str) -> Task[int]:
     """The non-null count of a column."""
     v = yield from one(Scalar(frame, pl.col(column).count().cast(pl.Int64), ("count", column)))
-    return int(v)  # type: ignore[call-overload]
+    return int(v)
 
 
 
@@ -70,13 +70,13 @@ def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dic
         parts["min"] = scalar_task(frame, c.min(), ("min", col))
         parts["max"] = scalar_task(frame, c.max(), ("max", col))
     got = dict(zip(parts, (yield from all_of(parts.values())), strict=True))
-    out: dict[str, object] = {"type": str(t), "count": int(got.pop("count")),  # type: ignore
-                              "null_count": int(got.pop("null_count"))}  # type: ignore
+    out: dict[str, object] = {"type": str(t), "count": int(got.pop("count")),
+                              "null_count": int(got.pop("null_count"))}
     for part in (got.pop("_float", None), got.pop("_int", None)):
         if part is not None:
             out.update(part)
     if "top" in got:
-        got["top"] = [list(p) for p in got["top"]]  # type: ignore[attr-defined]
+        got["top"] = [list(p) for p in got["top"]]
     out.update((name, _plain(v)) for name, v in got.items())
     return out
 
@@ -88,10 +88,10 @@ def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
         float_moments(frame, col),
         order_stats(frame, col, "float", rank_fractions(_DECILES), budget),
         float_summary(frame, col)])
-    ranges = summary.ranges()  # type: ignore[attr-defined]
+    ranges = summary.ranges()
     lo = decode_float(ranges[0][0]) if ranges else None
     hi = decode_float(ranges[-1][1]) if ranges else None
-    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
+    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
             "quantiles": deciles or [None] * len(_DECILES)}
 
 
@@ -102,8 +102,8 @@ def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
         scalar_task(frame, c.min(), ("min", col)), scalar_task(frame, c.max(), ("max", col)),
         int_moments(frame, col),
         order_stats(frame, col, "int", rank_fractions(_DECILES), budget)])
-    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),  # type: ignore
-            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES)}  # type: ignore
+    return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
+            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES)}
 
 
 def _plain(v: object) -> object:

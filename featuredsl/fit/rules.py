@@ -25,8 +25,8 @@ def _const_args(stat: ir.Stat) -> list[object]:
     return [a.value if isinstance(a, ir.Const) else None for a in stat.expr.args[1:]]
 
 
-def _ordered(values: Sequence[object]) -> bool:
-    return all(a < b for a, b in itertools.pairwise(values))  # type: ignore[operator]
+def _ordered(values: Sequence[float]) -> bool:
+    return all(a < b for a, b in itertools.pairwise(values))
 
 
 def statistic_problem(stat: ir.Stat, value: object) -> str | None:
@@ -97,10 +97,11 @@ def _column_problem(entry: object, rows: int) -> str | None:
             return "`top` is not most frequent first within the column's count"
     if "true_count" in entry or "false_count" in entry:
         t, f = _count(entry, "true_count"), _count(entry, "false_count")
-        for got in (t, f):
-            if isinstance(got, str):
-                return got
-        if t + f != count:  # type: ignore[operator]
+        if isinstance(t, str):
+            return t
+        if isinstance(f, str):
+            return f
+        if t + f != count:
             return f"counts {t} true and {f} false for {count} values"
     if "quantiles" in entry:
         q = entry["quantiles"]

@@ -55,12 +55,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from featuredsl.fit.exact import Moments
 from featuredsl.fit.passes import Budget, Frame, Query, Scalar, Task, all_of
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 _U = pl.UInt64
 _I128 = pl.Int128
@@ -92,11 +96,13 @@ def int_key(x: pl.Expr) -> pl.Expr:
 
 
 def decode_float(key: int) -> float:
+    """The float64 value of a :func:`float_key` key."""
     u = key ^ _SIGN if key >= _SIGN else ~key & _MASK64
     return struct.unpack("<d", struct.pack("<Q", u))[0]
 
 
 def decode_int(key: int) -> int:
+    """The int64 value of an :func:`int_key` key."""
     return key - _SIGN
 
 
@@ -104,7 +110,10 @@ def decode_int(key: int) -> int:
 
 
 class Summary:
-    """The summary groups of a float column, ascending: ``(bucket, n, lo, hi, sum_r, sum_rr)``."""
+    """The summary groups of a float column, ascending: ``(bucket, n, lo, hi, sum_r, sum_rr)``.
+
+    Built from the result frame of the summary query (columns ``b, n, lo, hi, s, q``).
+    """
 
     def __init__(self, df: pl.DataFrame) -> None:
         cols = [df.get_column(c).to_list() for c in ("b", "n", "lo", "hi", "s", "q")]
@@ -112,9 +121,12 @@ class Summary:
 
     @property
     def count(self) -> int:
+        """The number of non-null, non-NaN values summarized."""
         return sum(r[1] for r in self.rows)
 
     def ranges(self) -> list[tuple[int, int, int]]:
+        """The summary as a key histogram: ``(lowest key, highest key, count)`` per group,
+        ascending."""
         return [(lo, hi, n) for _, n, lo, hi, _, _ in self.rows]
 
 
@@ -133,7 +145,7 @@ def float_summary(frame: Frame, name: str, x: pl.Expr | None = None) -> Task[Sum
     """The summary of a Float64 column (or of ``x``, named ``name``) of ``frame``."""
     x = pl.col(name) if x is None else x
     (df,) = yield [Query(frame, _summary_query(frame.lf, x), ("summary", name))]
-    return Summary(df)  # type: ignore[arg-type]
+    return Summary(df)
 
 
 def _split_rr(frame: Frame, name: str, x: pl.Expr, lo: int, hi: int) -> Task[int]:
@@ -147,7 +159,7 @@ def _split_rr(frame: Frame, name: str, x: pl.Expr, lo: int, hi: int) -> Task[int
          .filter(k.is_between(_lit(lo), _lit(hi)))
          .select((a * a).sum().alias("aa"), (a * b).sum().alias("ab"), (b * b).sum().alias("bb")))
     (df,) = yield [Query(frame, q, ("split", name, lo, hi))]
-    aa, ab, bb = (int(v or 0) for v in df.row(0))  # type: ignore[union-attr]
+    aa, ab, bb = (int(v or 0) for v in df.row(0))
     return (aa << 48) + (ab << 25) + bb
 
 
@@ -186,26 +198,26 @@ def int_moments(frame: Frame, name: str) -> Task[Moments]:
                        Scalar(frame, x.min(), ("min", name)), Scalar(frame, x.max(), ("max", name))]
     if not n:
         return Moments(0, 0, 0, 0, 0)
-    top = max(-lo, hi)  # type: ignore[operator]
+    top = max(-lo, hi)
     if top <= _EXACT_INT:
         # every value is its own float; sums in Int64 when they provably cannot overflow
-        s = x.sum() if n * top < _SIGN else x.cast(_I128).sum()  # type: ignore[operator]
-        if n * top * top < _SIGN:  # type: ignore[operator]
+        s = x.sum() if n * top < _SIGN else x.cast(_I128).sum()
+        if n * top * top < _SIGN:
             q = [(x * x).sum()]
         elif top < 1 << 31:
             q = [(x * x).cast(_I128).sum()]
         else:
             q = _split_squares(x)
         got = yield [Scalar(frame, e, ("int_moments", name, i)) for i, e in enumerate([s, *q])]
-        sums = [int(v or 0) for v in got]  # type: ignore[call-overload]
+        sums = [int(v or 0) for v in got]
         qq = sums[1] if len(sums) == 2 else (sums[1] << 52) + (sums[2] << 27) + sums[3]
-        return Moments(n, 0, 0, sums[0] << 1074, qq << 2148)  # type: ignore[arg-type]
+        return Moments(n, 0, 0, sums[0] << 1074, qq << 2148)
     # some |x| > 2**53: the others summed as ints, those through float(x)'s summary
     inside = x.is_between(-_EXACT_INT, _EXACT_INT)
     small = pl.when(inside).then(x)
     exprs = [small.count().cast(pl.Int64), small.cast(_I128).sum(), *_split_squares(small)]
     got = yield [Scalar(frame, e, ("int_moments_split", name, i)) for i, e in enumerate(exprs)]
-    m, s_, hh, hl, ll = (int(v or 0) for v in got)  # type: ignore[call-overload]
+    m, s_, hh, hl, ll = (int(v or 0) for v in got)
     big = yield from float_moments(frame, f"{name}\x00big",
                                    pl.when(~inside).then(x).cast(pl.Float64))
     return Moments(m + big.n, 0, 0, (s_ << 1074) + big.s,
@@ -238,9 +250,9 @@ def order_stats(frame: Frame, name: str, kind: str, ranks: Ranks,
         x = pl.col(name)
         got = yield [Scalar(frame, x.count().cast(pl.Int64), ("count", name)),
                      Scalar(frame, x.min(), ("min", name)), Scalar(frame, x.max(), ("max", name))]
-        n = int(got[0])  # type: ignore[call-overload]
+        n = int(got[0])
         key, decode = int_key(x), decode_int
-        ranges = [] if n == 0 else [(int(got[1]) + _SIGN, int(got[2]) + _SIGN, n)]  # type: ignore
+        ranges = [] if n == 0 else [(int(got[1]) + _SIGN, int(got[2]) + _SIGN, n)]
     if n == 0:
         return []
     wanted = ranks(n)
@@ -248,7 +260,7 @@ def order_stats(frame: Frame, name: str, kind: str, ranks: Ranks,
     return [decode(found[r]) for r in wanted]
 
 
-def _locate(ranges: list[tuple[int, int, int]], ranks: list[int],
+def _locate(ranges: list[tuple[int, int, int]], ranks: list[tuple[int, int]],
             found: dict[int, int]) -> list[tuple[int, int, int, list[tuple[int, int]]]]:
     """Which range holds each rank (ascending); ranges of one key answer at once."""
     out: list[tuple[int, int, int, list[tuple[int, int]]]] = []
@@ -304,12 +316,15 @@ def select(frame: Frame, name: str, key: pl.Expr, ranges: list[tuple[int, int, i
             lo0, shift0 = refine[0][0], refine[0][3]
             which, sub = pl.lit(0, pl.Int64), (k - _lit(lo0)) // _lit(1 << shift0)
             if len(refine) > 1:  # which range, and the bucket within it
-                which = pl.when(k.is_between(_lit(lo0), _lit(refine[0][1]))).then(which)
-                sub = pl.when(k.is_between(_lit(lo0), _lit(refine[0][1]))).then(sub)
-            for i, (lo, hi, _, shift) in enumerate(refine[1:], 1):
-                which = which.when(k.is_between(_lit(lo), _lit(hi))).then(pl.lit(i, pl.Int64))
-                sub = sub.when(k.is_between(_lit(lo), _lit(hi))).then(
-                    (k - _lit(lo)) // _lit(1 << shift))
+                first = k.is_between(_lit(lo0), _lit(refine[0][1]))
+                which_c: Then | ChainedThen = pl.when(first).then(which)
+                sub_c: Then | ChainedThen = pl.when(first).then(sub)
+                for i, (lo, hi, _, shift) in enumerate(refine[1:], 1):
+                    which_c = which_c.when(k.is_between(_lit(lo), _lit(hi))).then(
+                        pl.lit(i, pl.Int64))
+                    sub_c = sub_c.when(k.is_between(_lit(lo), _lit(hi))).then(
+                        (k - _lit(lo)) // _lit(1 << shift))
+                which, sub = which_c, sub_c
             hist = keyed.filter(_inside(k, spans)).group_by(which.alias("i"), sub.alias("b")).agg(
                 pl.len().cast(pl.Int64).alias("n"), k.min().alias("lo"), k.max().alias("hi"))
             requests.append(Query(frame, hist, ("refine", name, tuple(spans))))
@@ -317,10 +332,10 @@ def select(frame: Frame, name: str, key: pl.Expr, ranges: list[tuple[int, int, i
         after = []
         if collect:
             df = next(results)
-            keys = df.get_column("k").to_numpy()  # type: ignore[attr-defined]
+            keys = df.get_column("k").to_numpy()
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
-            cum = np.cumsum(df.get_column("n").to_numpy()[order])  # type: ignore[attr-defined]
+            cum = np.cumsum(df.get_column("n").to_numpy()[order])
             for lo, _, want in collect:
                 start = int(np.searchsorted(keys, np.uint64(lo), side="left"))
                 before = int(cum[start - 1]) if start else 0
@@ -328,7 +343,7 @@ def select(frame: Frame, name: str, key: pl.Expr, ranges: list[tuple[int, int, i
                     found[rank] = int(keys[np.searchsorted(cum, before + offset, side="right")])
         if refine:
             df = next(results)
-            cols = [df.get_column(c).to_list() for c in ("i", "b", "lo", "hi", "n")]  # type: ignore
+            cols = [df.get_column(c).to_list() for c in ("i", "b", "lo", "hi", "n")]
             rows = sorted(zip(*cols, strict=True))
             for i, (_, _, want, _) in enumerate(refine):
                 after += _locate([r[2:] for r in rows if r[0] == i], want, found)

@@ -128,10 +128,10 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
             c.str.len_bytes().mean().fill_null(0.0).alias("b"))
         reqs.append(Query(frame, sample, ("top-sample", column)))
     got = yield reqs
-    distinct = int(got[0] or 0)  # type: ignore[call-overload]
+    distinct = int(got[0] or 0)
     many, weight = False, 1.0
     if kind == "string":
-        d, seen, mean_bytes = got[1].row(0)  # type: ignore[attr-defined]
+        d, seen, mean_bytes = got[1].row(0)
         many, weight = d * 8 > seen, _STR_KEYS + mean_bytes / _KEY_BYTES
     parts = partitions(distinct, weight)
     if parts > 1:
@@ -141,7 +141,7 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
         if found is not None:
             return found
     df = yield from one(Query(frame, _direct(frame, column, top, min_count), key))
-    return [tuple(r) for r in df.iter_rows()]  # type: ignore[attr-defined]
+    return [tuple(r) for r in df.iter_rows()]
 
 
 def _candidates(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
@@ -165,7 +165,9 @@ def _exact(frame: Frame, column: str, cands: pl.DataFrame) -> pl.LazyFrame:
 def _proof(cands: pl.DataFrame) -> tuple[bool, int]:
     """(whether the candidates leave outsiders, the smallest candidate count ``h``)."""
     groups = int(cands.get_column("\x00g")[0])
-    return groups > cands.height, int(cands.get_column(_N).min())  # type: ignore[arg-type]
+    lowest = cands.get_column(_N).min()
+    assert isinstance(lowest, int)  # an Int64 column with rows (Polars types min() loosely)
+    return groups > cands.height, lowest
 
 
 def _proven(outsiders: bool, lowest: int, rows: list[tuple], top: int, min_count: int) -> bool:
@@ -185,7 +187,7 @@ def _hashed(frame: Frame, column: str, top: int, min_count: int) -> Task[list[tu
     outsiders, lowest = _proof(cands)
     df = yield from one(Query(frame, _exact(frame, column, cands),
                               ("top-exact", column, top, min_count)))
-    rows = _order([r for r in df.iter_rows() if r[1] >= min_count], top)  # type: ignore
+    rows = _order([r for r in df.iter_rows() if r[1] >= min_count], top)
     return rows if _proven(outsiders, lowest, rows, top, min_count) else None
 
 
@@ -217,14 +219,14 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
                               (*base, pending[0], "exact")))
         got = yield reqs
         if pending is not None:
-            pool.update((v, n) for v, n in got[-1].iter_rows() if n >= min_count)  # type: ignore
+            pool.update((v, n) for v, n in got[-1].iter_rows() if n >= min_count)
             pending = None
         if heavy is None:
             continue
         df = got[0]
         assert isinstance(df, pl.DataFrame)
         if not heavy[1]:
-            pool.update(df.iter_rows())  # type: ignore[arg-type]
+            pool.update(df.iter_rows())
         elif df.height > CANDIDATES:  # ties at the boundary: count this one and the rest
             todo = [(heavy[0], False)] + [(q, False) for q, _ in todo]
         elif df.height:
@@ -234,6 +236,6 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
     for p, outsiders, lowest in proofs:
         if not _proven(outsiders, lowest, rows, top, min_count):
             df = yield from one(direct(p))
-            pool.update(df.iter_rows())  # type: ignore[attr-defined]
+            pool.update(df.iter_rows())
             rows = _order(list(pool.items()), top)
     return rows

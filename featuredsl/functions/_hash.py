@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from collections.abc import Callable
+from typing import Any
 
 import xxhash
 
@@ -102,14 +104,15 @@ def _u_datetime(t: dt.datetime) -> int:
 
 #: Python type of a row-backend value -> its hash (a duration is an int of microseconds there,
 #: hashed as that int; a constant list is a tuple).
-_U_BY_TYPE = {str: u_str, bool: u_bool, int: u_int, float: u_float, dt.datetime: _u_datetime,
-              dt.date: u_date, list: u_list, tuple: u_list}
+_U_BY_TYPE: dict[type, Callable[[Any], int]] = {
+    str: u_str, bool: u_bool, int: u_int, float: u_float, dt.datetime: _u_datetime,
+    dt.date: u_date, list: u_list, tuple: u_list}
 
 
 def u_any(v: object) -> int:
     """The hash of a row-backend value of any featuredsl type, by its Python type (``cross``
     and list elements)."""
-    return _U_BY_TYPE[type(v)](v)  # type: ignore[operator]
+    return _U_BY_TYPE[type(v)](v)
 
 
 def combine_row(hashes: tuple[int, ...]) -> int:

@@ -7,6 +7,7 @@ Each helper exists because the obvious Polars spelling disagrees with the writte
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -71,7 +72,7 @@ def py_float_binop(np_name: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
     np_fn = getattr(np, np_name)
 
-    def kernel(s: list[pl.Series]) -> pl.Series:
+    def kernel(s: Sequence[pl.Series]) -> pl.Series:
         x = s[0].cast(pl.Float64).to_numpy()
         y = s[1].cast(pl.Float64).to_numpy()
         with np.errstate(all="ignore"):
@@ -92,7 +93,7 @@ def libm_pow(x: pl.Expr, y: pl.Expr) -> pl.Expr:
     element-wise path.
     """
 
-    def kernel(s: list[pl.Series]) -> pl.Series:
+    def kernel(s: Sequence[pl.Series]) -> pl.Series:
         base, exp = s[0].cast(pl.Float64), s[1].cast(pl.Float64)
         n = max(len(base), len(exp))
         size = max(n, 2)

@@ -26,7 +26,7 @@ import bisect
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     from featuredsl.functions.regex import Alt, Item
@@ -152,7 +152,7 @@ class _DFA:
         data, out = self.nfa.data, self.nfa.out
         seeds = list(self.restart)
         for i in st.chars:
-            los, his = data[i]  # type: ignore[misc]
+            los, his = cast("tuple[list[int], list[int]]", data[i])  # a char state's ranges
             j = bisect.bisect_right(los, cp) - 1
             if j >= 0 and cp <= his[j]:
                 seeds.extend(out[i])

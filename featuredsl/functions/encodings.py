@@ -37,7 +37,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -220,7 +220,7 @@ _CROSS_MAX = 6
 def _cross_polars(*args: object) -> pl.Expr:
     *parts, n = args
 
-    def kernel(series: list[pl.Series]) -> pl.Series:
+    def kernel(series: Sequence[pl.Series]) -> pl.Series:
         np, hnp = _np()
         # a literal component arrives as one value next to a column of any height, 0 included
         size = next((len(s) for s in series if len(s) != 1), 1)
@@ -228,13 +228,13 @@ def _cross_polars(*args: object) -> pl.Expr:
         for s in series:
             h = hnp.hash_series(s)
             hashes.append(np.broadcast_to(h, (size,)) if len(h) == 1 else h)
-        u = hnp.combine(hashes) % np.uint64(n)  # type: ignore[arg-type]
+        u = hnp.combine(hashes) % np.uint64(n)
         out = pl.Series(u.astype(np.int64), dtype=pl.Int64)
         full = [s if len(s) == size else s.new_from_index(0, size) for s in series]
         return hnp.with_nulls(out, *full)
 
-    return pl.map_batches(list(parts), kernel, return_dtype=pl.Int64,  # type: ignore[arg-type]
-                          is_elementwise=True)
+    exprs = cast("list[pl.Expr]", parts)  # the components (only n is a constant)
+    return pl.map_batches(exprs, kernel, return_dtype=pl.Int64, is_elementwise=True)
 
 
 def _cross_row(g, *args: object) -> str:

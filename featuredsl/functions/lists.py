@@ -24,6 +24,7 @@ lists cover int, float, string and bool elements.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -105,7 +106,7 @@ CONTAINS_EXAMPLES = (
 # ------------------------------------------------------------------------------ get
 
 
-def _get_result(args: list[Type]) -> Type:
+def _get_result(args: Sequence[Type]) -> Type:
     xs = args[0]
     if xs.kind != "list" or xs.elem is None:
         return NULL  # get(null, i): no element type to infer

@@ -15,12 +15,16 @@ import bisect
 import itertools
 from collections.abc import Sequence
 from datetime import timedelta as _td
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from featuredsl.functions.operators import canon
 from featuredsl.functions.registry import Example, Overload, if_const_list, register
 from featuredsl.types import BOOL, DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP, Type, list_of
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 #: Up to this many edges, bucketize is a when/then chain (fastest); above, bin_intervals.
 _CHAIN_MAX = 16
@@ -30,7 +34,7 @@ def _check_edges(consts: Sequence[object]) -> str | None:
     edges = consts[1]
     if not isinstance(edges, tuple):
         return None
-    if any(b <= a for a, b in itertools.pairwise(edges)):  # type: ignore[operator]
+    if any(b <= a for a, b in itertools.pairwise(edges)):
         return "bucketize edges must be strictly increasing"
     return None
 
@@ -41,7 +45,7 @@ def _bucketize_polars(x: pl.Expr, edges: tuple) -> pl.Expr:
     if len(edges) <= _CHAIN_MAX:
         # UInt8 branches and one cast at the end: ~2.5x faster than Int64 branches (the chain
         # moves 1 byte a row per level, not 8)
-        chain = pl.when(x < edges[0]).then(pl.lit(0, pl.UInt8))
+        chain: Then | ChainedThen = pl.when(x < edges[0]).then(pl.lit(0, pl.UInt8))
         for i, e in enumerate(edges[1:], start=1):
             chain = chain.when(x < e).then(pl.lit(i, pl.UInt8))
         return chain.when(x.is_not_null()).then(pl.lit(len(edges), pl.UInt8)).cast(pl.Int64)
@@ -98,16 +102,17 @@ def _index_of_polars(x: pl.Expr, values: tuple) -> pl.Expr:
     keys, pos = list(mapping), list(mapping.values())
     sample = keys[0]
     if isinstance(sample, bool):
-        chain = pl.when(x == keys[0]).then(pl.lit(pos[0], pl.Int64))
+        chain: Then | ChainedThen = pl.when(x == keys[0]).then(pl.lit(pos[0], pl.Int64))
         for k, i in zip(keys[1:], pos[1:], strict=True):
             chain = chain.when(x == k).then(pl.lit(i, pl.Int64))
         return chain.otherwise(pl.lit(None, pl.Int64))
     if isinstance(sample, int):
-        found = _int_lookup(x, keys, pos)
+        # the checker makes a constant list homogeneous: every key is an int here
+        found = _int_lookup(x, cast(list[int], keys), pos)
         if found is not None:
             return found
     if isinstance(sample, str):
-        code = x.cast(pl.Enum(keys), strict=False).to_physical()
+        code = x.cast(pl.Enum(cast(list[str], keys)), strict=False).to_physical()
     else:  # floats, sparse ints: Polars' own formatting on both sides
         dtype = pl.Float64 if isinstance(sample, float) else pl.Int64
         text = pl.Series(keys, dtype=dtype).cast(pl.String).to_list()

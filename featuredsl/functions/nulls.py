@@ -18,6 +18,8 @@ null), an int compared with a float is converted to float, strings compare by co
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
+from typing import NoReturn
 
 import polars as pl
 
@@ -37,11 +39,11 @@ from featuredsl.types import (
 )
 
 
-def _checker_only(*args: object) -> object:
+def _checker_only(*args: object) -> NoReturn:
     raise AssertionError("is_null/fill_null are lowered by the checker to IR nodes")
 
 
-def _fill_null_result(args: list[Type]) -> Type:
+def _fill_null_result(args: Sequence[Type]) -> Type:
     return unify(args[0], args[1]) or NULL
 
 

@@ -216,7 +216,7 @@ class _Parser:
             items.append(self.quantified(atom))
         return tuple(items)
 
-    def quantified(self, atom: Item) -> Item:
+    def quantified(self, atom: Chars | Anchor | Group) -> Item:
         c = self.peek()
         if c is None or c not in "*+?{":
             return atom
@@ -249,7 +249,7 @@ class _Parser:
         self.i = m.end()
         return lo, hi
 
-    def atom(self) -> Item:
+    def atom(self) -> Chars | Anchor | Group:
         c = self.t[self.i]
         if c == "(":
             return self.group()

@@ -96,6 +96,9 @@ class Overload:
         return min(i, len(self.params) - 1) in self.const
 
     def signature(self, name: str) -> str:
+        """The overload's signature as shown in diagnostics and docs, ``name(int, float) -> float``
+        (``...`` after a variadic parameter, and as the result when it depends on the arguments).
+        """
         ps = [str(p) for p in self.params]
         if self.variadic:
             ps[-1] += ", ..."

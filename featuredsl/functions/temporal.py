@@ -42,9 +42,10 @@ from featuredsl.functions.zones import check_zone, zone_table
 from featuredsl.types import DATE, DURATION, FLOAT, INT, STRING, TIMESTAMP
 
 _TS = {"ts": "timestamp"}
-_TS_EX = {"ts": "2024-01-07T23:59:59Z"}  # a Sunday
-_OLD_EX = {"ts": "1969-12-31T23:59:59.999999Z"}  # a Wednesday, before the epoch
-_DST_EX = {"ts": "2024-03-10T07:00:00Z"}  # 03:00 EDT: the first instant after the NY gap
+_TS_EX: dict[str, object] = {"ts": "2024-01-07T23:59:59Z"}  # a Sunday
+_OLD_EX: dict[str, object] = {"ts": "1969-12-31T23:59:59.999999Z"}  # a Wednesday, before the epoch
+# 03:00 EDT: the first instant after the NY gap
+_DST_EX: dict[str, object] = {"ts": "2024-03-10T07:00:00Z"}
 _EPOCH = dt.datetime(1970, 1, 1)
 _SEC = dt.timedelta(seconds=1)
 #: Zones the differential test and the docs write: DST in both hemispheres, half- and

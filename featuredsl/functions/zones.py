@@ -146,7 +146,10 @@ def zone_table(zone: str) -> ZoneTable:
 
 
 class ZoneTable:
-    """UTC offsets of one zone: ``offsets[i]`` applies from ``starts[i - 1]`` (UTC seconds).
+    """UTC offsets of one zone: ``offsets_us[i]`` applies from ``starts[i - 1]`` (UTC seconds).
+
+    Built by :func:`zone_table` from the zone name, the transition instants and the offsets
+    in µs (one more offset than instants: the first applies before every transition).
 
     The row lowerings bind the methods below (``g.ref(table.local)``); they take the row
     backend's timestamp, a naive ``datetime`` holding UTC.

@@ -69,6 +69,8 @@ class FieldRef(Node):
 
 @dataclass(frozen=True, slots=True)
 class Kwarg:
+    """``name=value`` in a call (not itself an expression: its ``value`` is a call's child)."""
+
     name: str
     value: Node
     span: Span
@@ -76,6 +78,10 @@ class Kwarg:
 
 @dataclass(frozen=True, slots=True)
 class Call(Node):
+    """``name(args..., kw=value, ...)``: a function call (``name_span`` covers the name only).
+    A window aggregate is also a call; the checker tells them apart.
+    """
+
     name: str
     name_span: Span
     args: tuple[Node, ...]
@@ -168,6 +174,10 @@ class Case(Node):
 
 @dataclass(frozen=True, slots=True)
 class TypeExpr(Node):
+    """A written type: ``name`` (``int``, ``list``, ...), the element type of a ``list``, and
+    whether it ends in ``?``.
+    """
+
     name: str
     elem: TypeExpr | None
     nullable: bool
@@ -175,6 +185,8 @@ class TypeExpr(Node):
 
 @dataclass(frozen=True, slots=True)
 class InputField(Node):
+    """``name: type`` in an input block."""
+
     name: str
     type: TypeExpr
 

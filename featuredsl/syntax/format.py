@@ -70,6 +70,7 @@ def name_text(name: str) -> str:
 
 
 def type_text(t: ast.TypeExpr) -> str:
+    """A type as written in source: ``list[int?]?``."""
     elem = f"[{type_text(t.elem)}]" if t.elem is not None else ""
     return f"{t.name}{elem}{'?' if t.nullable else ''}"
 

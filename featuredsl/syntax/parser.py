@@ -17,6 +17,7 @@ import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
@@ -269,7 +270,8 @@ class _ToAst(Transformer_NonRecursive):
                 and not (operand.kind == "int" and operand.value == _INT64_MIN):
             # `-9223372036854775808` is one literal; `-(-9223372036854775808)` is not a literal
             # out of range but the negation of int64 min, which overflows to null at run time.
-            return self._node(ast.Literal(span, operand.kind, -operand.value))  # type: ignore
+            value = cast("int | float", operand.value)  # a number (a duration: µs)
+            return self._node(ast.Literal(span, operand.kind, -value))
         return self._node(ast.Unary(span, "neg", operand), operand)
 
     def not_op(self, meta, children):

@@ -71,7 +71,11 @@ def _epoch_us(col: pl.Expr) -> pl.Expr:
 
 class Group:
     """The events of one source, sorted by (key, time, log order), and the ``[lo, hi)``
-    ranges of the rows' windows over them."""
+    ranges of the rows' windows over them.
+
+    Built from the rows (their ``time`` column and the ``by`` inputs matched to the source's
+    keys), the source's declaration, its ``events`` and the ``windows`` to compute.
+    """
 
     def __init__(self, rows: pl.DataFrame, time: str, by: tuple[str, ...], source: ir.Source,
                  events: pl.DataFrame, windows: list[ir.Window]) -> None:
@@ -109,7 +113,7 @@ class Group:
             return np.where(self.live, pos, 0)
 
         self.hi = first_at(self.t_q)
-        self.lo = {o: first_at(lows[o]) for o in overs}
+        self.lo: dict[int | None, np.ndarray] = {o: first_at(lows[o]) for o in overs}
         self.lo[None] = first_at(None)
         self._masks: dict[object, np.ndarray] = {}
         self._values: dict[object, pl.Series] = {}
@@ -190,9 +194,9 @@ class Group:
         pinf = self._prefix((values == np.inf).fill_null(False).to_numpy())
         ninf = self._prefix((values == -np.inf).fill_null(False).to_numpy())
         n_pos, n_neg = pinf[hi] - pinf[lo], ninf[hi] - ninf[lo]
-        total = _exact_float_sums(values.filter(finite).to_numpy(), finite.to_numpy(), lo, hi)
-        total = np.where(n_pos > 0, np.inf, np.where(n_neg > 0, -np.inf, total))
-        out = pl.Series(total)
+        sums = _exact_float_sums(values.filter(finite).to_numpy(), finite.to_numpy(), lo, hi)
+        sums = np.where(n_pos > 0, np.inf, np.where(n_neg > 0, -np.inf, sums))
+        out = pl.Series(sums)
         both = pl.Series((n_pos > 0) & (n_neg > 0))
         out = pl.select(pl.when(~both).then(out)).to_series()
         return _mean(out, count) if mean else out

@@ -54,11 +54,15 @@ class _Stream:
 
 
 class KeyLog:
-    """One key's events of one source, in (time, log order), with exact prefix sums."""
+    """One key's events of one source, in (time, log order), with exact prefix sums.
+
+    ``fields`` names the stored columns (source fields and ``("where", i)`` flags);
+    ``streams`` are the prefix sums kept up to date as events arrive.
+    """
 
     __slots__ = ("columns", "evicted", "prefix", "times")
 
-    def __init__(self, fields: Iterable[str], streams: Iterable[_Stream]) -> None:
+    def __init__(self, fields: Iterable[object], streams: Iterable[_Stream]) -> None:
         self.times: list[int] = []
         #: the time of the latest event evicted from this log (None: nothing evicted)
         self.evicted: int | None = None
@@ -235,7 +239,7 @@ class _SourceState:
 
     def stream(self, w: ir.Window) -> _Stream:
         where = None if w.where is None else next(
-            i for i, x in enumerate(self.wheres) if x.key() == w.where.key())  # type: ignore[union-attr]
+            i for i, x in enumerate(self.wheres) if x.key() == w.where.key())
         kind = "" if w.field is None else self.source.fields[w.field].kind
         return _Stream(w.field, where, kind)
 
@@ -258,9 +262,9 @@ class _SourceState:
         values: dict[object, object] = {}
         for f in self.fields:
             v = got[f]
-            values[f] = exact.canonical_float(v) if isinstance(v, float) else v  # type: ignore[arg-type]
+            values[f] = exact.canonical_float(v) if isinstance(v, float) else v
         if self.predicates is not None:
-            flags = self.predicates(event)
+            flags = self.predicates(event)  # type: ignore[arg-type]  # reads a Mapping only
             for i in range(len(self.wheres)):
                 values[("where", i)] = flags[f"w{i}"] is True
         return key, micros(got[self.source.time]), values  # type: ignore[arg-type]
@@ -294,7 +298,8 @@ class _SourceState:
 
 
 class MemoryState:
-    """Live window state in this process (``fitted.online_state()``)."""
+    """Live window state in this process (``fitted.online_state()``), for the windows of
+    the bound ``program``, one event log per source and key."""
 
     def __init__(self, program: ir.BoundProgram,
                  lateness: dt.timedelta = dt.timedelta(hours=1)) -> None:
@@ -387,9 +392,10 @@ class MemoryState:
                     if log is None:
                         out.append(_empty(empty, typ))
                         continue
+                    assert t is not None and time is not None  # a log is looked up only for a time
                     if over is not None and log.evicted is not None \
                             and t - over <= log.evicted:
-                        raise _evicted(time, over, log.evicted)  # type: ignore[arg-type]
+                        raise _evicted(time, over, log.evicted)
                     hi = bisect_left(log.times, t)
                     lo = 0 if over is None else bisect_left(log.times, t - over)
                     if lo >= hi:
