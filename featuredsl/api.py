@@ -252,7 +252,7 @@ class Spec:
         is damaged or was saved by a spec with other sources or windows).
 
         With ``url="redis://host:port/db"``, the state lives on that Redis server (the
-        ``featuredsl[redis]`` extra; same values, same eviction; docs/redis-state.md), its
+        ``featuredsl[redis]`` extra; same values, same eviction; docs/windows.md), its
         keys prefixed by ``namespace`` (default: derived from the spec's hash, so two specs
         never read each other's state). Another kind of URL or an unreachable server is an
         ``InputError``.
