@@ -403,7 +403,8 @@ def test_a_lifetime_window_keeps_every_event(redis_url: str) -> None:
                   SMALL_SCHEMA)
     state = fitted.online_state(redis_url, namespace=fresh_namespace("life"),
                                 lateness=dt.timedelta(0))
-    state.ingest_batch("ev", [{"k": 1, "t": T0 + i * S} for i in range(50)])
+    # a frame, read and validated like sources= (as in process)
+    state.ingest_batch("ev", pl.DataFrame({"k": [1] * 50, "t": [T0 + i * S for i in range(50)]}))
     assert fitted.row_evaluator(state=state)({"k": 1, "t": T0 + 60 * S}) == {"c": 0, "all": 50}
 
 
