@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import polars as pl
 
@@ -29,6 +29,28 @@ from featuredsl.windows import batch as window_batch
 from featuredsl.windows import persist
 from featuredsl.windows.online import MemoryState
 from featuredsl.windows.sources import prepare_sources
+
+if TYPE_CHECKING:
+    from featuredsl.windows.redis_state import RedisState
+
+
+class OnlineState(Protocol):
+    """What ``online_state()`` returns and ``row_evaluator(state=)`` takes: ``MemoryState``
+    (in process) or ``RedisState`` (:mod:`featuredsl.windows.redis_state`)."""
+
+    program: ir.BoundProgram
+
+    def ingest(self, source: str, event: object) -> None:
+        """Add one event of ``source`` (validated first; a bad one changes nothing)."""
+
+    def ingest_batch(self, source: str, events: object) -> int:
+        """Add many events (dicts, a frame or a file), all validated before any is added."""
+
+    def evict(self) -> None:
+        """Drop the events no allowed read can see any more."""
+
+    def reader(self) -> Callable[..., tuple]:
+        """The function the generated row code calls to read every window of a row."""
 
 
 class Spec:
@@ -227,13 +249,20 @@ class Spec:
         return out
 
     # ------------------------------------------------------------------ row
-    def online_state(self, url: str | None = None, *,
+    def online_state(self, url: str | None = None, namespace: str | None = None, *,
                      restore: str | os.PathLike[str] | None = None,
-                     lateness: dt.timedelta = dt.timedelta(hours=1)) -> MemoryState:
+                     lateness: dt.timedelta = dt.timedelta(hours=1)
+                     ) -> MemoryState | RedisState:
         """Live state for the spec's window aggregates (SPEC 13): ``ingest`` events into it,
         then serve with ``row_evaluator(state=state)``. In this process without ``url``;
         ``restore`` loads a file written by ``state.save(path)`` (an ``ArtifactError`` if it
         is damaged or was saved by a spec with other sources or windows).
+
+        With ``url="redis://host:port/db"``, the state lives on that Redis server (the
+        ``featuredsl[redis]`` extra; same values, same eviction; docs/windows.md), its
+        keys prefixed by ``namespace`` (default: derived from the spec's hash, so two specs
+        never read each other's state). Another kind of URL or an unreachable server is an
+        ``InputError``.
 
         Events no window can read any more are evicted: those older than the newest event
         of their source minus its longest window minus ``lateness`` (a source with a
@@ -241,13 +270,22 @@ class Spec:
         older than the newest event are exact; a read whose window would need an evicted
         event raises ``InputError`` instead of answering wrongly."""
         if url is not None:
-            raise InputError("online_state(url): only the in-process state exists so far")
+            if restore is not None:
+                raise InputError("online_state(url, restore=...): a Redis state keeps its "
+                                 "data on the server; restore= is for the in-process state")
+            from featuredsl.windows.redis_state import RedisState
+
+            return RedisState(self.bound(), url, namespace, lateness=lateness,
+                              spec_text=self.source)
+        if namespace is not None:
+            raise InputError("online_state(namespace=...) names the keys of a Redis state: "
+                             "pass its url too")
         state = MemoryState(self.bound(), lateness=lateness)
         if restore is not None:
             persist.load(state, restore)
         return state
 
-    def row_evaluator(self, state: MemoryState | None = None) -> Callable[[dict], dict]:
+    def row_evaluator(self, state: OnlineState | None = None) -> Callable[[dict], dict]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.
 
         Its generated Python source is ``evaluator.source``. A spec with window aggregates
@@ -258,11 +296,16 @@ class Spec:
             if state is None:
                 raise InputError("this spec has window aggregates: pass the live state, "
                                  "row_evaluator(state=spec.online_state())")
+            # any online state: checked by its interface, not its class
+            reader = getattr(state, "reader", None)
+            if not callable(reader) or not hasattr(state, "program"):
+                raise InputError("state= takes an online state (spec.online_state()), got "
+                                 f"{type(state).__name__}")
             if state.program is not bound:
                 raise InputError("this state was made by another spec: use "
                                  "this spec's online_state()")
             with ir.deep_recursion():
-                return build_evaluator(bound, state.reader())
+                return build_evaluator(bound, reader())
         if self._evaluator is None:
             bound = self.bound()
             with self._lock:

@@ -11,6 +11,9 @@ empty strings. Three paths must give the oracle's value on every row, bit for bi
   ingested;
 * online after ingesting every event in a shuffled order (late events inserted in order),
   then reading the spine.
+
+The online checks run against the in-process state and against a real Redis server
+(``redis_url``, tests/redis_server.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from fractions import Fraction
 
 import polars as pl
 import pytest
+from redis_server import fresh_namespace
 
 import featuredsl as fd
 
@@ -223,8 +227,24 @@ def test_batch_and_online_match_the_oracle(spec: fd.FittedSpec, seed: int) -> No
     assert_rows(_python(got), [oracle(shuffled, q) for q in queries], queries,
                 "batch, spine, shuffled log")
 
+
+@pytest.fixture(params=["memory", "redis"])
+def new_state(request: pytest.FixtureRequest, spec: fd.FittedSpec):
+    """Makes fresh online states: in process, or on the test Redis server."""
+    if request.param == "memory":
+        return spec.online_state
+    url = request.getfixturevalue("redis_url")
+    return lambda: spec.online_state(url, namespace=fresh_namespace("oracle"))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_online_matches_the_oracle(spec: fd.FittedSpec, new_state, seed: int) -> None:
+    rng = random.Random(seed)
+    log = events(rng, rng.choice([0, 1, 5, 40, 120]))
+    queries = spine(rng, 60)
+
     # online replay: in time order (the log's order among ties), read then ingest
-    state = spec.online_state()
+    state = new_state()
     evaluate = spec.row_evaluator(state=state)
     replay = []
     for _, e in sorted(enumerate(log), key=lambda p: (p[1]["t"], p[0])):
@@ -233,7 +253,7 @@ def test_batch_and_online_match_the_oracle(spec: fd.FittedSpec, seed: int) -> No
     for e, got_row in replay:
         assert_rows([got_row], [oracle(log, e)], [e], "online replay")
     # every event ingested, out of order (late inserts), then the spine
-    late = spec.online_state()
+    late = new_state()
     late_eval = spec.row_evaluator(state=late)
     for e in log[::-1]:
         late.ingest("ev", e)

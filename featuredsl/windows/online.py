@@ -14,6 +14,12 @@ Events are validated like rows (``InputError`` naming the source, the field and,
 before it goes at the end (O(1)); a late one is inserted in time order and the prefixes
 after it are rebuilt. Ingest and reads hold one lock: concurrent ingest never loses an
 event and a read never sees half of one.
+
+The validation (``_SourceState.prepare``, :func:`prepare_all`), the read plan
+(:func:`window_reads`) and the finishing of one window from a :class:`KeyLog`
+(:func:`read_window`, the eviction refusal included) are shared with the Redis state
+(:mod:`featuredsl.windows.redis_state`), which builds a ``KeyLog`` from the events it
+fetches: both states compute every value with the same code.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import datetime as dt
 import os
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from featuredsl import ir
@@ -85,6 +91,17 @@ class KeyLog:
                     del p[pos + 1:]
                 for i in range(pos, len(self.times)):
                     self._extend(stream, sums, i)
+
+    def extend(self, times: list[int], rows: Sequence[Mapping[object, object]]) -> None:
+        """Append events already in (time, log order), none earlier than the last one held
+        (the Redis state's fetched window): ``insert`` at the end, without the searches."""
+        start = len(self.times)
+        self.times.extend(times)
+        for name, col in self.columns.items():
+            col.extend([r[name] for r in rows])
+        for stream, sums in self.prefix.items():
+            for i in range(start, len(self.times)):
+                self._extend(stream, sums, i)
 
     def trim(self, cut: int) -> None:
         """Evict the events older than ``cut``. The prefix sums keep their absolute values
@@ -297,6 +314,84 @@ class _SourceState:
                 log.trim(cut)
 
 
+def source_states(program: ir.BoundProgram, lateness: dt.timedelta
+                  ) -> dict[str, _SourceState]:
+    """Every declared source's validation, predicates and eviction horizon, with the windows
+    that read it."""
+    by_source: dict[str, list[ir.Window]] = {}
+    for w in program.windows:
+        by_source.setdefault(w.source, []).append(w)
+    sources = {name: _SourceState(src, by_source.get(name, []))
+               for name, src in program.sources.items()}
+    for src in sources.values():
+        src.lateness = lateness // _US
+    return sources
+
+
+def find_source(sources: Mapping[str, _SourceState], name: str) -> _SourceState:
+    """The state of source ``name``; ``InputError`` listing the declared ones if unknown."""
+    got = sources.get(name)
+    if got is None:
+        known = ", ".join(f"`{s}`" for s in sources) or "none"
+        raise InputError(f"unknown source `{name}` (the spec declares {known})")
+    return got
+
+
+def prepare_all(src: _SourceState, events: Iterable[Mapping] | object
+                ) -> list[tuple[tuple, int, dict[object, object]] | None]:
+    """Every event of a batch (dicts, or a frame or file) validated before any is stored:
+    a bad one raises ``InputError`` naming its row."""
+    prepared = []
+    for i, event in enumerate(_event_rows(src.source, events)):
+        try:
+            prepared.append(src.prepare(event))
+        except InputError as exc:
+            raise InputError(f"{exc} (event {i})", field=exc.field, row=i,
+                             expected=exc.expected) from None
+    return prepared
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """How to read one of the program's windows: its source, which reader arguments form
+    its key, what it aggregates, its length in µs (``None``: every earlier event), the
+    ``KeyLog`` method that finishes it and the value of an empty window."""
+
+    source: str
+    positions: tuple[int, ...]
+    stream: _Stream
+    over: int | None
+    method: Callable[..., object]
+    empty: object
+
+
+def window_reads(program: ir.BoundProgram, sources: Mapping[str, _SourceState]
+                 ) -> list[WindowRead]:
+    """One :class:`WindowRead` per window of the program, in ``program.windows`` order."""
+    names = window_inputs(program)
+    plan = []
+    for w in program.windows:
+        over = None if w.over is None else min(w.over, _WIDEST_OVER)
+        plan.append(WindowRead(
+            w.source, tuple(names.index(b) for b in w.by), sources[w.source].stream(w), over,
+            getattr(KeyLog, w.function),
+            _empty(_EMPTY.get(w.function, 0 if w.function == "sum" else None), w.type)))
+    return plan
+
+
+def read_window(log: KeyLog | None, r: WindowRead, t: int, time: dt.datetime) -> object:
+    """The value of window ``r`` at row time ``t`` (µs; ``time`` as given, for messages) from
+    one key's log (``None``: the key has no events). A window that would hold an evicted
+    event raises ``InputError``."""
+    if log is None:
+        return r.empty
+    if r.over is not None and log.evicted is not None and t - r.over <= log.evicted:
+        raise _evicted(time, r.over, log.evicted)
+    hi = bisect_left(log.times, t)
+    lo = 0 if r.over is None else bisect_left(log.times, t - r.over)
+    return r.empty if lo >= hi else r.method(log, r.stream, lo, hi, t)
+
+
 class MemoryState:
     """Live window state in this process (``fitted.online_state()``), for the windows of
     the bound ``program``, one event log per source and key."""
@@ -307,13 +402,7 @@ class MemoryState:
             raise InputError(f"online_state(lateness=...) must not be negative, got {lateness}")
         self.program = program
         self._lock = threading.RLock()
-        by_source: dict[str, list[ir.Window]] = {}
-        for w in program.windows:
-            by_source.setdefault(w.source, []).append(w)
-        self._sources = {name: _SourceState(src, by_source.get(name, []))
-                         for name, src in program.sources.items()}
-        for src in self._sources.values():
-            src.lateness = lateness // _US
+        self._sources = source_states(program, lateness)
         self.events = 0
 
     def evict(self) -> None:
@@ -324,11 +413,7 @@ class MemoryState:
                 src.evict()
 
     def _source(self, name: str) -> _SourceState:
-        got = self._sources.get(name)
-        if got is None:
-            known = ", ".join(f"`{s}`" for s in self._sources) or "none"
-            raise InputError(f"unknown source `{name}` (the spec declares {known})")
-        return got
+        return find_source(self._sources, name)
 
     def ingest(self, source: str, event: object) -> None:
         """Add one event of ``source`` (validated first: a bad one raises ``InputError`` and
@@ -346,13 +431,7 @@ class MemoryState:
         (history to warm the state). All are validated before any is added (a bad one raises
         ``InputError`` naming its row, and nothing is added). Returns how many were read."""
         src = self._source(source)
-        prepared = []
-        for i, event in enumerate(_event_rows(src.source, events)):
-            try:
-                prepared.append(src.prepare(event))
-            except InputError as exc:
-                raise InputError(f"{exc} (event {i})", field=exc.field, row=i,
-                                 expected=exc.expected) from None
+        prepared = prepare_all(src, events)
         with self._lock:
             for p in prepared:
                 self.events += 1
@@ -370,39 +449,18 @@ class MemoryState:
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
         window`` (see ``row_backend.window_inputs``)."""
-        names = window_inputs(self.program)
-        plan = []
-        for w in self.program.windows:
-            src = self._sources[w.source]
-            positions = tuple(names.index(b) for b in w.by)
-            method = getattr(KeyLog, w.function)
-            over = None if w.over is None else min(w.over, _WIDEST_OVER)
-            plan.append((src.logs, positions, src.stream(w), over, method,
-                         _EMPTY.get(w.function, 0 if w.function == "sum" else None),
-                         w.type))
+        plan = [(self._sources[r.source].logs, r)
+                for r in window_reads(self.program, self._sources)]
         lock = self._lock
 
         def read(time: dt.datetime | None, *keys: object) -> tuple:
-            out = []
+            if time is None:  # no row time: every window is empty
+                return tuple([r.empty for _, r in plan])
+            t = micros(time)
             with lock:
-                t = None if time is None else micros(time)
-                for logs, positions, stream, over, method, empty, typ in plan:
-                    key = tuple(keys[p] for p in positions)
-                    log = logs.get(key) if t is not None else None
-                    if log is None:
-                        out.append(_empty(empty, typ))
-                        continue
-                    assert t is not None and time is not None  # a log is looked up only for a time
-                    if over is not None and log.evicted is not None \
-                            and t - over <= log.evicted:
-                        raise _evicted(time, over, log.evicted)
-                    hi = bisect_left(log.times, t)
-                    lo = 0 if over is None else bisect_left(log.times, t - over)
-                    if lo >= hi:
-                        out.append(_empty(empty, typ))
-                    else:
-                        out.append(method(log, stream, lo, hi, t))
-            return tuple(out)
+                return tuple([read_window(logs.get(tuple([keys[p] for p in r.positions])),
+                                          r, t, time)
+                              for logs, r in plan])
 
         return read
 
