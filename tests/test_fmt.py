@@ -23,19 +23,23 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import featuredsl as fd
+from featuredsl.errors import Span
 from featuredsl.syntax import ast
 from featuredsl.syntax.format import format_source, name_text
 from featuredsl.syntax.parser import parse
 from tests.test_differential import spec_text
 
 ROOT = Path(__file__).parents[1]
-_SPAN_FIELDS = {"span", "name_span", "op_span"}
+_SPAN_FIELDS = {"span", "name_span", "op_span", "word_span", "source_span", "field_span"}
 
 
 def shape(node: object) -> object:
     """An AST node as nested tuples without source positions (floats by repr: -0.0 != 0.0)."""
+    if isinstance(node, Span):
+        return None
     if isinstance(node, ast.Module):
-        return (tuple(shape(i) for i in node.inputs), tuple(shape(d) for d in node.decls))
+        return (tuple(shape(i) for i in node.inputs), tuple(shape(d) for d in node.decls),
+                tuple(shape(s) for s in node.sources))
     if dataclasses.is_dataclass(node):
         return (type(node).__name__, *(
             shape(getattr(node, f.name)) for f in dataclasses.fields(node)
@@ -64,6 +68,8 @@ def program_shape(spec: fd.Spec) -> object:
         {n: sub(e.key()) for n, e in p.values.items()},
         [(f.name, f.doc) for f in p.features],
         p.order,
+        {n: (s.fields, s.keys, s.time, s.doc) for n, s in p.sources.items()},
+        p.time,
     )
 
 
@@ -321,10 +327,14 @@ def test_empty_and_comment_only() -> None:
 @functools.cache
 def _formatted_files() -> list[str]:
     texts = [p.read_text(encoding="utf-8") for p in FILES]
+    from tests.test_windows_oracle import SPEC as ORACLE
+
+    texts += [WINDOWED, COMMENTED, ORACLE]  # window specs (SPEC 13): sources, `time`, kwargs
     return [format_source(t) for t in texts if _parses(t)]
 
 
-_SPACES = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`\n]*`|#[^\n]*| (?!(?:input|stat|let|feature)\b)')
+_SPACES = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`\n]*`|#[^\n]*'
+                     r'| (?!(?:input|stat|let|feature|source)\b)')
 
 
 @st.composite
@@ -391,3 +401,220 @@ def test_comment_inside_a_negated_literal_is_not_printed_in_it(expr: str, printe
     out = assert_formats_well(src)
     code = out.splitlines()[-1].split("#", 1)[0].rstrip()
     assert code.endswith(f"= {printed}"), out
+
+
+# ------------------------------------------------------------------------------ windows (SPEC 13)
+
+WINDOWED = """\
+input {
+  user_id: int
+  ts:      timestamp
+  amount:  float?
+  payer:   int
+  time ts
+}
+
+## The transaction log.
+source txns {
+  user_id:  int
+  ts:       timestamp
+  amount:   float?
+  merchant: string
+  key user_id
+  time ts
+}
+
+feature txn_count_7d    = count(txns, over=7d)
+feature amount_sum_1h   = sum(txns.amount, over=1h)
+feature amount_mean_30d = mean(txns.amount, over=30d) ?? 0.0
+feature big_txns_1d     = count(txns, over=1d, where=txns.amount > 1000)
+feature merchants_30d   = count_distinct(txns.merchant, over=30d)
+feature last_amount     = last(txns.amount)
+feature secs_since_last = seconds_since_last(txns)
+feature amount_vs_mean  = amount / mean(txns.amount, over=30d)
+feature paid_for        = count(txns, over=7d12h, by=payer, where=not txns.amount is null)
+"""
+
+#: Comments in every place a source block (and the input block's `time`) can hold one.
+COMMENTED = """\
+# header
+input {  # opener
+  user_id: int
+  ts2: int
+  ts: timestamp  # the row's time
+  # own line before the clause
+  time ts   # eol on the clause
+}
+## The log,
+## in two lines.
+source txns {   # opener
+  # own line before a field
+  user_id:  int   # key field
+  ts: timestamp
+
+  # the clauses
+
+  key user_id,  # eol inside the key list
+     # own line inside the key list
+     ts2
+  ts2: int
+  time ts  # time
+  # before close
+}  # closer
+# between
+feature c = count( txns , over = 7d ,  # eol in a call
+   where = txns . user_id > 0 )  # last
+"""
+
+COMMENTED_FORMATTED = """\
+# header
+input {  # opener
+  user_id: int
+  ts2:     int
+  ts:      timestamp  # the row's time
+  # own line before the clause
+  time ts  # eol on the clause
+}
+## The log,
+## in two lines.
+source txns {  # opener
+  # own line before a field
+  user_id: int  # key field
+  ts:      timestamp
+
+  # the clauses
+
+  key user_id, ts2  # eol inside the key list # own line inside the key list
+  ts2:     int
+  time ts  # time
+  # before close
+}  # closer
+# between
+feature c = count(txns, over=7d, where=txns.user_id > 0)  # eol in a call # last
+"""
+
+
+def test_window_spec_is_canonical_already() -> None:
+    """SPEC 13's example, as the SPEC writes it, is the canonical form."""
+    assert fmt(WINDOWED) == WINDOWED
+    assert_formats_well(WINDOWED)
+
+
+def test_window_spec_round_trip_from_a_rough_layout() -> None:
+    rough = (WINDOWED.replace("  key user_id\n  time ts\n", "  key   user_id time\n ts\n")
+             .replace("count(txns, over=7d)", "count ( txns,over= 7d , )")
+             .replace("txns.amount > 1000", "txns . `amount` > 1000")
+             .replace("source txns {", "source `txns`{"))
+    out = assert_formats_well(rough)
+    assert out == WINDOWED
+    assert program_shape(fd.compile(out)) == program_shape(fd.compile(WINDOWED))
+
+
+def test_the_oracle_spec_formats_well() -> None:
+    from tests.test_windows_oracle import SPEC
+
+    out = assert_formats_well(SPEC)
+    assert fmt(out) == out
+    assert "feature last_n_w   = last(ev.n, over=10us, where=ev.n is not null and ev.n > 0)" \
+        in out
+
+
+def test_comments_everywhere_in_a_source_block() -> None:
+    out = assert_formats_well(COMMENTED)
+    assert out == COMMENTED_FORMATTED
+    assert fmt(out) == out
+    spec = fd.compile(out)
+    assert spec.program.sources["txns"].doc == "The log,\nin two lines."
+    assert spec.program.sources["txns"].keys == ("user_id", "ts2")
+    assert spec.program.time == "ts"
+
+
+def test_source_blocks_odd_layouts() -> None:
+    texts = [
+        "input { k: int time t t: timestamp }\nsource s {}\nfeature x = 1\n",
+        "input { k: int, t: timestamp, time t }\nsource s { k: int t: timestamp key k time t }"
+        "\nfeature x = count(s)\n",
+        "input { k: int\n t: timestamp\n time t }\nsource s { # c\n}\nfeature x = 1\n",
+        "input { k: int\n t: timestamp\n time t }\nsource s {\n  k: int t: timestamp\n"
+        "  key k time t }  # closer\nfeature x = count(s, by=[k])\n",
+        # a clause word that is a keyword, or `source` (which would start a declaration)
+        "input { a: int `source` b }\nfeature x = a\n",
+        "input { a: int\n`if` b }\nfeature x = a\n",
+        "input { `key`: int\n `time`: timestamp\n time `time` }\n"
+        "source `source` { `key`: int `time`: timestamp key `key` time `time` }\n"
+        "feature `count` = count(`source`.`key`, over=1d)\n",
+    ]
+    for text in texts:
+        out = assert_formats_well(text)
+        assert fmt(out) == out
+    assert fmt(texts[4]) == "input {\n  a: int\n  `source` b\n}\nfeature x = a\n"
+    assert "source source {\n  key:  int\n  time: timestamp\n  key key\n  time time\n}\n" \
+        "feature count = count(source.key, over=1d)\n" in fmt(texts[6])
+
+
+def test_source_block_between_declarations_stays_in_place() -> None:
+    text = ("input { k: int\n t: timestamp\n time t }\nfeature a = 1\nfeature bb = 2\n"
+            "source s { k: int\n t: timestamp\n key k\n time t }\nfeature ccc = count(s)\n")
+    assert fmt(text) == (
+        "input {\n  k: int\n  t: timestamp\n  time t\n}\nfeature a  = 1\nfeature bb = 2\n"
+        "source s {\n  k: int\n  t: timestamp\n  key k\n  time t\n}\n"
+        "feature ccc = count(s)\n")
+
+
+_WINDOW_HEAD = """\
+input {
+  k: int
+  k2: string
+  t: timestamp
+  x: float?
+  time t
+}
+source ev {
+  k: int
+  s: string
+  t: timestamp
+  x: float?
+  n: int?
+  key k
+  time t
+}
+"""
+_GAPS = [" ", "", "  ", "\n  ", "  # c\n  ", "\n  # own\n  "]
+
+
+@st.composite
+def window_spec(draw) -> str:
+    """A spec of generated window calls: any function over `ev` or a field, any subset of
+    over=/where=/by= in any order, with spaces, line breaks and comments inside the call."""
+    from featuredsl.functions.windowed import WINDOW_FUNCTIONS
+
+    lines = [_WINDOW_HEAD]
+    for i in range(draw(st.integers(1, 6))):
+        fn = draw(st.sampled_from(sorted(WINDOW_FUNCTIONS)))
+        target = draw(st.sampled_from(["ev", "ev.x", "ev.n", "ev.s", "`ev`.`x`", "ev . n"]))
+        kwargs = []
+        if draw(st.booleans()):
+            kwargs.append("over=" + draw(st.sampled_from(["7d", "1h", "10us", "1d 12h", "90m"])))
+        if draw(st.booleans()):
+            kwargs.append("where=" + draw(st.sampled_from(
+                ["ev.x > 0", "(ev.n is not null)", "ev.s in [\"a\", \"b\"] or not (ev.x < 1.5)",
+                 "if ev.x > 1 then true else false", "ev.n ?? 0 > -(3)"])))
+        if draw(st.booleans()):
+            kwargs.append("by=" + draw(st.sampled_from(["k", "[k]", "[ k , ]"])))
+        kwargs = draw(st.permutations(kwargs))
+        gap = lambda: draw(st.sampled_from(_GAPS))  # noqa: E731
+        args = [target, *(kw.replace("=", f"{gap()}={gap()}", 1) for kw in kwargs)]
+        call = f"{fn}({gap()}" + f"{gap()},{gap()}".join(args) + f"{gap()})"
+        wrap = draw(st.sampled_from(["{}", "{} ?? 0", "x + {}", "({})", "-{}"]))
+        lines.append(f"feature f{i} = {wrap.format(call)}\n")
+    return "".join(lines)
+
+
+@settings(max_examples=N_EXAMPLES, deadline=None, phases=NO_SHRINK,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=window_spec())
+def test_generated_window_calls(text: str) -> None:
+    """Valid or not (a `sum` of a string, `seconds_since_last` of a field), every generated
+    window spec parses; its formatting keeps the AST (and the IR when it compiles)."""
+    assert _parses(text), text
+    assert_formats_well(text)

@@ -7,19 +7,23 @@ back. Three properties are tested over every spec in the test suite (tests/test_
 * it is idempotent: formatting the output again changes nothing;
 * no comment is lost.
 
-Style in short: the input block one field a line, indented two spaces, types aligned; one
-declaration a line with single spaces around operators and ``=`` aligned across a run of
-declarations of the same kind (a blank line ends a run); a top-level ``case`` one ``when`` a
-line; minimal parentheses (exactly those the precedence needs); literals as written (``1_000``,
-``1e-3`` and string escapes are the author's); names backquoted only where needed. Expressions
-are never wrapped: a line is as long as its declaration (split a long one with ``let``).
+Style in short: the input block and each ``source`` block one item a line (fields, and the
+``key`` and ``time`` clauses where the author put them), indented two spaces, field types
+aligned; one declaration a line with single spaces around operators and ``=`` aligned across
+a run of declarations of the same kind (a blank line ends a run); a top-level ``case`` one
+``when`` a line; window calls as any call, keyword arguments ``name=value`` after the
+positional one (``count(txns, over=7d, where=txns.amount > 0)``); ``src.field`` without
+spaces; minimal parentheses (exactly those the precedence needs); literals as written
+(``1_000``, ``1e-3`` and string escapes are the author's); names backquoted only where needed.
+Expressions are never wrapped: a line is as long as its declaration (split a long one with
+``let``).
 
 Comments: a comment on its own line stays on its own line before the same code, at that code's
 indentation; a comment after code stays at the end of the output line that holds that code. When
 several end-of-line comments land on one output line (a declaration written over several lines
 and joined), they are joined in order on that line. At most one blank line is kept where the
 source had any, between declarations, comments and input fields; ``##`` doc comments stay
-directly above their declaration.
+directly above their declaration (a ``source`` declaration's too).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from featuredsl import ir
-from featuredsl.errors import SpecError, normalize_source
+from featuredsl.errors import Span, SpecError, normalize_source
 from featuredsl.syntax import ast
 from featuredsl.syntax.parser import parse
 
@@ -121,6 +125,8 @@ class _Printer:
             return self._literal(n)
         if isinstance(n, ast.Ref):
             return name_text(n.name), ATOM
+        if isinstance(n, ast.FieldRef):
+            return f"{name_text(n.source)}.{name_text(n.field)}", ATOM
         if isinstance(n, ast.ListLit):
             return "[" + ", ".join(t(i) for i in n.items) + "]", ATOM
         if isinstance(n, ast.Call):
@@ -174,8 +180,9 @@ class _Formatter:
     def __init__(self, module: ast.Module, source: str) -> None:
         self.lines = source.split("\n")
         self.printer = _Printer(self.lines)
-        self.items: list[ast.InputBlock | ast.Decl] = sorted(
-            [*module.inputs, *module.decls], key=lambda i: (i.span.line, i.span.column))
+        self.items: list[ast.InputBlock | ast.SourceDecl | ast.Decl] = sorted(
+            [*module.inputs, *module.sources, *module.decls],
+            key=lambda i: (i.span.line, i.span.column))
         # Comments by role (see the module doc).
         self.eol: dict[int, list[str]] = {}  # source line -> end-of-line comments
         self.standalone: list[tuple[int, str]] = []
@@ -209,7 +216,10 @@ class _Formatter:
             inner = [s for s in standalone if s[0] <= last]
             standalone = standalone[len(inner):]
             if isinstance(item, ast.InputBlock):
-                out += self._input_block(item, inner)
+                out += self._block("input", item.fields, item.clauses, item.span, inner)
+            elif isinstance(item, ast.SourceDecl):
+                out += self._block(f"source {name_text(item.name)}", item.fields,
+                                   item.clauses, item.span, inner)
             else:
                 out += self._place(self._decl(item, widths[k]), inner, first, last)
             prev = last
@@ -296,22 +306,36 @@ class _Formatter:
             prev = max(prev, ln.end or ln.src)
         return out
 
-    def _input_block(self, block: ast.InputBlock, inner: list[tuple[int, str]]) -> list[Entry]:
-        first, last = block.span.line, block.span.end_line
-        fields = sorted(block.fields, key=lambda f: (f.span.line, f.span.column))
-        if not fields and not inner and not any(ln in self.eol for ln in range(first, last)):
-            return self._place([_Line("input {}", first, end=last)], [], first, last)
+    def _block(self, head: str, fields: tuple[ast.InputField, ...],
+               clauses: tuple[ast.Clause, ...], span: Span,
+               inner: list[tuple[int, str]]) -> list[Entry]:
+        """An ``input`` or ``source NAME`` block: one field or clause a line, in source
+        order, field types aligned one space after the longest ``name:``."""
+        first, last = span.line, span.end_line
+        items: list[ast.InputField | ast.Clause] = sorted(
+            [*fields, *clauses], key=lambda f: (f.span.line, f.span.column))
+        if not items and not inner and not any(ln in self.eol for ln in range(first, last)):
+            return self._place([_Line(f"{head} {{}}", first, end=last)], [], first, last)
         width = max((len(name_text(f.name)) for f in fields), default=0) + 1
-        lines = [_Line("input {", first)]
-        for f in fields:
-            name = (name_text(f.name) + ":").ljust(width)
-            lines.append(_Line(f"{INDENT}{name} {type_text(f.type)}", f.span.line, INDENT,
-                               end=f.span.end_line))
-        # When the last field ends on the `}` line, that line's end-of-line comments are the
-        # field's (a `# featuredsl: ignore` there must stay with the field).
-        shared = bool(fields) and fields[-1].span.end_line == last
+        lines = [_Line(f"{head} {{", first)]
+        for f in items:
+            if isinstance(f, ast.InputField):
+                text = f"{(name_text(f.name) + ':').ljust(width)} {type_text(f.type)}"
+            else:
+                text = clause_text(f)
+            lines.append(_Line(f"{INDENT}{text}", f.span.line, INDENT, end=f.span.end_line))
+        # When the last item ends on the `}` line, that line's end-of-line comments are the
+        # item's (a `# featuredsl: ignore` there must stay with the field).
+        shared = bool(items) and items[-1].span.end_line == last
         lines.append(_Line("}", last + shared, INDENT, blank_before=False))
         return self._place(lines, inner, first, last, keep_blank=True)
+
+
+def clause_text(clause: ast.Clause) -> str:
+    """A ``time t`` or ``key a, b`` clause as source. The word ``source`` is backquoted
+    there: at the start of a line, ``source x`` would begin a new declaration."""
+    word = "`source`" if clause.word == "source" else name_text(clause.word)
+    return f"{word} {', '.join(name_text(n) for n, _ in clause.names)}"
 
 
 def _render(entries: list[Entry]) -> str:
