@@ -129,8 +129,10 @@ def test_mapping_row(ev) -> None:
     ("xs", np.array([[1]]), "one-dimensional"), ("xs", {1, 2}, ""),
 ])
 def test_wrong_values(ev, field: str, value: object, why: str) -> None:
-    err = bad(ev, with_(**{field: value}), field if "[" not in why else why)
+    err = bad(ev, with_(**{field: value}), field)  # a list element: the list's field
     assert why in str(err)
+    if "[" in why:
+        assert err.element == why and str(err).startswith(f"field `xs`, element `{why}`: ")
 
 
 def test_lone_surrogate_helper() -> None:

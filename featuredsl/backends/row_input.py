@@ -71,19 +71,50 @@ DATE_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 #: Human-readable list of the accepted timestamp forms, for messages and docs.
 TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
                    "followed by Z, +HH:MM, +HHMM or +HH")
-#: The representable range of timestamps, in µs since the epoch (years 1..9999 UTC).
-
 _TS_RE = re.compile(TIMESTAMP_PATTERN)
 _DATE_RE = re.compile(DATE_PATTERN)
 
 
-def _bad(name: str, expected: str, value: object, why: str = "") -> InputError:
+def mismatch_reason(kind: str, value: object) -> str:
+    """Why ``value`` is not a value of an input of ``kind`` (``""`` when the types say it all).
+
+    One wording for the row evaluator and every batch source (:func:`wrong_type`)."""
+    if isinstance(value, str):
+        if kind in ("int", "float", "bool"):
+            return "strings are not converted to numbers or bools"
+        return ""
+    is_bool = isinstance(value, bool) or _is_np_bool(value)
+    if kind == "int":
+        if is_bool:
+            return "a bool is not an int"
+        return "a float is not an int" if isinstance(value, float) or _is_numpy(value) else ""
+    if kind == "float":
+        return "a bool is not a number" if is_bool else ""
+    if kind == "timestamp":
+        return f"use a datetime, a date or a string {TIMESTAMP_FORMS}"
+    if kind == "date":
+        return "use a date or a YYYY-MM-DD string"
+    if kind == "duration":
+        return "use a datetime.timedelta"
+    return ""
+
+
+def wrong_type(expected: str, value: object, why: str | None = None) -> str:
+    """``expected T, got <value> (<why>)``: the one message for a value that is not of its
+    input's type, on the row side (after ``field `x`: ``) and on every batch source (after
+    ``column `x`, row N: ``). ``why`` defaults to :func:`mismatch_reason`."""
+    if why is None:
+        why = mismatch_reason(expected.split("[", 1)[0].rstrip("?"), value)
+    extra = f" ({why})" if why else ""
+    return f"expected {expected}, got {describe_value(value)}{extra}"
+
+
+def _bad(name: str, expected: str, value: object, why: str | None = None) -> InputError:
     if _is_missing(value):
         what = "missing or null" if value is None else f"null ({describe_value(value)})"
         return InputError(f"field `{name}`: {what}, but the input is declared "
                           f"`{expected}` (not nullable)", field=name, expected=expected)
-    extra = f" ({why})" if why else ""
-    return InputError(f"field `{name}`: expected {expected}, got {describe_value(value)}{extra}",
+    return InputError(f"field `{name}`: {wrong_type(expected, value, why)}",
                       field=name, expected=expected)
 
 
@@ -155,7 +186,7 @@ def _is_np_bool(v: object) -> bool:
 
 def in_int(v: object, name: str, nullable: bool) -> int | None:
     if isinstance(v, bool) or _is_np_bool(v):
-        raise _bad(name, _t("int", nullable), v, "a bool is not an int")
+        raise _bad(name, _t("int", nullable), v)
     if isinstance(v, int) or _is_np_int(v):
         i = int(v)  # type: ignore[call-overload]
         if not INT64_MIN <= i <= INT64_MAX:
@@ -163,13 +194,12 @@ def in_int(v: object, name: str, nullable: bool) -> int | None:
         return i
     if _is_missing(v):
         return _missing(v, name, nullable, "int")
-    why = "a float is not an int" if isinstance(v, float) or _is_numpy(v) else ""
-    raise _bad(name, _t("int", nullable), v, why)
+    raise _bad(name, _t("int", nullable), v)
 
 
 def in_float(v: object, name: str, nullable: bool) -> float | None:
     if isinstance(v, bool) or _is_np_bool(v):
-        raise _bad(name, _t("float", nullable), v, "a bool is not a number")
+        raise _bad(name, _t("float", nullable), v)
     if isinstance(v, float) or (_is_numpy(v) and isinstance(v, numbers.Real)
                                 and not isinstance(v, numbers.Integral)):
         f = float(v)  # type: ignore[arg-type]
@@ -311,8 +341,7 @@ def timestamp_us(v: object, name: str, nullable: bool) -> int | None:
         if not TS_MIN_US <= us <= TS_MAX_US:  # floored to µs above; years 1..9999 only
             raise _bad(name, _t("timestamp", nullable), v, "outside the years 1..9999")
         return us
-    raise _bad(name, _t("timestamp", nullable), v,
-               f"use a datetime, a date or a string {TIMESTAMP_FORMS}")
+    raise _bad(name, _t("timestamp", nullable), v)
 
 
 def _pandas_timestamp(v: dt.datetime, name: str) -> int:
@@ -336,7 +365,7 @@ def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
         return v
     if _is_missing(v):
         return _missing(v, name, nullable, "date")
-    raise _bad(name, _t("date", nullable), v, "use a date or a YYYY-MM-DD string")
+    raise _bad(name, _t("date", nullable), v)
 
 
 def in_duration(v: object, name: str, nullable: bool) -> int | None:
@@ -359,7 +388,7 @@ def in_duration(v: object, name: str, nullable: bool) -> int | None:
             raise _bad(name, _t("duration", nullable), v, "not a fixed duration") from None
     if _is_missing(v):
         return _missing(v, name, nullable, "duration")
-    raise _bad(name, _t("duration", nullable), v, "use a datetime.timedelta")
+    raise _bad(name, _t("duration", nullable), v)
 
 
 def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable: bool,
@@ -372,7 +401,22 @@ def in_list(v: object, name: str, nullable: bool, elem: Callable, elem_nullable:
         if _is_missing(v):
             return _missing(v, name, nullable, expected)
         raise _bad(name, expected, v)
-    return [elem(x, f"{name}[{i}]", elem_nullable) for i, x in enumerate(v)]
+    try:
+        return [elem(x, f"{name}[{i}]", elem_nullable) for i, x in enumerate(v)]
+    except InputError as e:
+        raise _element_error(e, name, expected) from None
+
+
+def _element_error(e: InputError, name: str, expected: str) -> InputError:
+    """An element's error (raised for the field ``xs[1]``) as the list field's:
+    ``field `xs`, element `xs[1]`: ...``, with ``.field`` the list's and ``.element`` set (the
+    batch side names a bad element alike)."""
+    element = e.element or e.field or name
+    head = f"field `{e.field}`" + (f", element `{e.element}`" if e.element else "") + ": "
+    text = str(e)
+    detail = text[len(head):] if text.startswith(head) else text
+    return InputError(f"field `{name}`, element `{element}`: {detail}", field=name,
+                      expected=expected, element=element)
 
 
 _CONVERTERS: dict[str, Callable] = {
@@ -388,6 +432,26 @@ def converter(t: Type) -> Callable:
         elem_conv, elem_null = converter(t.elem), t.elem.nullable
         return lambda v, name, nullable: in_list(v, name, nullable, elem_conv, elem_null, str(t))
     return _CONVERTERS[t.kind]
+
+
+def first_wrong(value: object, t: Type, path: str = "") -> tuple[str, object, Type] | None:
+    """The first part of ``value`` the row evaluator rejects as not of type ``t``: ``(path,
+    part, its type)``, the path naming a list element as ``[i]`` (``""``: the value itself);
+    ``None`` if there is none. A null anywhere is not wrong here (nullability is another
+    check). The batch side names the same part (its ``type_error``, the NDJSON scan)."""
+    if _is_missing(value):
+        return None
+    if t.kind == "list" and t.elem is not None and isinstance(value, list | tuple):
+        for j, x in enumerate(value):
+            found = first_wrong(x, t.elem, f"{path}[{j}]")
+            if found is not None:
+                return found
+        return None
+    try:
+        converter(t)(value, "", True)
+    except InputError:
+        return path, value, t
+    return None
 
 
 # ------------------------------------------------------------------------------------ output
