@@ -7,7 +7,8 @@ source-specific prefix (a file path) is stripped.
 
 Below the property, one regression test per class of disagreement fixed for issue 11: a
 column of the wrong dtype names the first row holding a value (one message, built by
-``row_input.wrong_type``, for rows and every batch source).
+``row_input.wrong_type``, for rows and every batch source); a date input reads a datetime only
+at exactly midnight without a zone (pandas' datetime64 dates).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -35,18 +37,23 @@ WRONG = {
 }
 OUT_OF_RANGE = {"int": [1, 2**63]}
 #: More wrong dtypes (class: a dtype error names the first row holding a value, not only for a
-#: String column), a wrong value after a good one of the same dtype.
+#: String column), good values of other forms (midnight datetimes for a date), a wrong value
+#: after a good one of the same dtype.
 MORE = {
     "int": {"float": [1.0, 2.5], "bool": [False, True], "late_range": [None, 2**63]},
     "float": {"bool": [True, False], "late_wrong": [None, "x"]},
     "string": {"float": [None, 1.5], "bool": [None, True]},
     "bool": {"string": [None, "true"]},
+    "date": {"midnight": [dt.datetime(2020, 1, 1), dt.datetime(1969, 12, 31)],
+             "time_part": [dt.datetime(2020, 1, 1), dt.datetime(2021, 1, 1, 0, 0, 0, 1)],
+             "zoned": [None, dt.datetime(2020, 1, 1, tzinfo=UTC)],
+             "iso_text": ["2020-01-01", "2021-01-01 00:00:00"]},
     "timestamp": {"late_wrong": [None, 2.5]},
     "list[int]": {"elements": [["a"], ["b"]], "float_elements": [[], [2.0, 1.5]]},
 }
-#: Cases whose values are of different Python types on different sources: the same decision,
-#: field and row, the messages differ in the value.
-TEXT_IN_NDJSON: set[tuple[str, str]] = set()
+#: Cases whose values are of different Python types on different sources (NDJSON holds the
+#: text of a datetime): the same decision, field and row, the messages differ in the value.
+TEXT_IN_NDJSON = {("date", "time_part"), ("date", "zoned")}
 
 CASES = []
 for _ty in GOOD:
@@ -64,13 +71,9 @@ for _ty in GOOD:
 SOURCES = ["rows", "pandas", "pyarrow", "polars", "lazy", "parquet", "ndjson", "ipc"]
 
 #: known disagreements, by case id (decision or message), not fixed yet
-_PANDAS_DATE = ("pandas: a date column arrives as datetime64[ms] (to_pandas), a Datetime dtype "
-                "that a date input rejects; rows/pyarrow/Polars/files accept it")
 _NDJSON_DURATION = ("NDJSON cannot hold a duration: Polars writes it as a string, read back as "
                     "String, which a duration input rejects")
 XFAIL: dict[str, str] = {
-    "date-good": _PANDAS_DATE, "date-null": _PANDAS_DATE, "date?-good": _PANDAS_DATE,
-    "date?-null": _PANDAS_DATE,
     "duration-good": _NDJSON_DURATION, "duration-null": _NDJSON_DURATION,
     "duration?-good": _NDJSON_DURATION, "duration?-null": _NDJSON_DURATION,
 }
@@ -241,3 +244,54 @@ def test_every_eager_path_names_the_row_of_a_dtype_error(tmp_path):
         assert str(info.value).endswith(want.split(": ", 1)[1])
         assert (info.value.field, info.value.row, info.value.expected) == ("x", 2, "int?")
     assert not (tmp_path / "out.parquet").exists()
+
+
+# ------------------------------------------------------------------ class 2: datetimes as dates
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_pandas_dates_are_datetime64_at_midnight(unit, tmp_path):
+    """pandas holds dates as datetime64 (``to_pandas()`` of a Date column, ``pd.to_datetime``):
+    a naive column whose values are all exactly midnight is a date column; a value with a time
+    part (down to the nanosecond) or a zone is rejected naming its row, as rows reject it."""
+    spec = fd.compile("input { d: date? }\nfeature y = d\nfeature m = month(d)\n")
+    days = pd.Series(pd.to_datetime(["1969-12-31", None, "2024-02-29"])).astype(
+        f"datetime64[{unit}]")
+    out = spec.transform(pd.DataFrame({"d": days}))
+    assert out["y"].to_list() == [dt.date(1969, 12, 31), None, dt.date(2024, 2, 29)]
+    assert out.schema["y"] == pl.Date
+    ev = spec.row_evaluator()
+    assert [ev({"d": v})["y"] for v in days] == out["y"].to_list()  # pandas Timestamps
+    late = "2024-03-01 00:00:00.000000001" if unit == "ns" else "2024-03-01 00:00:00.001"
+    bad = pd.Series(pd.to_datetime(["2024-01-01", None, late], format="ISO8601")).astype(
+        f"datetime64[{unit}]")
+    with pytest.raises(fd.InputError) as info:
+        spec.transform(pd.DataFrame({"d": bad}))
+    assert (info.value.field, info.value.row) == ("d", 2)
+    assert str(info.value).startswith("column `d`, row 2: expected date?, got datetime ")
+    assert "a datetime with a time of day is not a date" in str(info.value)
+    with pytest.raises(fd.InputError, match="time of day"):
+        ev({"d": bad[2]})
+    zoned = pd.DataFrame({"d": pd.Series(pd.to_datetime(["2024-01-01"])).dt.tz_localize("UTC")})
+    with pytest.raises(fd.InputError, match=r"row 0: expected date\?, got datetime.*time zone"):
+        spec.transform(zoned)
+    with pytest.raises(fd.InputError, match="time zone"):
+        ev({"d": zoned["d"][0]})
+
+
+def test_a_date_from_a_datetime_column_on_every_source(tmp_path):
+    """The same rule for a Polars/pyarrow/Parquet/IPC Datetime column and its NDJSON text."""
+    spec = fd.compile("input { d: date }\nfeature y = d\n")
+    ok = pl.DataFrame({"d": [dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)]})
+    seen = _outcomes(spec, ok, ok.to_dicts(), tmp_path)
+    _assert_alike(seen)
+    assert seen["ipc"][4] == [{"y": dt.date(1, 1, 1)}, {"y": dt.date(9999, 12, 31)}]
+    bad = pl.DataFrame({"d": [dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 2),
+                              dt.datetime(2020, 1, 3, 12)]})
+    seen = _outcomes(spec, bad, bad.to_dicts(), tmp_path)
+    _assert_alike(seen, same_message=False)
+    assert seen["polars"][1:3] == ("d", 2)
+    for s, o in seen.items():
+        assert "time of day is not a date" in o[3], (s, o)
+    with pytest.raises(fd.InputError, match="only without a time zone"):  # no value read
+        spec.transform_lazy(pl.DataFrame({"d": [dt.datetime(2020, 1, 1, tzinfo=UTC)]}))

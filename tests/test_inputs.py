@@ -382,10 +382,13 @@ def test_timestamp_strings_in_a_dataframe_parse_per_row() -> None:
 
 def test_date_strings() -> None:
     sp = one("d", {"d": "date?"})
-    values = ["2024-02-29", None, "1970-01-01", "0001-01-01", "9999-12-31"]
+    # (the text of a naive midnight datetime, as Polars writes one to NDJSON/CSV, is a date)
+    values = ["2024-02-29", None, "1970-01-01", "0001-01-01", "9999-12-31",
+              "2024-02-29 00:00:00", "2024-02-29T00:00:00.000000"]
     out = batch_vs_row(sp, pl.DataFrame({"d": values}), [{"d": v} for v in values])
-    assert out[0] == dt.date(2024, 2, 29)
-    for bad in ["2023-02-29", "20240229", "2024-02-29T00:00", "2024-2-9"]:
+    assert out[0] == out[5] == out[6] == dt.date(2024, 2, 29)
+    for bad in ["2023-02-29", "20240229", "2024-02-29T00:00:01", "2024-02-29T00:00Z",
+                "2024-02-29 00:00+01:00", "2024-2-9"]:
         err = raises_input(sp.transform, pl.DataFrame({"d": ["2024-01-01", bad]}))
         assert (err.field, err.row) == ("d", 1)
         with pytest.raises(fd.InputError):
@@ -589,7 +592,7 @@ def test_missing_column(spec: fd.Spec) -> None:
     ("float", pl.Series([True]), "Boolean"),
     ("string", pl.Series([1]), "Int64"),
     ("timestamp", pl.Series([1]), "Int64"),
-    ("date", pl.Series([dt.datetime(2024, 1, 1)]), "Datetime"),
+    ("date", pl.Series([dt.datetime(2024, 1, 1, tzinfo=UTC)]), "Datetime"),
     ("list[int]", pl.Series([1]), "Int64"),
     ("int", pl.Series([[1]]), "List"),
 ])

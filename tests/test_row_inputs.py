@@ -123,7 +123,12 @@ def test_mapping_row(ev) -> None:
     ("ts", 1704671999, ""), ("ts", "2024-13-01", "not a timestamp"),
     ("ts", "2024-01-07T23:59:59z", "not a timestamp"), ("ts", dt.time(1), ""),
     ("ts", np.datetime64("NaT"), "null"), ("ts", pd.NaT, "null"),
-    ("d", dt.datetime(2024, 1, 1), ""), ("d", "2024-01-07T00:00", ""), ("d", 5, ""),
+    ("d", dt.datetime(2024, 1, 1, 0, 0, 0, 1), "time of day"),
+    ("d", dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "time zone"),
+    ("d", pd.Timestamp("2024-01-01 00:00:00.000000001"), "time of day"),
+    ("d", np.datetime64("2024-01-01T12"), "time of day"),
+    ("d", "2024-01-07T00:01", "time of day"), ("d", "2024-01-07T00:00Z", "UTC offset"),
+    ("d", 5, ""),
     ("du", 5, ""), ("du", "1d", ""),
     ("xs", [1, None], "xs[1]"), ("xs", [1, True], "xs[1]"), ("xs", "12", ""),
     ("xs", np.array([[1]]), "one-dimensional"), ("xs", {1, 2}, ""),
@@ -197,6 +202,22 @@ def test_duration_and_date(ev) -> None:
     out = ev(with_(du=pd.Timedelta(-1500, "ns"), d="2024-02-29"))
     assert out["du1"] == dt.timedelta(microseconds=-2) and out["d1"] == dt.date(2024, 2, 29)
     bad(ev, with_(d="2023-02-29"), "d", "date?")
+
+
+def test_a_naive_midnight_datetime_is_a_date(ev) -> None:
+    # a date input reads a datetime only when nothing is dropped: naive, exactly midnight
+    # (pandas holds dates as datetime64; the batch side decides a Datetime column alike)
+    for v in (dt.datetime(2024, 1, 7), pd.Timestamp("2024-01-07"),
+              np.datetime64("2024-01-07"), np.datetime64("2024-01-07T00:00:00.000000000")):
+        out = ev(with_(d=v))["d1"]
+        assert out == dt.date(2024, 1, 7) and type(out) is dt.date
+    for v, why in ((dt.datetime(2024, 1, 7, 0, 0, 1), "time of day"),
+                   (dt.datetime(2024, 1, 7, tzinfo=UTC), "time zone"),
+                   (pd.Timestamp("2024-01-07", tz="Europe/Paris"), "time zone"),
+                   (pd.Timestamp("2024-01-07 00:00:00.000000001"), "time of day")):
+        err = bad(ev, with_(d=v), "d", "date?")
+        assert str(err).startswith("field `d`: expected date?, got ") and why in str(err)
+    bad(ev, with_(d=np.datetime64("20000-01-01")), "d", "date?")  # outside the years 1..9999
 
 
 def test_no_raw_exception_for_any_value() -> None:

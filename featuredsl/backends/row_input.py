@@ -18,7 +18,10 @@ bool       ``bool``, ``numpy.bool_``
 timestamp  ``datetime`` (naive = UTC, aware: converted to UTC; pandas ``Timestamp``
            nanoseconds floor to µs), ``date`` (midnight UTC), ``numpy.datetime64``
            (UTC, floored to µs), or an ISO-8601 string of the form :data:`TIMESTAMP_FORMS`
-date       ``date`` (not a ``datetime``) or a ``YYYY-MM-DD`` string
+date       ``date``, a date string (below), or a *naive* ``datetime`` (also a pandas
+           ``Timestamp``, a ``numpy.datetime64``) that is exactly midnight: its date. A
+           datetime with a time of day (even a nanosecond) or with a time zone (even UTC) is an
+           error: a date input never drops a time part or picks a zone
 duration   ``timedelta``, ``numpy.timedelta64`` (pandas/numpy nanoseconds floor to µs)
 list[T]    ``list``, ``tuple`` or a 1-D numpy array of values accepted for ``T``
 =========  ====================================================================================
@@ -33,6 +36,10 @@ instant must fall within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. An
 (``20240107``, week dates, ``24:00``, a leap second ``:60``, ``,`` as decimal mark, lowercase
 ``t``/``z``, surrounding spaces, an offset without a time) is an ``InputError``; note that this
 is stricter than Python's ``datetime.fromisoformat``.
+
+Date strings: ``YYYY-MM-DD``, or a timestamp string of the grammar above with no offset and a
+time of exactly midnight (``2024-01-07 00:00:00``, the text Polars writes for a naive midnight
+datetime): the same rule as for a ``datetime`` value (:func:`parse_date`).
 
 Internal representations: a timestamp is a *naive* ``datetime`` holding the UTC wall clock
 (so calendar functions are attribute reads: ``t.hour``, ``t.isoweekday()``, and a naive input,
@@ -57,6 +64,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_NAIVE = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _US = dt.timedelta(microseconds=1)
+_MIDNIGHT = dt.time()
+#: Days since the epoch of 0001-01-01 and 9999-12-31 (the dates Python holds).
+_DAY_MIN, _DAY_MAX = -719_162, 2_932_896
 
 #: The one timestamp string grammar, shared with the batch side (which anchors it ``^...$``;
 #: both Python ``re`` and Rust ``regex`` read it the same way: ASCII digits only). Groups:
@@ -66,13 +76,11 @@ TIMESTAMP_PATTERN = (
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
     r"(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
 )
-#: The date string grammar (``date`` inputs): groups year, month, day.
-DATE_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 #: Human-readable list of the accepted timestamp forms, for messages and docs.
 TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
                    "followed by Z, +HH:MM, +HHMM or +HH")
 _TS_RE = re.compile(TIMESTAMP_PATTERN)
-_DATE_RE = re.compile(DATE_PATTERN)
+_NOT_A_DATE = "only a datetime (or its text) at exactly midnight without a zone is read as a date"
 
 
 def mismatch_reason(kind: str, value: object) -> str:
@@ -93,6 +101,12 @@ def mismatch_reason(kind: str, value: object) -> str:
     if kind == "timestamp":
         return f"use a datetime, a date or a string {TIMESTAMP_FORMS}"
     if kind == "date":
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is not None:
+                return f"a datetime with a time zone is not a date; {_NOT_A_DATE}"
+            return f"a datetime with a time of day is not a date; {_NOT_A_DATE}"
+        if _is_numpy(value) and type(value).__name__ == "datetime64":
+            return f"a datetime with a time of day is not a date; {_NOT_A_DATE}"
         return "use a date or a YYYY-MM-DD string"
     if kind == "duration":
         return "use a datetime.timedelta"
@@ -282,14 +296,36 @@ def timestamp_text_problem(s: str) -> str:
 
 
 def parse_date(s: str) -> int | None:
-    """A ``YYYY-MM-DD`` string as days since the epoch, or ``None``."""
-    m = _DATE_RE.fullmatch(s)
-    if m is None:
+    """A date string as days since the epoch, or ``None``: ``YYYY-MM-DD``, or a timestamp
+    string (:data:`TIMESTAMP_PATTERN`) of exactly midnight without an offset (the text of a
+    naive midnight datetime, which a date input reads as its date: :func:`in_date`)."""
+    m = _TS_RE.fullmatch(s)
+    if m is None or _time_part(m):
         return None
     try:
         return (dt.date(int(m[1]), int(m[2]), int(m[3])) - _EPOCH_DATE).days
     except ValueError:
         return None
+
+
+def _time_part(m: re.Match) -> str:
+    """What a timestamp string's match holds that a date cannot ("" if nothing)."""
+    if m[8] or m[9]:
+        return "a timestamp with a UTC offset is not a date"
+    if any(int(g or 0) for g in m.groups()[3:7]):
+        return "a time of day is not a date"
+    return ""
+
+
+def date_text_problem(s: str) -> str:
+    """Why a string is not an accepted date (for the error message, both backends)."""
+    m = _TS_RE.fullmatch(s)
+    if m is None:
+        return "not a date; use YYYY-MM-DD"
+    why = _time_part(m)
+    if why:
+        return f"{why}; {_NOT_A_DATE}"
+    return "outside the years 1..9999" if int(m[1]) == 0 else "not a date: no such calendar date"
 
 
 UTC_ZONES = (dt.UTC,)
@@ -356,15 +392,35 @@ def _pandas_timestamp(v: dt.datetime, name: str) -> int:
 
 
 def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
+    """A date, a ``YYYY-MM-DD`` string, or a naive datetime at exactly midnight -> a date.
+
+    The batch side decides a Datetime column alike (:func:`featuredsl.data.inputs.widen`)."""
     if isinstance(v, str):
         days = parse_date(v)
         if days is None:
-            raise _bad(name, _t("date", nullable), v, "not a date; use YYYY-MM-DD")
+            raise _bad(name, _t("date", nullable), v, date_text_problem(v))
         return _EPOCH_DATE + dt.timedelta(days=days)
-    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+    if isinstance(v, dt.datetime):
+        if _is_missing(v):  # pandas.NaT is a datetime
+            return _missing(v, name, nullable, "date")
+        if v.tzinfo is None and v.time() == _MIDNIGHT and not getattr(v, "nanosecond", 0):
+            try:
+                return dt.date(v.year, v.month, v.day)  # (a pandas Timestamp's own date())
+            except ValueError:
+                raise _bad(name, _t("date", nullable), v, "outside the years 1..9999") from None
+        raise _bad(name, _t("date", nullable), v)
+    if isinstance(v, dt.date):
         return v
     if _is_missing(v):
         return _missing(v, name, nullable, "date")
+    if _is_numpy(v) and type(v).__name__ == "datetime64":
+        day = v.astype("datetime64[D]")  # type: ignore[attr-defined]
+        if day != v:
+            raise _bad(name, _t("date", nullable), v)
+        days = int(day.astype("int64"))
+        if not _DAY_MIN <= days <= _DAY_MAX:
+            raise _bad(name, _t("date", nullable), v, "outside the years 1..9999")
+        return _EPOCH_DATE + dt.timedelta(days=days)
     raise _bad(name, _t("date", nullable), v)
 
 

@@ -13,7 +13,8 @@ missing file or an unreadable one is an ``InputError``. Conversions on the way i
 - pandas: tz-aware columns are converted to UTC first (same instants, any zone); float NaN,
   ``None``/NaN in object columns, ``pd.NA`` and ``NaT`` become null. A float64 column with a
   null whose other values are all integral is pandas' int column with a missing value: read
-  as int for any input but a float one.
+  as int for any input but a float one. Dates arrive as datetime64 (``Datetime``), read as
+  dates by the rule of the ``date`` row below.
 - NDJSON: Polars infers each column's dtype from all rows (a string on one row makes a String
   column of text); for a column that does not fit its input, the JSON itself is read to name
   the first row the row evaluator would reject, and to quote its value.
@@ -50,13 +51,18 @@ timestamp  Datetime of any unit; naive = UTC, zoned: converted to UTC; ns floors
            ``2024-01-07T23:59:59.123456+05:30``, ``2024-01-07``. No offset means UTC; digits
            beyond µs floor; years 1..9999 (after applying the offset). Each string is parsed on
            its own (no format is inferred from the first row), so forms can mix in a column.
-date       Date; ``YYYY-MM-DD`` strings
+date       Date. A *naive* Datetime (any unit; pandas' dates) whose every value is exactly
+           midnight, as its dates; a value with a time part (down to the ns) is an error naming
+           its row, and a zoned Datetime column is not a date column (even UTC). Strings
+           (:func:`~featuredsl.backends.row_input.parse_date`): ``YYYY-MM-DD``, or a timestamp
+           string above of exactly midnight with no offset (``2024-01-07 00:00:00``: how Polars
+           writes a midnight Datetime to NDJSON and CSV). The row backend decides alike.
 duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend)
 list[T]    List or Array of a dtype accepted for ``T``, element by element
 =========  ====================================================================================
 
-Anything else (a String column for an int input, Float64 for int, Int for bool, Datetime for
-date, Decimal, Binary, ...) holds values of the wrong type: no implicit conversion
+Anything else (a String column for an int input, Float64 for int, Int for bool, a zoned
+Datetime for date, Decimal, Binary, ...) holds values of the wrong type: no implicit conversion
 (SPEC 3). The eager paths name the first row holding one (below); ``transform_lazy``, which
 reads no value, raises an ``InputError`` naming the column, its dtype and the expected type.
 
@@ -75,7 +81,8 @@ element (``xs[1]``). Bad is:
       column `x`, row 3: expected int, got str 'a' (strings are not converted to numbers or bools)
       field `x`: expected int, got str 'a' (strings are not converted to numbers or bools)
 
-- a value that does not convert (an unparsable string, a value outside int64);
+- a value that does not convert (an unparsable string, a value outside int64, a time part in a
+  datetime for a date);
 - a null (or NaN) in a non-nullable column, a null element in a list whose elements are not
   nullable.
 
@@ -98,6 +105,7 @@ from featuredsl.backends.row_input import (
     TIMESTAMP_FORMS,
     TS_MAX_US,
     TS_MIN_US,
+    date_text_problem,
     first_wrong,
     timestamp_text_problem,
     wrong_type,
@@ -125,6 +133,7 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 #: The physical bounds of years 1..9999 (the row side's range) per Datetime unit.
 _TS_BOUNDS = {"us": (TS_MIN_US, TS_MAX_US), "ms": (-(-TS_MIN_US // 1000), TS_MAX_US // 1000),
               "ns": (TS_MIN_US * 1000, TS_MAX_US * 1000 + 999)}
+_DAY = {"ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _FAIL = "__fd_fail_{}"
 _NULL = "__fd_null_{}"
 _TYPE = "__fd_type_{}"
@@ -363,6 +372,13 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
             return parse_date_expr(c)
         if isinstance(dtype, pl.Date):
             return pl.when(c.cast(pl.Int32).is_between(*DATE_BOUNDS)).then(c)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            # a naive Datetime at exactly midnight is its date (pandas holds dates so); a
+            # time part becomes null here, reported naming the row (as the row side does)
+            unit = dtype.time_unit or "us"
+            phys = c.cast(pl.Int64)
+            ok = phys.is_between(*_TS_BOUNDS[unit]) & (phys % _DAY[unit] == 0)
+            return pl.when(ok).then((phys // _DAY[unit]).cast(pl.Int32).cast(pl.Date))
     elif k == "duration":
         if isinstance(dtype, pl.Duration):
             if dtype.time_unit == "ns":  # Polars truncates ns -> us toward zero: floor instead
@@ -399,6 +415,8 @@ def _dtype_message(name: str, t: Type, dtype: pl.DataType, text: bool) -> str:
         msg += " (a bool is not a number)"
     elif isinstance(dtype, pl.Float32 | pl.Float64) and t.kind == "int":
         msg += " (floats are not converted to int; declare it float or cast the column)"
+    elif isinstance(dtype, pl.Datetime) and t.kind == "date":
+        msg += " (a date input reads a Datetime column only without a time zone)"
     return msg
 
 
@@ -665,6 +683,10 @@ def type_error(name: str, row: int, t: Type, value: object) -> InputError:
 def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError:
     base = t.kind if t.kind != "list" else (t.elem.kind if t.elem else "")
     why = ""
+    if base == "date" and not isinstance(value, _Quoted):
+        found = first_wrong(value, t)  # a (naive) datetime with a time part: the row side's
+        if isinstance(value, dt.datetime) or (found and isinstance(found[1], dt.datetime)):
+            return type_error(name, row, t, value)
     if isinstance(value, _Quoted | dt.datetime | dt.date) and base in ("timestamp", "date"):
         shown = str(value) if isinstance(value, _Quoted) else describe_value(value)
         return InputError(f"column `{name}`, row {row}: cannot convert {shown} to {t.base} "
@@ -673,6 +695,8 @@ def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError
         why = f" ({timestamp_text_problem(value)})"
     elif base == "timestamp":
         why = f": use {TIMESTAMP_FORMS}"
+    elif base == "date" and isinstance(value, str):
+        why = f" ({date_text_problem(value)})"
     elif base == "date":
         why = ": use YYYY-MM-DD"
     elif base == "int" and not isinstance(value, str | list):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 
 from featuredsl.backends.row_input import (
-    DATE_PATTERN,
     TIMESTAMP_PATTERN,
     TS_MAX_US,
     TS_MIN_US,
@@ -59,8 +58,14 @@ def parse_timestamp_expr(c: pl.Expr) -> pl.Expr:
 
 
 def parse_date_expr(c: pl.Expr) -> pl.Expr:
-    """``YYYY-MM-DD`` strings to Date; anything else null."""
-    g = c.str.extract_groups("^" + DATE_PATTERN + "$")
+    """Date strings (the row backend's :func:`~featuredsl.backends.row_input.parse_date`:
+    ``YYYY-MM-DD``, or a timestamp string of exactly midnight without an offset) to Date;
+    anything else null."""
+    g = c.str.extract_groups("^" + TIMESTAMP_PATTERN + "$")
     y, mo, d = (_group(g, i).cast(pl.Int64) for i in (1, 2, 3))
+    midnight = pl.all_horizontal(_group(g, i).cast(pl.Int64).fill_null(0) == 0
+                                 for i in (4, 5, 6, 7))
     valid, days = _civil(y, mo, d)
+    valid = valid & midnight & _group(g, 8).is_null() & _group(g, 9).is_null()
     return pl.when(valid).then(days).otherwise(None).cast(pl.Int32).cast(pl.Date)
+
