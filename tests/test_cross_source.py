@@ -8,7 +8,8 @@ source-specific prefix (a file path) is stripped.
 Below the property, one regression test per class of disagreement fixed for issue 11: a
 column of the wrong dtype names the first row holding a value (one message, built by
 ``row_input.wrong_type``, for rows and every batch source); a date input reads a datetime only
-at exactly midnight without a zone (pandas' datetime64 dates).
+at exactly midnight without a zone (pandas' datetime64 dates); durations read back from NDJSON
+(ISO 8601 strings, as Polars writes them, and the row evaluator accepts the same strings).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ WRONG = {
 }
 OUT_OF_RANGE = {"int": [1, 2**63]}
 #: More wrong dtypes (class: a dtype error names the first row holding a value, not only for a
-#: String column), good values of other forms (midnight datetimes for a date), a wrong value
-#: after a good one of the same dtype.
+#: String column), good values of other forms (midnight datetimes for a date, every duration
+#: NDJSON must read back exactly), a wrong value after a good one of the same dtype.
 MORE = {
     "int": {"float": [1.0, 2.5], "bool": [False, True], "late_range": [None, 2**63]},
     "float": {"bool": [True, False], "late_wrong": [None, "x"]},
@@ -49,6 +50,11 @@ MORE = {
              "zoned": [None, dt.datetime(2020, 1, 1, tzinfo=UTC)],
              "iso_text": ["2020-01-01", "2021-01-01 00:00:00"]},
     "timestamp": {"late_wrong": [None, 2.5]},
+    "duration": {"signs": [dt.timedelta(microseconds=-1), dt.timedelta(days=-3, seconds=1.5)],
+                 "large": [dt.timedelta(days=999_999), dt.timedelta(microseconds=2**53 + 1)],
+                 "zero": [dt.timedelta(0), None],
+                 "iso_text": ["PT90S", "-P1DT2H30M0.000001S"],
+                 "bad_text": ["PT90S", "P1M"]},
     "list[int]": {"elements": [["a"], ["b"]], "float_elements": [[], [2.0, 1.5]]},
 }
 #: Cases whose values are of different Python types on different sources (NDJSON holds the
@@ -69,14 +75,6 @@ for _ty in GOOD:
             CASES.append((_ty + _null, _form, _values))
 
 SOURCES = ["rows", "pandas", "pyarrow", "polars", "lazy", "parquet", "ndjson", "ipc"]
-
-#: known disagreements, by case id (decision or message), not fixed yet
-_NDJSON_DURATION = ("NDJSON cannot hold a duration: Polars writes it as a string, read back as "
-                    "String, which a duration input rejects")
-XFAIL: dict[str, str] = {
-    "duration-good": _NDJSON_DURATION, "duration-null": _NDJSON_DURATION,
-    "duration?-good": _NDJSON_DURATION, "duration?-null": _NDJSON_DURATION,
-}
 
 Outcome = tuple[str, "str | None", "int | None", str, list]
 
@@ -140,8 +138,7 @@ def _assert_alike(seen: dict[str, Outcome], same_message: bool = True) -> None:
 
 
 @pytest.mark.parametrize(("ty", "form", "values"), [
-    pytest.param(*c, id=f"{c[0]}-{c[1]}", marks=[pytest.mark.xfail(strict=True, reason=XFAIL[
-        f"{c[0]}-{c[1]}"])] if f"{c[0]}-{c[1]}" in XFAIL else []) for c in CASES])
+    pytest.param(*c, id=f"{c[0]}-{c[1]}") for c in CASES])
 def test_every_source_decides_alike(ty, form, values, tmp_path):
     spec = fd.compile(f"input {{ x: {ty}\n k: int }}\nfeature y = x is null\nfeature j = k\n"
                       "feature v = x\n")
@@ -295,3 +292,45 @@ def test_a_date_from_a_datetime_column_on_every_source(tmp_path):
         assert "time of day is not a date" in o[3], (s, o)
     with pytest.raises(fd.InputError, match="only without a time zone"):  # no value read
         spec.transform_lazy(pl.DataFrame({"d": [dt.datetime(2020, 1, 1, tzinfo=UTC)]}))
+
+
+# ------------------------------------------------------------------ class 3: durations in text
+
+
+def test_durations_round_trip_through_ndjson_and_csv(tmp_path):
+    """Polars writes a Duration to NDJSON as ISO 8601 text (``PT86400S``, ``-PT0.000001S``):
+    a duration input reads it back to the same value, in every unit; CSV text in the same
+    form too; the row evaluator accepts the same strings with the same values."""
+    spec = fd.compile("input { d: duration? }\nfeature y = d\nfeature s = total_seconds(d)\n")
+    values = [dt.timedelta(days=-1, microseconds=1), dt.timedelta(0), None,
+              dt.timedelta(days=106_751_991, seconds=14_454, microseconds=775_807),
+              dt.timedelta(microseconds=-(2**63))]
+    for unit in ("ms", "us", "ns"):
+        frame = pl.DataFrame({"d": pl.Series(values[:3], dtype=pl.Duration(unit))})
+        path = tmp_path / f"d_{unit}.ndjson"
+        frame.write_ndjson(path)
+        assert spec.transform(path).equals(spec.transform(frame)), unit
+    frame = pl.DataFrame({"d": pl.Series(values, dtype=pl.Duration("us"))})
+    frame.write_ndjson(tmp_path / "d.ndjson")
+    want = spec.transform(frame)
+    assert spec.transform(tmp_path / "d.ndjson").equals(want)
+    text = pl.read_ndjson(tmp_path / "d.ndjson")["d"].to_list()
+    pl.DataFrame({"d": text}).write_csv(tmp_path / "d.csv")
+    assert spec.transform(tmp_path / "d.csv").equals(want)
+    ev = spec.row_evaluator()
+    assert [ev({"d": t})["y"] for t in text] == want["y"].to_list()
+
+
+def test_a_bad_duration_string_is_rejected_alike(tmp_path):
+    """Years, months and weeks have no fixed length; a sign inside a part (pandas'
+    ``P-1DT23H59M59S``) is not read as a whole-duration sign: rejected on every source and by
+    the row evaluator, naming the row, with the same reason."""
+    spec = fd.compile("input { d: duration }\nfeature y = d\n")
+    for bad, why in [("P1M", "not a fixed duration"), ("P-1DT23H59M59S", "not a duration"),
+                     ("PT9223372036855S", "outside the int64 microsecond range"),
+                     ("P1DT", "not a duration")]:
+        frame = pl.DataFrame({"d": ["PT1S", bad]})
+        seen = _outcomes(spec, frame, frame.to_dicts(), tmp_path)
+        _assert_alike(seen)
+        for s, o in seen.items():
+            assert o[1:3] == ("d", 1) and why in o[3], (s, o)

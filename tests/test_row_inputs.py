@@ -129,7 +129,9 @@ def test_mapping_row(ev) -> None:
     ("d", np.datetime64("2024-01-01T12"), "time of day"),
     ("d", "2024-01-07T00:01", "time of day"), ("d", "2024-01-07T00:00Z", "UTC offset"),
     ("d", 5, ""),
-    ("du", 5, ""), ("du", "1d", ""),
+    ("du", 5, ""), ("du", "1d", "not a duration"), ("du", "P1M", "not a fixed duration"),
+    ("du", "PT", "not a duration"), ("du", "P-1D", "not a duration"),
+    ("du", "PT9223372036855S", "int64"),
     ("xs", [1, None], "xs[1]"), ("xs", [1, True], "xs[1]"), ("xs", "12", ""),
     ("xs", np.array([[1]]), "one-dimensional"), ("xs", {1, 2}, ""),
 ])
@@ -218,6 +220,20 @@ def test_a_naive_midnight_datetime_is_a_date(ev) -> None:
         err = bad(ev, with_(d=v), "d", "date?")
         assert str(err).startswith("field `d`: expected date?, got ") and why in str(err)
     bad(ev, with_(d=np.datetime64("20000-01-01")), "d", "date?")  # outside the years 1..9999
+
+
+def test_iso_duration_strings(ev) -> None:
+    # the form Polars writes a Duration in NDJSON, and pandas' Timedelta.isoformat()
+    cases = {"PT90S": dt.timedelta(seconds=90), "-PT0.5S": dt.timedelta(seconds=-0.5),
+             "P1DT2H30M": dt.timedelta(days=1, hours=2, minutes=30), "P0D": dt.timedelta(0),
+             "PT86400005.25S": dt.timedelta(days=1000, seconds=5.25),
+             "-PT0.0000015S": dt.timedelta(microseconds=-2),  # floored, like a ns column
+             "P2DT3H0M0S": pd.Timedelta(days=2, hours=3).to_pytimedelta(),
+             "PT9223372036854.775807S": dt.timedelta(microseconds=2**63 - 1)}
+    for text, want in cases.items():
+        assert ev(with_(du=text))["du1"] == want, text
+    for text in ("P1DT", "PT1.S", "pt1s", " PT1S", "P1W", "P-1DT23H59M59S", "PT1,5S", "1d"):
+        bad(ev, with_(du=text), "du", "duration?")
 
 
 def test_no_raw_exception_for_any_value() -> None:

@@ -22,7 +22,8 @@ date       ``date``, a date string (below), or a *naive* ``datetime`` (also a pa
            ``Timestamp``, a ``numpy.datetime64``) that is exactly midnight: its date. A
            datetime with a time of day (even a nanosecond) or with a time zone (even UTC) is an
            error: a date input never drops a time part or picks a zone
-duration   ``timedelta``, ``numpy.timedelta64`` (pandas/numpy nanoseconds floor to µs)
+duration   ``timedelta``, ``numpy.timedelta64`` (pandas/numpy nanoseconds floor to µs), or an
+           ISO-8601 duration string of the form :data:`DURATION_FORMS`
 list[T]    ``list``, ``tuple`` or a 1-D numpy array of values accepted for ``T``
 =========  ====================================================================================
 
@@ -40,6 +41,16 @@ is stricter than Python's ``datetime.fromisoformat``.
 Date strings: ``YYYY-MM-DD``, or a timestamp string of the grammar above with no offset and a
 time of exactly midnight (``2024-01-07 00:00:00``, the text Polars writes for a naive midnight
 datetime): the same rule as for a ``datetime`` value (:func:`parse_date`).
+
+Duration strings (both backends, one grammar: :data:`DURATION_PATTERN`; what Polars writes
+for a Duration in NDJSON, and ``pandas.Timedelta.isoformat`` for a non-negative one)::
+
+    [-]P[nD][T[nH][nM][n[.f{1,9}]S]]             at least one part; a day is 24 hours
+
+e.g. ``PT90S``, ``-PT0.5S``, ``P1DT2H30M``, ``P0D``. The sign, if any, comes first and applies to
+the whole duration. Fractions beyond microseconds floor. Years, months and weeks (no fixed
+length), a sign inside a part (pandas' ``P-1DT23H59M59S`` for -1 s: ambiguous), lowercase
+letters, spaces and ``,`` as decimal mark are errors, as is a value outside int64 microseconds.
 
 Internal representations: a timestamp is a *naive* ``datetime`` holding the UTC wall clock
 (so calendar functions are attribute reads: ``t.hour``, ``t.isoweekday()``, and a naive input,
@@ -79,7 +90,20 @@ TIMESTAMP_PATTERN = (
 #: Human-readable list of the accepted timestamp forms, for messages and docs.
 TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
                    "followed by Z, +HH:MM, +HHMM or +HH")
+#: The duration string grammar (``duration`` inputs), shared with the batch side. Groups:
+#: sign, days, ``T``, hours, minutes, seconds, fraction. At least one part must be present and
+#: a ``T`` must be followed by one (checked by :func:`parse_duration`, not by the pattern, which
+#: Rust's ``regex`` must read too: no lookaheads).
+DURATION_PATTERN = (
+    r"(-)?P(?:([0-9]+)D)?"
+    r"(?:(T)(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)(?:\.([0-9]{1,9}))?S)?)?"
+)
+#: Human-readable form of the accepted duration strings, for messages and docs.
+DURATION_FORMS = "ISO 8601 [-]P[nD][T[nH][nM][n[.f]S]], e.g. PT90S, -PT0.5S, P1DT2H30M"
+
 _TS_RE = re.compile(TIMESTAMP_PATTERN)
+_DURATION_RE = re.compile(DURATION_PATTERN)
+_CALENDAR_RE = re.compile(r"-?P[0-9.YMWD]*[YMW][0-9.YMWD]*(?:T.*)?")  # for the message only
 _NOT_A_DATE = "only a datetime (or its text) at exactly midnight without a zone is read as a date"
 
 
@@ -109,7 +133,7 @@ def mismatch_reason(kind: str, value: object) -> str:
             return f"a datetime with a time of day is not a date; {_NOT_A_DATE}"
         return "use a date or a YYYY-MM-DD string"
     if kind == "duration":
-        return "use a datetime.timedelta"
+        return f"use a datetime.timedelta or a string {DURATION_FORMS}"
     return ""
 
 
@@ -424,7 +448,39 @@ def in_date(v: object, name: str, nullable: bool) -> dt.date | None:
     raise _bad(name, _t("date", nullable), v)
 
 
+def parse_duration(s: str) -> int | None:
+    """An ISO-8601 duration string of the accepted forms (:data:`DURATION_PATTERN`) as µs,
+    floored, or ``None`` (not of the forms, or outside int64 microseconds)."""
+    m = _DURATION_RE.fullmatch(s)
+    if m is None:
+        return None
+    sign, d, t, h, mi, sec, frac = m.groups()
+    if (d, h, mi, sec) == (None, None, None, None) or (t and (h, mi, sec) == (None, None, None)):
+        return None
+    seconds = int(d or 0) * 86_400 + int(h or 0) * 3_600 + int(mi or 0) * 60 + int(sec or 0)
+    ns = seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+    us = (-ns if sign else ns) // 1000
+    return us if INT64_MIN <= us <= INT64_MAX else None
+
+
+def duration_text_problem(s: str) -> str:
+    """Why a string is not an accepted duration (for the error message, both backends)."""
+    m = _DURATION_RE.fullmatch(s)
+    if m is None and _CALENDAR_RE.fullmatch(s):
+        return f"not a fixed duration (years, months, weeks); use {DURATION_FORMS}"
+    if m is None or not any(m.group(i) for i in (2, 4, 5, 6)):
+        return f"not a duration; use {DURATION_FORMS}"
+    if m.group(3) and not any(m.group(i) for i in (4, 5, 6)):
+        return f"not a duration: no hours, minutes or seconds after T; use {DURATION_FORMS}"
+    return "outside the int64 microsecond range"
+
+
 def in_duration(v: object, name: str, nullable: bool) -> int | None:
+    if isinstance(v, str):
+        us = parse_duration(v)
+        if us is None:
+            raise _bad(name, _t("duration", nullable), v, duration_text_problem(v))
+        return us
     if isinstance(v, dt.timedelta):
         if type(v).__module__.startswith("pandas"):
             try:

@@ -57,7 +57,15 @@ date       Date. A *naive* Datetime (any unit; pandas' dates) whose every value 
            (:func:`~featuredsl.backends.row_input.parse_date`): ``YYYY-MM-DD``, or a timestamp
            string above of exactly midnight with no offset (``2024-01-07 00:00:00``: how Polars
            writes a midnight Datetime to NDJSON and CSV). The row backend decides alike.
-duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend)
+duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend). ISO 8601
+           strings (:data:`~featuredsl.backends.row_input.DURATION_PATTERN`), the form Polars
+           writes a Duration to NDJSON in, so it reads back (and CSV text alike)::
+
+               [-]P[nD][T[nH][nM][n[.f{1,9}]S]]             at least one part; a day is 24 h
+
+           e.g. ``PT86400S``, ``-PT0.000001S``, ``P1DT2H30M``, ``P0D``; the sign applies to the
+           whole; digits beyond µs floor; outside int64 µs, years, months, weeks, a sign
+           inside a part (pandas' ``P-1DT23H59M59S``) are errors naming the row.
 list[T]    List or Array of a dtype accepted for ``T``, element by element
 =========  ====================================================================================
 
@@ -106,6 +114,7 @@ from featuredsl.backends.row_input import (
     TS_MAX_US,
     TS_MIN_US,
     date_text_problem,
+    duration_text_problem,
     first_wrong,
     timestamp_text_problem,
     wrong_type,
@@ -113,6 +122,7 @@ from featuredsl.backends.row_input import (
 from featuredsl.data.parse import (
     DATE_BOUNDS,
     parse_date_expr,
+    parse_duration_expr,
     parse_timestamp_expr,
 )
 from featuredsl.errors import InputError, describe_value, first_line
@@ -384,6 +394,8 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
             if dtype.time_unit == "ns":  # Polars truncates ns -> us toward zero: floor instead
                 return (c.cast(pl.Int64) // 1000).cast(pl.Duration("us"))
             return c.dt.cast_time_unit("us")
+        if string:  # ISO 8601, as Polars writes a Duration to NDJSON (row side: the same)
+            return parse_duration_expr(c)
     elif k == "list":
         assert t.elem is not None
         if isinstance(dtype, pl.List | pl.Array):
@@ -699,6 +711,8 @@ def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError
         why = f" ({date_text_problem(value)})"
     elif base == "date":
         why = ": use YYYY-MM-DD"
+    elif base == "duration" and isinstance(value, str):
+        why = f" ({duration_text_problem(value)})"
     elif base == "int" and not isinstance(value, str | list):
         why = " (outside the int64 range)"
     what = "an element of " if t.kind == "list" else ""

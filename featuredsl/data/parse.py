@@ -11,6 +11,9 @@ from __future__ import annotations
 import polars as pl
 
 from featuredsl.backends.row_input import (
+    DURATION_PATTERN,
+    INT64_MAX,
+    INT64_MIN,
     TIMESTAMP_PATTERN,
     TS_MAX_US,
     TS_MIN_US,
@@ -18,6 +21,9 @@ from featuredsl.backends.row_input import (
 
 #: Days since the epoch of 0001-01-01 and 9999-12-31.
 DATE_BOUNDS = (-719_162, 2_932_896)
+#: More significant digits than this in one part of a duration: out of range on both sides
+#: (and kept out of Int128 arithmetic, which would wrap).
+_DURATION_DIGITS = 20
 
 
 def _group(g: pl.Expr, i: int) -> pl.Expr:
@@ -69,3 +75,24 @@ def parse_date_expr(c: pl.Expr) -> pl.Expr:
     valid = valid & midnight & _group(g, 8).is_null() & _group(g, 9).is_null()
     return pl.when(valid).then(days).otherwise(None).cast(pl.Int32).cast(pl.Date)
 
+
+def parse_duration_expr(c: pl.Expr) -> pl.Expr:
+    """ISO-8601 duration strings (``[-]P[nD][T[nH][nM][n[.f]S]]``, the row backend's
+    :func:`~featuredsl.backends.row_input.parse_duration`) to ``Duration("us")``, floored;
+    anything else, or a value outside int64 microseconds, null."""
+    g = c.str.extract_groups("^" + DURATION_PATTERN + "$")
+    parts = [_group(g, i) for i in (2, 4, 5, 6)]  # days, hours, minutes, seconds
+    present = pl.any_horizontal(p.is_not_null() for p in parts).fill_null(False)
+    after_t = pl.any_horizontal(p.is_not_null() for p in parts[1:]).fill_null(False)
+    short = pl.all_horizontal(
+        p.str.strip_chars_start("0").str.len_chars().fill_null(0) <= _DURATION_DIGITS
+        for p in parts)
+    d, h, mi, sec = (p.cast(pl.Int128, strict=False).fill_null(0) for p in parts)
+    frac = _group(g, 7).str.pad_end(9, "0").cast(pl.Int128).fill_null(0)
+    ns = (d * 86_400 + h * 3_600 + mi * 60 + sec) * 1_000_000_000 + frac
+    sign = pl.when(_group(g, 1) == "-").then(-1).otherwise(1).cast(pl.Int128)
+    us = (ns * sign) // 1000  # floors, as the row side and a ns Duration column do
+    valid = (present & (_group(g, 3).is_null() | after_t) & short
+             & us.is_between(INT64_MIN, INT64_MAX))
+    return pl.when(valid).then(us.cast(pl.Int64, strict=False)).otherwise(None) \
+        .cast(pl.Duration("us"))
