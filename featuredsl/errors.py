@@ -210,8 +210,11 @@ class InputError(FeatureDSLError):
     def __init__(
         self, message: str, *, field: str | None = None, row: int | None = None,
         expected: str | None = None, fields: list[str] | None = None,
+        element: str | None = None,
     ) -> None:
         self.field = field
+        #: The list element at fault, as ``xs[1]`` (``field`` is the list's, ``xs``), or None.
+        self.element = element
         #: Every field or column at fault, ``field`` first (a row missing several required
         #: fields names them all).
         self.fields = list(fields) if fields else ([field] if field is not None else [])

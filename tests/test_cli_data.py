@@ -218,6 +218,42 @@ def test_transform_bad_data_names_column_row_and_type(tmp_path: Path) -> None:
     assert f"row {n - 5}" in r.stderr
 
 
+def test_transform_bad_dtypes_dates_and_durations_decide_as_the_api(tmp_path: Path) -> None:
+    """Issue 11 on the command line: a column of the wrong dtype names its first row holding a
+    value (as the eager API), a naive midnight Datetime column is a date column and a time
+    part is named by row, and a Duration column written to NDJSON reads back (``eval``
+    accepts the same ISO 8601 text)."""
+    spec = tmp_path / "s.feat"
+    spec.write_text("input {\n  n: int?\n  d: date\n  du: duration\n}\n"
+                    "feature n2 = n\nfeature d2 = d\nfeature du2 = du\n")
+    good = pl.DataFrame({"n": [None, 2], "d": [dt.datetime(2024, 1, 1), dt.datetime(1960, 2, 29)],
+                         "du": [dt.timedelta(microseconds=-1), dt.timedelta(days=3, seconds=1)]})
+    want = fd.compile_file(spec).transform(good)
+    assert want["d2"].to_list() == [dt.date(2024, 1, 1), dt.date(1960, 2, 29)]
+    for ext in ("parquet", "ndjson", "ipc"):
+        data = tmp_path / f"in.{ext}"
+        getattr(good, f"write_{ext}")(data)
+        out = tmp_path / "out.parquet"
+        cli("transform", str(spec), "--data", str(data), "-o", str(out))
+        assert pl.read_parquet(out).equals(want), ext
+    r = cli("eval", str(spec), "--row", json.dumps({"n": 1, "d": "2024-01-01 00:00:00",
+                                                     "du": "-PT0.000001S"}))
+    assert json.loads(r.stdout) == {"n2": 1, "d2": "2024-01-01", "du2": -1}
+    for bad, text in [
+        (good.with_columns(pl.Series("n", [None, "7"])),
+         "column `n`, row 1: expected int?, got str '7' (strings are not converted to numbers "
+         "or bools)"),
+        (good.with_columns(pl.Series("d", [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 6)])),
+         "column `d`, row 1: expected date, got datetime"),
+    ]:
+        data = tmp_path / "bad.parquet"
+        bad.write_parquet(data)
+        r = cli("transform", str(spec), "--data", str(data), "-o", str(tmp_path / "o.parquet"),
+                check=2)
+        assert text in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert not (tmp_path / "o.parquet").exists()
+
+
 def test_transform_refuses_values_a_format_cannot_hold(tmp_path: Path) -> None:
     spec = tmp_path / "s.feat"
     spec.write_text("input {\n  x: float\n  d: duration\n}\nfeature y = x * 2\n"

@@ -40,7 +40,8 @@ def test_every_missing_required_field_is_named(row: dict, fields: list[str]) -> 
 def test_a_wrong_type_first_then_the_missing_ones() -> None:
     err = error_of({"a": "x"})
     assert err.fields == ["a", "b", "d"]
-    assert str(err) == ("field `a`: expected float, got str 'x'; also missing or null: "
+    assert str(err) == ("field `a`: expected float, got str 'x' (strings are not converted "
+                        "to numbers or bools); also missing or null: "
                         "`b` (int), `d` (string)")
 
 

@@ -123,14 +123,23 @@ def test_mapping_row(ev) -> None:
     ("ts", 1704671999, ""), ("ts", "2024-13-01", "not a timestamp"),
     ("ts", "2024-01-07T23:59:59z", "not a timestamp"), ("ts", dt.time(1), ""),
     ("ts", np.datetime64("NaT"), "null"), ("ts", pd.NaT, "null"),
-    ("d", dt.datetime(2024, 1, 1), ""), ("d", "2024-01-07T00:00", ""), ("d", 5, ""),
-    ("du", 5, ""), ("du", "1d", ""),
+    ("d", dt.datetime(2024, 1, 1, 0, 0, 0, 1), "time of day"),
+    ("d", dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "time zone"),
+    ("d", pd.Timestamp("2024-01-01 00:00:00.000000001"), "time of day"),
+    ("d", np.datetime64("2024-01-01T12"), "time of day"),
+    ("d", "2024-01-07T00:01", "time of day"), ("d", "2024-01-07T00:00Z", "UTC offset"),
+    ("d", 5, ""),
+    ("du", 5, ""), ("du", "1d", "not a duration"), ("du", "P1M", "not a fixed duration"),
+    ("du", "PT", "not a duration"), ("du", "P-1D", "not a duration"),
+    ("du", "PT9223372036855S", "int64"),
     ("xs", [1, None], "xs[1]"), ("xs", [1, True], "xs[1]"), ("xs", "12", ""),
     ("xs", np.array([[1]]), "one-dimensional"), ("xs", {1, 2}, ""),
 ])
 def test_wrong_values(ev, field: str, value: object, why: str) -> None:
-    err = bad(ev, with_(**{field: value}), field if "[" not in why else why)
+    err = bad(ev, with_(**{field: value}), field)  # a list element: the list's field
     assert why in str(err)
+    if "[" in why:
+        assert err.element == why and str(err).startswith(f"field `xs`, element `{why}`: ")
 
 
 def test_lone_surrogate_helper() -> None:
@@ -195,6 +204,36 @@ def test_duration_and_date(ev) -> None:
     out = ev(with_(du=pd.Timedelta(-1500, "ns"), d="2024-02-29"))
     assert out["du1"] == dt.timedelta(microseconds=-2) and out["d1"] == dt.date(2024, 2, 29)
     bad(ev, with_(d="2023-02-29"), "d", "date?")
+
+
+def test_a_naive_midnight_datetime_is_a_date(ev) -> None:
+    # a date input reads a datetime only when nothing is dropped: naive, exactly midnight
+    # (pandas holds dates as datetime64; the batch side decides a Datetime column alike)
+    for v in (dt.datetime(2024, 1, 7), pd.Timestamp("2024-01-07"),
+              np.datetime64("2024-01-07"), np.datetime64("2024-01-07T00:00:00.000000000")):
+        out = ev(with_(d=v))["d1"]
+        assert out == dt.date(2024, 1, 7) and type(out) is dt.date
+    for v, why in ((dt.datetime(2024, 1, 7, 0, 0, 1), "time of day"),
+                   (dt.datetime(2024, 1, 7, tzinfo=UTC), "time zone"),
+                   (pd.Timestamp("2024-01-07", tz="Europe/Paris"), "time zone"),
+                   (pd.Timestamp("2024-01-07 00:00:00.000000001"), "time of day")):
+        err = bad(ev, with_(d=v), "d", "date?")
+        assert str(err).startswith("field `d`: expected date?, got ") and why in str(err)
+    bad(ev, with_(d=np.datetime64("20000-01-01")), "d", "date?")  # outside the years 1..9999
+
+
+def test_iso_duration_strings(ev) -> None:
+    # the form Polars writes a Duration in NDJSON, and pandas' Timedelta.isoformat()
+    cases = {"PT90S": dt.timedelta(seconds=90), "-PT0.5S": dt.timedelta(seconds=-0.5),
+             "P1DT2H30M": dt.timedelta(days=1, hours=2, minutes=30), "P0D": dt.timedelta(0),
+             "PT86400005.25S": dt.timedelta(days=1000, seconds=5.25),
+             "-PT0.0000015S": dt.timedelta(microseconds=-2),  # floored, like a ns column
+             "P2DT3H0M0S": pd.Timedelta(days=2, hours=3).to_pytimedelta(),
+             "PT9223372036854.775807S": dt.timedelta(microseconds=2**63 - 1)}
+    for text, want in cases.items():
+        assert ev(with_(du=text))["du1"] == want, text
+    for text in ("P1DT", "PT1.S", "pt1s", " PT1S", "P1W", "P-1DT23H59M59S", "PT1,5S", "1d"):
+        bad(ev, with_(du=text), "du", "duration?")
 
 
 def test_no_raw_exception_for_any_value() -> None:

@@ -11,7 +11,13 @@ missing file or an unreadable one is an ``InputError``. Conversions on the way i
   are converted to UTC first (same instants); ``timestamp[s]`` arrives as ms; dictionary
   strings arrive as Categorical, ``large_string`` as String.
 - pandas: tz-aware columns are converted to UTC first (same instants, any zone); float NaN,
-  ``None``/NaN in object columns, ``pd.NA`` and ``NaT`` become null.
+  ``None``/NaN in object columns, ``pd.NA`` and ``NaT`` become null. A float64 column with a
+  null whose other values are all integral is pandas' int column with a missing value: read
+  as int for any input but a float one. Dates arrive as datetime64 (``Datetime``), read as
+  dates by the rule of the ``date`` row below.
+- NDJSON: Polars infers each column's dtype from all rows (a string on one row makes a String
+  column of text); for a column that does not fit its input, the JSON itself is read to name
+  the first row the row evaluator would reject, and to quote its value.
 - CSV: the declared input columns are read as text and parsed by the rules below (so a column
   that is empty in the first rows, or a late ``1.5`` in an int column, is handled and reported
   per row, and ``"02134"`` stays a string); other columns (``keep=``) keep the types Polars
@@ -45,23 +51,52 @@ timestamp  Datetime of any unit; naive = UTC, zoned: converted to UTC; ns floors
            ``2024-01-07T23:59:59.123456+05:30``, ``2024-01-07``. No offset means UTC; digits
            beyond µs floor; years 1..9999 (after applying the offset). Each string is parsed on
            its own (no format is inferred from the first row), so forms can mix in a column.
-date       Date; ``YYYY-MM-DD`` strings
-duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend)
+date       Date. A *naive* Datetime (any unit; pandas' dates) whose every value is exactly
+           midnight, as its dates; a value with a time part (down to the ns) is an error naming
+           its row, and a zoned Datetime column is not a date column (even UTC). Strings
+           (:func:`~featuredsl.backends.row_input.parse_date`): ``YYYY-MM-DD``, or a timestamp
+           string above of exactly midnight with no offset (``2024-01-07 00:00:00``: how Polars
+           writes a midnight Datetime to NDJSON and CSV). The row backend decides alike.
+duration   Duration of any unit (ns floors to µs, as for Datetime and the row backend). ISO 8601
+           strings (:data:`~featuredsl.backends.row_input.DURATION_PATTERN`), the form Polars
+           writes a Duration to NDJSON in, so it reads back (and CSV text alike)::
+
+               [-]P[nD][T[nH][nM][n[.f{1,9}]S]]             at least one part; a day is 24 h
+
+           e.g. ``PT86400S``, ``-PT0.000001S``, ``P1DT2H30M``, ``P0D``; the sign applies to the
+           whole; digits beyond µs floor; outside int64 µs, years, months, weeks, a sign
+           inside a part (pandas' ``P-1DT23H59M59S``) are errors naming the row.
 list[T]    List or Array of a dtype accepted for ``T``, element by element
 =========  ====================================================================================
 
-Anything else (a String column for an int input, Float64 for int, Int for bool, Datetime for
-date, Decimal, Binary, ...) is an ``InputError`` naming the column, its dtype and the expected
-type: no implicit conversion (SPEC 3).
+Anything else (a String column for an int input, Float64 for int, Int for bool, a zoned
+Datetime for date, Decimal, Binary, ...) holds values of the wrong type: no implicit conversion
+(SPEC 3). The eager paths name the first row holding one (below); ``transform_lazy``, which
+reads no value, raises an ``InputError`` naming the column, its dtype and the expected type.
 
 Validation
 ----------
-The eager ``transform`` also checks values: a null (or NaN) in a non-nullable column, a null
-element in a list whose elements are not nullable, and a value that does not convert (an
-unparsable string, an unsigned value above the int64 maximum) raise ``InputError`` with
-``.field`` (the column), ``.row`` (0-based row number in the data, the first bad one) and
-``.expected`` (the declared type). ``transform_lazy`` checks dtypes only: it cannot raise
-while Polars collects, so there a bad value computes as a null.
+The eager paths (``transform``, ``fit``, the file transform, parity) check every value, and
+the first bad row raises ``InputError`` with ``.field`` (the column), ``.row`` (0-based row
+number in the data) and ``.expected`` (the declared type); in a list, ``.element`` names the
+element (``xs[1]``). Bad is:
+
+- a value of the wrong type: in a column whose dtype does not fit, every value that is not
+  null (nor NaN), so the first row holding one is named (a column of that dtype with no value
+  is no error: all null), worded as the row evaluator words it, by one function
+  (:func:`~featuredsl.backends.row_input.wrong_type`)::
+
+      column `x`, row 3: expected int, got str 'a' (strings are not converted to numbers or bools)
+      field `x`: expected int, got str 'a' (strings are not converted to numbers or bools)
+
+- a value that does not convert (an unparsable string, a value outside int64, a time part in a
+  datetime for a date);
+- a null (or NaN) in a non-nullable column, a null element in a list whose elements are not
+  nullable.
+
+Among several, the lowest row wins, then the input's position in the spec, then a value (of
+the wrong type, or that does not convert) before a null. ``transform_lazy`` checks dtypes
+only: it cannot raise while Polars collects, so there a bad value computes as a null.
 """
 
 from __future__ import annotations
@@ -75,12 +110,20 @@ import polars as pl
 
 from featuredsl.backends.polars_backend import dtype_of
 from featuredsl.backends.row_input import (
-    DATE_PATTERN,
     TIMESTAMP_FORMS,
-    TIMESTAMP_PATTERN,
     TS_MAX_US,
     TS_MIN_US,
+    date_text_problem,
+    duration_text_problem,
+    first_wrong,
     timestamp_text_problem,
+    wrong_type,
+)
+from featuredsl.data.parse import (
+    DATE_BOUNDS,
+    parse_date_expr,
+    parse_duration_expr,
+    parse_timestamp_expr,
 )
 from featuredsl.errors import InputError, describe_value, first_line
 from featuredsl.types import Type
@@ -100,10 +143,16 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 #: The physical bounds of years 1..9999 (the row side's range) per Datetime unit.
 _TS_BOUNDS = {"us": (TS_MIN_US, TS_MAX_US), "ms": (-(-TS_MIN_US // 1000), TS_MAX_US // 1000),
               "ns": (TS_MIN_US * 1000, TS_MAX_US * 1000 + 999)}
-#: Days since the epoch of 0001-01-01 and 9999-12-31.
-_DATE_BOUNDS = (-719_162, 2_932_896)
+_DAY = {"ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _FAIL = "__fd_fail_{}"
 _NULL = "__fd_null_{}"
+_TYPE = "__fd_type_{}"
+#: A String column an NDJSON source carries for an input whose inferred dtype does not fit:
+#: on the one row to report, the JSON text of its value; null elsewhere (:func:`_ndjson_marks`).
+_TYPE_AT = "__fd_type_at_{}"
+#: Order of the flags of one input on one row: a value of the wrong type or that does not
+#: convert, then a null (then an output's flag, ``__fd_inf_``, in the file transform).
+_RANK = {"type": 0, "fail": 0, "null": 1}
 
 
 class Source(NamedTuple):
@@ -154,7 +203,7 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
         except READ_ERRORS as exc:
             raise InputError(f"{path}: cannot read: {first_line(exc)}") from None
         if suffix in (".ndjson", ".jsonl") and inputs:
-            _ndjson_mixed(path, lf.collect_schema(), inputs)
+            lf = _ndjson_marks(path, lf, inputs)
         return Source(lf, text, path)
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
@@ -165,30 +214,46 @@ def open_source(data: object, inputs: dict[str, Type] | None = None,
                      "or pandas frame, or a path to a Parquet, CSV, Arrow IPC or NDJSON file")
 
 
-def _ndjson_mixed(path: Path, schema: pl.Schema, inputs: dict[str, Type]) -> None:
-    """An NDJSON column inferred as String for an int/float/bool input holds a string on some
-    row: name the lowest such row (0-based), as the other sources do."""
+def _ndjson_marks(path: Path, lf: pl.LazyFrame, inputs: dict[str, Type]) -> pl.LazyFrame:
+    """``lf`` with a marker column (:data:`_TYPE_AT`) for each input whose inferred dtype does
+    not fit its declared type, holding the JSON text of the value on the lowest row (0-based)
+    whose JSON value the row evaluator rejects for its type (the value quoted: Polars' column
+    holds it as text).
+
+    NDJSON has no column types: Polars infers one per column from every row, so a column with
+    a string on some row is String (its numbers as text) and an int column with a float on
+    some row is Float64. The first non-null value of that column (what the type flag names
+    for the other sources) may be a good JSON value; the JSON itself tells which row is the
+    first bad one, as the row evaluator would see it. Read only for a column that does not
+    fit (an error is coming), and only up to the rows it needs.
+    """
     import json
 
+    schema = lf.collect_schema()
     bad = {n: t for n, t in inputs.items()
-           if isinstance(schema.get(n), pl.String) and t.kind in ("int", "float", "bool")}
+           if n in schema and schema[n] != pl.Null and not fits(t, schema[n])}
     if not bad:
-        return
+        return lf
+    rows: dict[str, tuple[int, str]] = {}
     try:
         with path.open("rb") as fh:
             for row, line in enumerate(ln for ln in fh if ln.strip()):
                 rec = json.loads(line)
                 if not isinstance(rec, dict):
-                    return
+                    break
                 for n, t in bad.items():
-                    v = rec.get(n)
-                    if isinstance(v, str | dict | list):
-                        raise InputError(
-                            f"column `{n}`, row {row}: cannot convert {describe_value(v)} to "
-                            f"{t.base} (strings are not converted to numbers or bools)",
-                            field=n, row=row, expected=str(t))
-    except (OSError, ValueError):  # unreadable here: the dtype error names the column
-        return
+                    if n not in rows and first_wrong(rec.get(n), t) is not None:
+                        rows[n] = row, json.dumps(rec.get(n))
+                if len(rows) == len(bad):
+                    break
+    except (OSError, ValueError):  # unreadable here: the first non-null value is named
+        pass
+    if not rows:
+        return lf
+    index = "__fd_row_index"
+    return lf.with_row_index(index).with_columns(
+        pl.when(pl.col(index) == r).then(pl.lit(text)).alias(_TYPE_AT.format(n))
+        for n, (r, text) in rows.items()).drop(index)
 
 
 def to_lazy(data: object, fmt: str | None = None) -> pl.LazyFrame:
@@ -239,14 +304,16 @@ def _from_pandas(df: object, inputs: dict[str, Type] | None = None) -> pl.DataFr
                and out[name].null_count() == out.height]
     if untyped:
         out = out.with_columns(pl.lit(None, dtype=pl.Null).alias(n) for n in untyped)
-    # pandas holds an int column with a missing value as float64 (NaN): for an int input, a
-    # float column with a null whose every other value is an integral int64 is that int column
-    # (without a null it is a float column, rejected like a float on every path)
+    # pandas holds an int column with a missing value as float64 (NaN): for an input that is
+    # not a float, a float column with a null whose every other value is integral is that int
+    # column (without a null it is a float column, rejected like a float on every path). For
+    # an int input that is its value (outside int64: named as out of range, as the int column
+    # is on the other sources); for any other input it is still an error, quoting the int.
     for n, t in (inputs or {}).items():
-        if (t.kind == "int" and n in out.columns and out.schema[n] == pl.Float64
+        if (t.kind != "float" and n in out.columns and out.schema[n] == pl.Float64
                 and out.get_column(n).null_count()):
             col = out.get_column(n)
-            ints = col.cast(pl.Int64, strict=False)
+            ints = col.cast(pl.Int128, strict=False)
             if ints.null_count() == col.null_count() and (ints.cast(pl.Float64) == col).all():
                 out = out.with_columns(ints.alias(n))
     return out
@@ -256,12 +323,14 @@ def _from_pandas(df: object, inputs: dict[str, Type] | None = None) -> pl.DataFr
 
 
 def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
-          text: bool = False) -> pl.Expr:
+          text: bool = False, lenient: bool = False) -> pl.Expr:
     """The expression casting a column of ``dtype`` to the canonical dtype of ``t``.
 
     ``text``: the column was read from CSV, so String may hold numbers and bools. Raises
-    ``InputError`` when the dtype cannot hold values of ``t``. A value that does not convert
-    becomes null (``transform`` reports it, see :func:`check`).
+    ``InputError`` when the dtype cannot hold values of ``t`` (see :func:`fits`), unless
+    ``lenient``: then such a column (or list element) is all null, and the eager paths report
+    the first row holding a value (the type flag of :func:`prepare`). A value that does not
+    convert becomes null (``transform`` reports it, see :func:`check`).
     """
     c = pl.col(name) if col is None else col
     k = t.kind
@@ -304,7 +373,7 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
             c = c if dtype.time_unit == "us" else c.dt.cast_time_unit("us")  # ns: floor
             return pl.when(in_range).then(c)
         if isinstance(dtype, pl.Date):
-            return pl.when(c.cast(pl.Int32).is_between(*_DATE_BOUNDS)).then(
+            return pl.when(c.cast(pl.Int32).is_between(*DATE_BOUNDS)).then(
                 c.cast(pl.Datetime("us", "UTC")))
         if string:
             return parse_timestamp_expr(c)
@@ -312,86 +381,61 @@ def widen(name: str, t: Type, dtype: pl.DataType, col: pl.Expr | None = None,
         if string:
             return parse_date_expr(c)
         if isinstance(dtype, pl.Date):
-            return pl.when(c.cast(pl.Int32).is_between(*_DATE_BOUNDS)).then(c)
+            return pl.when(c.cast(pl.Int32).is_between(*DATE_BOUNDS)).then(c)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            # a naive Datetime at exactly midnight is its date (pandas holds dates so); a
+            # time part becomes null here, reported naming the row (as the row side does)
+            unit = dtype.time_unit or "us"
+            phys = c.cast(pl.Int64)
+            ok = phys.is_between(*_TS_BOUNDS[unit]) & (phys % _DAY[unit] == 0)
+            return pl.when(ok).then((phys // _DAY[unit]).cast(pl.Int32).cast(pl.Date))
     elif k == "duration":
         if isinstance(dtype, pl.Duration):
             if dtype.time_unit == "ns":  # Polars truncates ns -> us toward zero: floor instead
                 return (c.cast(pl.Int64) // 1000).cast(pl.Duration("us"))
             return c.dt.cast_time_unit("us")
+        if string:  # ISO 8601, as Polars writes a Duration to NDJSON (row side: the same)
+            return parse_duration_expr(c)
     elif k == "list":
         assert t.elem is not None
         if isinstance(dtype, pl.List | pl.Array):
             inner_dtype = dtype.inner
             assert isinstance(inner_dtype, pl.DataType)  # a schema's dtypes are instances
-            inner = widen(name, t.elem, inner_dtype, pl.element(), text)
+            inner = widen(name, t.elem, inner_dtype, pl.element(), text, lenient)
             if isinstance(dtype, pl.Array):
                 c = c.cast(pl.List(inner_dtype))
             return c.list.eval(inner)
+    if lenient:  # a typed null of the same length (not a one-row literal)
+        return pl.when(c.is_null()).then(pl.lit(None, dtype=dtype_of(t)))
     raise InputError(_dtype_message(name, t, dtype, text), field=name, expected=str(t))
 
 
+def fits(t: Type, dtype: pl.DataType, text: bool = False) -> bool:
+    """Whether a column of ``dtype`` can hold values of ``t`` (:func:`widen` accepts it)."""
+    try:
+        widen("", t, dtype, text=text)
+    except InputError:
+        return False
+    return True
+
+
 def _dtype_message(name: str, t: Type, dtype: pl.DataType, text: bool) -> str:
-    msg = f"column `{name}`: expected {t.base}, got dtype {dtype}"
+    msg = f"column `{name}`: expected {t}, got dtype {dtype}"
     if isinstance(dtype, pl.String) and t.kind in ("int", "float", "bool") and not text:
         msg += " (strings are not converted to numbers or bools; cast the column first)"
     elif isinstance(dtype, pl.Boolean) and t.kind in ("int", "float"):
         msg += " (a bool is not a number)"
     elif isinstance(dtype, pl.Float32 | pl.Float64) and t.kind == "int":
         msg += " (floats are not converted to int; declare it float or cast the column)"
+    elif isinstance(dtype, pl.Datetime) and t.kind == "date":
+        msg += " (a date input reads a Datetime column only without a time zone)"
     return msg
 
 
 def _has_float(dtype: pl.DataType) -> bool:
     if isinstance(dtype, pl.List | pl.Array):
-        inner = dtype.inner
-        assert isinstance(inner, pl.DataType)  # a schema's dtypes are instances
-        return _has_float(inner)
+        return _has_float(dtype.inner)  # type: ignore[arg-type]
     return isinstance(dtype, pl.Float32 | pl.Float64)
-
-
-def _group(g: pl.Expr, i: int) -> pl.Expr:
-    return g.struct.field(str(i))
-
-
-def _civil(y: pl.Expr, mo: pl.Expr, d: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(valid, days since the epoch) of a year, month, day, checked like ``datetime.date``."""
-    first = pl.date(y.clip(1, 9999), mo.clip(1, 12), 1)
-    valid = ((y >= 1) & (y <= 9999) & (mo >= 1) & (mo <= 12) & (d >= 1)
-             & (d <= first.dt.days_in_month()))
-    return valid, first.cast(pl.Int64) + d - 1
-
-
-def parse_timestamp_expr(c: pl.Expr) -> pl.Expr:
-    """ISO-8601 strings (the row backend's grammar) to ``Datetime("us", "UTC")``; else null.
-
-    Pure integer arithmetic on the regex groups: the same checks as the row backend's
-    ``datetime(...)`` construction, nothing inferred from other rows.
-    """
-    g = c.str.extract_groups("^" + TIMESTAMP_PATTERN + "$")
-
-    def num(i: int, default: int | None = None) -> pl.Expr:
-        e = _group(g, i).cast(pl.Int64)
-        return e if default is None else e.fill_null(default)
-
-    y, mo, d = num(1), num(2), num(3)
-    hh, mi, ss = num(4, 0), num(5, 0), num(6, 0)
-    frac_us = _group(g, 7).str.pad_end(9, "0").cast(pl.Int64).fill_null(0) // 1000
-    oh, om = num(10, 0), num(11, 0)
-    sign = pl.when(_group(g, 9) == "-").then(-1).otherwise(1)
-    valid, days = _civil(y, mo, d)
-    us = (days * 86_400_000_000 + hh * 3_600_000_000 + mi * 60_000_000 + ss * 1_000_000
-          + frac_us - sign * (oh * 3_600_000_000 + om * 60_000_000))
-    valid = (valid & (hh <= 23) & (mi <= 59) & (ss <= 59) & (oh <= 23) & (om <= 59)
-             & (us >= TS_MIN_US) & (us <= TS_MAX_US))
-    return pl.when(valid).then(us).otherwise(None).cast(pl.Datetime("us", "UTC"))
-
-
-def parse_date_expr(c: pl.Expr) -> pl.Expr:
-    """``YYYY-MM-DD`` strings to Date; anything else null."""
-    g = c.str.extract_groups("^" + DATE_PATTERN + "$")
-    y, mo, d = (_group(g, i).cast(pl.Int64) for i in (1, 2, 3))
-    valid, days = _civil(y, mo, d)
-    return pl.when(valid).then(days).otherwise(None).cast(pl.Int32).cast(pl.Date)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -428,17 +472,55 @@ def _strict(t: Type) -> bool:
     return not t.nullable or (t.kind == "list" and t.elem is not None and _strict(t.elem))
 
 
-def _bad_null(e: pl.Expr, t: Type) -> pl.Expr:
-    """Per row: a null where ``t`` allows none (at any level of a list)."""
-    mask = pl.lit(False) if t.nullable else e.is_null()
+def _bad_null(e: pl.Expr, t: Type, raw: pl.DataType | None = None) -> pl.Expr:
+    """Per row: a null where ``t`` allows none (at any level of a list).
+
+    ``raw``: ``e`` is the source column of that dtype, one that does not fit ``t`` (widened, it
+    is all null): NaN counts as null, and lists are followed only where the dtype has them."""
+    null = e.is_null()
+    if isinstance(raw, pl.Float32 | pl.Float64):
+        null = null | e.is_nan().fill_null(False)
+    mask = pl.lit(False) if t.nullable else null
     if t.kind == "list" and t.elem is not None and _strict(t.elem):
-        inner = e.list.eval(_bad_null(pl.element(), t.elem)).list.any().fill_null(False)
-        mask = mask | inner
+        if raw is None:
+            inner = e.list.eval(_bad_null(pl.element(), t.elem))
+        elif isinstance(raw, pl.List | pl.Array) and isinstance(raw.inner, pl.DataType):
+            lst = e if isinstance(raw, pl.List) else e.cast(pl.List(raw.inner))
+            inner = lst.list.eval(_bad_null(pl.element(), t.elem, raw.inner))
+        else:
+            return mask
+        mask = mask | inner.list.any().fill_null(False)
     return mask
 
 
-def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr) -> list[pl.Expr]:
+def _wrong_type(e: pl.Expr, t: Type, dtype: pl.DataType) -> pl.Expr:
+    """Per row: ``e`` (of ``dtype``, which does not fit ``t``) holds a value (not null, not
+    NaN) at the level where the dtype cannot hold ``t``: a value not of the expected type."""
+    if isinstance(dtype, pl.List | pl.Array) and t.kind == "list" and t.elem is not None:
+        inner = dtype.inner
+        assert isinstance(inner, pl.DataType)  # a schema's dtypes are instances
+        lst = e if isinstance(dtype, pl.List) else e.cast(pl.List(inner))
+        return lst.list.eval(_wrong_type(pl.element(), t.elem, inner)).list.any() \
+            .fill_null(False)
+    present = e.is_not_null()
+    if isinstance(dtype, pl.Float32 | pl.Float64):  # NaN is null (SPEC 4.4), never "wrong"
+        present = present & ~e.is_nan().fill_null(True)
+    return present
+
+
+def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr,
+           text: bool = False, marked: bool = False) -> list[pl.Expr]:
+    """The flag columns of input ``i``: a value of the wrong type (a dtype that does not fit,
+    see :func:`fits`; ``marked``: the source carries the row, :data:`_TYPE_AT`), a value that
+    does not convert, a null where none is allowed."""
     out = []
+    if dtype != pl.Null and not fits(t, dtype, text):
+        wrong = pl.col(_TYPE_AT.format(name)).is_not_null() if marked \
+            else _wrong_type(pl.col(name), t, dtype)
+        out.append(wrong.alias(_TYPE.format(i)))
+        if _strict(t):
+            out.append(_bad_null(pl.col(name), t, dtype).alias(_NULL.format(i)))
+        return out
     if dtype != pl.Null and _may_fail(dtype, t):
         raw_nulls = _deep_nulls(pl.col(name), dtype)
         if t.kind == "float" and isinstance(dtype, pl.String):
@@ -457,7 +539,10 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     """Select ``keep`` columns untouched plus every input widened to its canonical dtype.
 
     Kept columns are named ``__fd_keep_<i>``. With ``checks``, boolean columns flagging bad
-    rows are added for :func:`check`. Raises ``InputError`` for a missing column or dtype.
+    rows are added for :func:`check`, and a column whose dtype cannot hold its input's type is
+    flagged on the first row holding a value (all null, it is no error: no value is of the
+    wrong type). Raises ``InputError`` for a missing column, and without ``checks`` (nothing
+    looks at the values) for a dtype that does not fit.
     """
     try:
         schema = lf.collect_schema()
@@ -476,10 +561,10 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     exprs: dict[str, pl.Expr] = {}
     masks: list[pl.Expr] = []
     for i, (n, t) in enumerate(inputs.items()):
-        widened = widen(n, t, schema[n], text=text)
+        widened = widen(n, t, schema[n], text=text, lenient=checks)
         exprs[n] = widened.alias(n)
         if checks:
-            masks += _masks(n, i, t, schema[n], widened)
+            masks += _masks(n, i, t, schema[n], widened, text, _TYPE_AT.format(n) in schema)
     # A kept input read as CSV text has no dtype of its own: keep its parsed value.
     kept = [(exprs[k] if text and k in exprs else pl.col(k)).alias(f"__fd_keep_{i}")
             for i, k in enumerate(keep)]
@@ -516,14 +601,15 @@ def first_flagged(frame: pl.DataFrame, flags: list[str]) -> tuple[int, str] | No
     return row, flag
 
 
-def _flag_order(flag: str) -> tuple[bool, int, str]:
+def _flag_order(flag: str) -> tuple[bool, int, int]:
     kind, i = flag[len("__fd_"):].rsplit("_", 1)
-    return kind == "inf", int(i), kind
+    return kind == "inf", int(i), _RANK.get(kind, 2)
 
 
 def flag_columns(names: Iterable[str]) -> list[str]:
     """The per-row check flags (added by ``prepare(checks=True)``) among the column ``names``."""
-    return [c for c in names if c.startswith(("__fd_fail_", "__fd_null_"))]
+    return [c for c in names if c.startswith(("__fd_fail_", "__fd_null_", "__fd_type_"))
+            and not c.startswith("__fd_type_at_")]
 
 
 def flag_error(raw: pl.LazyFrame, inputs: dict[str, Type], row: int, flag: str) -> InputError:
@@ -539,15 +625,35 @@ def flag_error(raw: pl.LazyFrame, inputs: dict[str, Type], row: int, flag: str) 
     if kind == "null" and t.kind != "list":
         return _null_error(name, row, t, True)
     value: object = _outside_python(raw, name, row)  # read first: Polars panics converting it
+    if kind == "type":
+        value = _marked_value(raw, name, row, value)
     if value is None:
         try:
             one = raw.select(pl.col(name)).slice(row, 1).collect(engine="streaming")
-            value = one.item() if one.height else None
+            value = one.to_series().to_list()[0] if one.height else None  # (a list: a list)
         except READ_ERRORS:  # the source changed under us: report without the value
             value = "?"
+    if kind == "type":
+        return type_error(name, row, t, value)
     if kind == "fail":
         return _conversion_error(name, row, t, value)
     return _null_error(name, row, t, value is None)  # else an element of the list
+
+
+def _marked_value(raw: pl.LazyFrame, name: str, row: int, value: object) -> object:
+    """The JSON value an NDJSON source's marker column (:data:`_TYPE_AT`) holds for ``row``,
+    else ``value``."""
+    import json
+
+    marker = _TYPE_AT.format(name)
+    try:
+        if marker not in raw.collect_schema():
+            return value
+        one = raw.select(pl.col(marker)).slice(row, 1).collect(engine="streaming")
+    except READ_ERRORS:
+        return value
+    text = one.item() if one.height else None
+    return value if text is None else json.loads(text)
 
 
 def _outside_python(raw: pl.LazyFrame, name: str, row: int) -> _Quoted | None:
@@ -555,11 +661,10 @@ def _outside_python(raw: pl.LazyFrame, name: str, row: int) -> _Quoted | None:
     panics converting), described by its physical value; ``None`` for any other value."""
     try:
         dtype = raw.collect_schema()[name]
-        unit: str
         if isinstance(dtype, pl.Datetime):
-            bounds, unit = _TS_BOUNDS[dtype.time_unit or "us"], dtype.time_unit or "us"
+            bounds, unit = _TS_BOUNDS[dtype.time_unit or "us"], str(dtype.time_unit or "us")
         elif isinstance(dtype, pl.Date):
-            bounds, unit = _DATE_BOUNDS, "days"
+            bounds, unit = DATE_BOUNDS, "days"
         else:
             return None
         one = raw.select(pl.col(name).cast(pl.Int64)).slice(row, 1).collect(engine="streaming")
@@ -575,9 +680,25 @@ class _Quoted(str):
     """A description to show as it is (not as a quoted string)."""
 
 
+def type_error(name: str, row: int, t: Type, value: object) -> InputError:
+    """``column `x`, row N: expected T, got V (why)``: a value not of the input's type, the
+    same words as the row evaluator's (:func:`~featuredsl.backends.row_input.wrong_type`). In
+    a list, the first element the row evaluator would reject is named (`` `x[2]` ``)."""
+    found = None if isinstance(value, _Quoted) else first_wrong(value, t)
+    path, v, vt = found or ("", value, t)
+    where = f"column `{name}`, row {row}" + (f", element `{name}{path}`" if path else "")
+    what = f"expected {vt}, got {v}" if isinstance(v, _Quoted) else wrong_type(str(vt), v)
+    return InputError(f"{where}: {what}", field=name, row=row, expected=str(t),
+                      element=f"{name}{path}" if path else None)
+
+
 def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError:
     base = t.kind if t.kind != "list" else (t.elem.kind if t.elem else "")
     why = ""
+    if base == "date" and not isinstance(value, _Quoted):
+        found = first_wrong(value, t)  # a (naive) datetime with a time part: the row side's
+        if isinstance(value, dt.datetime) or (found and isinstance(found[1], dt.datetime)):
+            return type_error(name, row, t, value)
     if isinstance(value, _Quoted | dt.datetime | dt.date) and base in ("timestamp", "date"):
         shown = str(value) if isinstance(value, _Quoted) else describe_value(value)
         return InputError(f"column `{name}`, row {row}: cannot convert {shown} to {t.base} "
@@ -586,8 +707,12 @@ def _conversion_error(name: str, row: int, t: Type, value: object) -> InputError
         why = f" ({timestamp_text_problem(value)})"
     elif base == "timestamp":
         why = f": use {TIMESTAMP_FORMS}"
+    elif base == "date" and isinstance(value, str):
+        why = f" ({date_text_problem(value)})"
     elif base == "date":
         why = ": use YYYY-MM-DD"
+    elif base == "duration" and isinstance(value, str):
+        why = f" ({duration_text_problem(value)})"
     elif base == "int" and not isinstance(value, str | list):
         why = " (outside the int64 range)"
     what = "an element of " if t.kind == "list" else ""
@@ -611,7 +736,8 @@ def validate(raw: pl.DataFrame, prepared: pl.DataFrame, inputs: dict[str, Type])
     widened (by :func:`prepare`). Raises ``InputError`` for the first bad row."""
     masks = []
     for i, (n, t) in enumerate(inputs.items()):
-        masks += _masks(n, i, t, raw.schema[n], pl.col(f"__fd_w_{i}"))
+        masks += _masks(n, i, t, raw.schema[n], pl.col(f"__fd_w_{i}"),
+                        marked=_TYPE_AT.format(n) in raw.schema)
     frame = raw.select(list(inputs)).with_columns(
         prepared.get_column(n).alias(f"__fd_w_{i}") for i, n in enumerate(inputs))
     flags = frame.select(masks)
