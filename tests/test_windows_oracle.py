@@ -279,3 +279,15 @@ def test_batch_key_and_time_paths_match_the_oracle(path: str, seed: int,
     assert_rows(got, [oracle(log, q) for q in queries], queries, f"batch, {path}")
     got = fitted.transform(frame.select("k", "t"), sources={"ev": frame}).to_dicts()
     assert_rows(got, [oracle(log, e) for e in log], log, f"batch, rows = events, {path}")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_backfill_without_null_keys_matches_the_oracle(spec: fd.FittedSpec,
+                                                             seed: int) -> None:
+    """Rows that are the events themselves, every key set: the batch backend takes its
+    backfill path (the rows in the events' sorted order, ``hi`` from the runs of equal
+    (key, time)), which a log with a null key never reaches."""
+    rng = random.Random(2000 + seed)
+    log = [e for e in events(rng, 150) if e["k"] is not None]
+    got = spec.transform(_frame(log).select("k", "t"), sources={"ev": _frame(log)}).to_dicts()
+    assert_rows(got, [oracle(log, e) for e in log], log, "batch backfill")

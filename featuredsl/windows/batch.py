@@ -3,26 +3,30 @@
 For each (source, key inputs) pair the events are sorted once by (key, time, log order), so
 that the window of a row with key ``k`` and time ``t`` is a contiguous range ``[lo, hi)`` of
 positions: ``hi`` the first event of key ``k`` at or after ``t``, ``lo`` the first at or after
-``t - over`` (the key's first event for a window without ``over``). Both come from one
-``searchsorted`` over a composite (key id, time rank) code, so rows need not be events (a
-label spine, a request log) and neither frame needs any order. Then, per aggregate:
+``t - over`` (the key's first event for a window without ``over``). Both come from a
+``searchsorted`` over one int64 code per (key id, time), so rows need not be events (a label
+spine, a request log) and neither frame needs any order. Then, per aggregate:
 
 * ``count``, ``sum``, ``mean``: exclusive prefix sums gathered at ``hi`` and ``lo``; float
   sums exact in Int128 fixed point (a Python-int fallback when the values span more than 126
   bits), see :mod:`featuredsl.windows.exact`;
 * ``min``, ``max``: range-minimum queries answered level by level of a sparse table (memory
-  O(events), time O((events + rows) log events));
+  O(events), time O((events + rows) log window));
 * ``first``, ``last``, ``seconds_since_last``: the nearest valid position after ``lo`` / before
   ``hi`` (forward and backward fills of positions);
 * ``count_distinct``: the values whose previous occurrence in the key is before ``lo``,
   counted with a merge-sort tree over positions, level by level (O((n + m) log n), never the
   O(rows x window) general rolling aggregation).
 
-The caller's row order is kept: every result is a column aligned with the rows as given.
+Everything is computed with the rows in code order (sorted by key, then time: the order the
+searches and the prefix gathers run fastest in) and put back in the caller's order once per
+output column. When the rows are the events themselves (a backfill), their order is the
+events' own and ``hi`` needs no search at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -51,12 +55,20 @@ def compute(rows: pl.DataFrame, program: ir.BoundProgram,
     columns: list[pl.Series] = []
     for (name, by), windows in groups.items():
         group = Group(rows, program.time, by, program.sources[name], sources[name], windows)
-        for w in windows:
-            fn = WINDOW_FUNCTIONS["seconds_since_last" if w.function == "since_last"
-                                  else w.function]
-            values = getattr(group, fn.batch)(w) if group.n else _empty(w, rows.height)
-            columns.append(values.cast(dtype_of(w.type)).alias(w.column))
+        if group.n:
+            results = [getattr(group, _method(w))(w) for w in windows]
+            values = group.to_rows(results)
+        else:
+            values = [_empty(w, rows.height) for w in windows]
+        columns += [v.cast(dtype_of(w.type)).alias(w.column)
+                    for v, w in zip(values, windows, strict=True)]
     return rows.with_columns(columns)
+
+
+def _method(w: ir.Window) -> str:
+    """The name of the ``Group`` method computing the window's aggregate."""
+    name = "seconds_since_last" if w.function == "since_last" else w.function
+    return WINDOW_FUNCTIONS[name].batch
 
 
 def _empty(w: ir.Window, height: int) -> pl.Series:
@@ -67,13 +79,28 @@ def _empty(w: ir.Window, height: int) -> pl.Series:
     return pl.Series([value] * height, dtype=dtype_of(w.type))
 
 
-def _epoch_us(col: pl.Expr) -> pl.Expr:
-    return col.dt.epoch("us")
+#: What an aggregate gives, in code order: a Series, an int64 array (no nulls) or a float64
+#: array whose NaNs are the nulls (no window value is NaN: SPEC 13 reads NaN as null, so NaN
+#: is free to mark them, and a float result needs no mask).
+Result = pl.Series | np.ndarray
+
+
+def _masked(values: np.ndarray | pl.Series, ok: np.ndarray) -> pl.Series:
+    """``values`` where ``ok``, null elsewhere."""
+    s = values if isinstance(values, pl.Series) else pl.Series(values)
+    if ok.all():
+        return s
+    return pl.select(pl.when(pl.Series(ok)).then(s)).to_series()
+
+
+def _nan_null(values: np.ndarray) -> pl.Series:
+    """A float array whose NaNs are nulls as a Series."""
+    return pl.Series(values).fill_nan(None)
 
 
 class Group:
     """The events of one source, sorted by (key, time, log order), and the ``[lo, hi)``
-    ranges of the rows' windows over them."""
+    ranges of the rows' windows over them, with the rows in code order."""
 
     def __init__(self, rows: pl.DataFrame, time: str, by: tuple[str, ...], source: ir.Source,
                  events: pl.DataFrame, windows: list[ir.Window]) -> None:
@@ -85,51 +112,92 @@ class Group:
         t_e = events[source.time].dt.epoch("us").to_numpy()
         t_q_s = rows[time].dt.epoch("us")
         live &= t_q_s.is_not_null().to_numpy()
-        self.t_q = t_q_s.fill_null(0).to_numpy()
+        t_q = t_q_s.fill_null(0).to_numpy()
         self.source = source
         self.n = events.height
+        self._raw = events
+        self._masks: dict[object, np.ndarray] = {}
+        self._values: dict[object, pl.Series] = {}
+        self._cache: dict[object, object] = {}
         overs = sorted({min(w.over, _WIDEST_OVER) for w in windows if w.over is not None})
-        self.hi = np.zeros(rows.height, dtype=np.int64)
-        self.lo: dict[object, np.ndarray] = {o: self.hi for o in [*overs, None]}
         if self.n == 0:
-            self.events = events.with_columns(pl.Series("__fd_t", t_e),
-                                              pl.Series("__fd_kid", kid_e))
-            self._masks: dict[object, np.ndarray] = {}
-            self._values: dict[object, pl.Series] = {}
             return
         coord = _TimeCoords(t_e, n_kids)
-        # One int64 code per (key, time): events of a key are one contiguous run of codes,
-        # in time order. The sort is by code, then by log order among equal codes.
+        # One int64 code per (key, time): the events of a key are one run of codes, in time
+        # order. The sort is by code, then by log order among equal codes.
         code_e = kid_e * coord.span + coord(t_e)
-        order = _stable_argsort(code_e)
-        code_e = code_e[order]
-        self.events = events[order].with_columns(pl.Series("__fd_t", t_e[order]),
-                                                 pl.Series("__fd_kid", kid_e[order]))
-        # Queries: ``hi`` = the first event of the row's key at or after its time; ``lo`` the
-        # first at or after ``time - over`` (the key's first event for a lifetime window).
-        # Searching in code order (one sort of the rows, shared by every bound: ``time -
-        # over`` keeps the order within a key) is ~10x faster than searching in row order,
-        # whose random probes miss the cache on every step of the binary search.
+        self.order = _stable_argsort(code_e)
+        code_e = code_e[self.order]
+        self.t_e = t_e[self.order]
+        self._kid_unsorted = kid_e
+        lifetime = any(w.over is None for w in windows)
+        self.lo: dict[object, np.ndarray] = {}
+        if rows.height == self.n and live.all() and np.array_equal(kid_q, kid_e) \
+                and np.array_equal(t_q, t_e):
+            # The rows are the events (a backfill): they are in code order once sorted like
+            # them, and a row's ``hi`` is the first event of its (key, time) run.
+            self.rows_order = self.order
+            new_run = np.empty(self.n, dtype=bool)
+            new_run[0] = True
+            np.not_equal(code_e[1:], code_e[:-1], out=new_run[1:])
+            self.hi = np.maximum.accumulate(np.where(new_run, np.arange(self.n), 0))
+            self.t_q = self.t_e
+            base = code_e - coord(self.t_e)  # key id * span
+            for o in overs:  # sorted probes: ``t - over`` keeps the order within a key
+                self.lo[o] = np.searchsorted(code_e, base + coord(self.t_e - o))
+            if lifetime:
+                self.lo[None] = np.searchsorted(code_e, base)
+            return
+        # Rows in code order: searching with sorted probes is ~10x faster than in row order,
+        # whose random probes miss the cache at every step of the binary search; one sort of
+        # the rows serves every bound.
         base = np.where(live, kid_q * coord.span, 0)
-        t_q = np.where(live, self.t_q, 0)
+        t_q = np.where(live, t_q, 0)
         code_hi = base + np.where(live, coord(t_q), 0)
-        order_q = np.argsort(code_hi)
+        self.rows_order = np.argsort(code_hi)
+        live, base, t_q = live[self.rows_order], base[self.rows_order], t_q[self.rows_order]
+        self.t_q = t_q
 
         def first_at(code: np.ndarray) -> np.ndarray:
-            out = np.empty(len(code), dtype=np.int64)
-            out[order_q] = np.searchsorted(code_e, code[order_q], side="left")
-            return np.where(live, out, 0)
+            return np.where(live, np.searchsorted(code_e, code, side="left"), 0)
 
-        self.hi = first_at(code_hi)
+        self.hi = first_at(code_hi[self.rows_order])
         for o in overs:
             self.lo[o] = first_at(base + np.where(live, coord(t_q - o), 0))
-        self.lo[None] = first_at(base)
-        self._masks = {}
-        self._values = {}
+        if lifetime:
+            self.lo[None] = first_at(base)
+
+    def to_rows(self, results: list[Result]) -> list[pl.Series]:
+        """Results computed in code order, in the caller's row order, as Series: one
+        frame gather for all of them (Polars gathers the columns in parallel)."""
+        inverse = np.empty(len(self.rows_order), dtype=np.int64)
+        inverse[self.rows_order] = np.arange(len(self.rows_order))
+        frame = pl.DataFrame([r.alias(f"c{i}") if isinstance(r, pl.Series)
+                              else pl.Series(f"c{i}", r) for i, r in enumerate(results)])
+        gathered = frame[pl.Series(inverse)]
+        return [gathered.to_series(i).fill_nan(None)
+                if isinstance(r, np.ndarray) and r.dtype == np.float64
+                else gathered.to_series(i) for i, r in enumerate(results)]
+
+    @property
+    def kid_e(self) -> np.ndarray:
+        """The key id of every event, in sorted order (only ``count_distinct`` needs it)."""
+        got = self._cache.get("kid_e")
+        if got is None:
+            got = self._cache["kid_e"] = self._kid_unsorted[self.order]
+        return got  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ streams
     def _range(self, w: ir.Window) -> tuple[np.ndarray, np.ndarray]:
-        return self.lo[w.over], self.hi
+        return self.lo[None if w.over is None else min(w.over, _WIDEST_OVER)], self.hi
+
+    def column(self, name: str) -> pl.Series:
+        """A field of the events, in sorted order (gathered once, when first needed)."""
+        key = ("column", name)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = self._raw[name].gather(pl.Series(self.order))
+        return got  # type: ignore[return-value]
 
     def mask(self, w: ir.Window) -> np.ndarray:
         """Which events pass the window's ``where=`` (every event without one)."""
@@ -139,112 +207,153 @@ class Group:
             if w.where is None:
                 got = np.ones(self.n, dtype=bool)
             else:
-                got = _predicate(self.events, self.source, w.where)
+                frame = pl.DataFrame([self.column(f) for f in self.source.fields])
+                got = _predicate(frame, self.source, w.where)
             self._masks[key] = got
         return got
+
+    def _stream(self, w: ir.Window) -> tuple[object, ...]:
+        return (w.field, None if w.where is None else w.where.key())
 
     def values(self, w: ir.Window) -> pl.Series:
         """The aggregated field, canonical (NaN null, -0.0 as 0.0), null where the event
         fails ``where=``."""
         assert w.field is not None
-        key = (w.field, None if w.where is None else w.where.key())
+        key = self._stream(w)
         got = self._values.get(key)
         if got is None:
-            s = self.events[w.field]
-            if s.dtype == pl.Float64:
-                s = pl.select(pl.when(s == 0.0).then(0.0).otherwise(s.fill_nan(None))
-                              ).to_series()
-            if w.where is not None:
-                s = pl.select(pl.when(pl.Series(self.mask(w))).then(s)).to_series()
+            if self._raw[w.field].dtype == pl.Float64:
+                s = _nan_null(self.floats(w))
+            else:
+                s = self.column(w.field)
+            if w.where is not None and s.dtype != pl.Float64:
+                s = _masked(s, self.mask(w))
             got = self._values[key] = s
         return got
+
+    def floats(self, w: ir.Window) -> np.ndarray:
+        """A float field as numpy, canonical, with NaN for null (and for a failed
+        ``where=``)."""
+        key = ("floats", *self._stream(w))
+        got = self._cache.get(key)
+        if got is None:
+            # numpy's gather is ~5x faster than a Series gather of a nullable column
+            arr = self._raw[w.field].to_numpy()[self.order]  # nulls are NaN: null, as NaN
+            arr[arr == 0.0] = 0.0  # -0.0 counts as 0.0
+            if w.where is not None:
+                arr[~self.mask(w)] = np.nan
+            got = self._cache[key] = arr
+        return got  # type: ignore[return-value]
 
     def valid(self, w: ir.Window) -> np.ndarray:
         """Events that count for the aggregate: passing ``where=``, with a non-null field."""
         if w.field is None:
             return self.mask(w)
-        return self.values(w).is_not_null().to_numpy()
-
-    @staticmethod
-    def _prefix(flags: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(flags) + 1, dtype=np.int64)
-        np.cumsum(flags, out=out[1:])
-        return out
+        key = ("valid", *self._stream(w))
+        got = self._cache.get(key)
+        if got is None:
+            if self._raw[w.field].dtype == pl.Float64:
+                got = ~np.isnan(self.floats(w))
+            else:
+                got = self.values(w).is_not_null().to_numpy()
+            self._cache[key] = got
+        return got  # type: ignore[return-value]
 
     def _count(self, w: ir.Window) -> np.ndarray:
         lo, hi = self._range(w)
-        p = self._prefix(self.valid(w))
-        return p[hi] - p[lo]
+        if w.field is None and w.where is None:  # every event counts: no prefix to gather
+            return hi - lo
+        key = ("count", self._stream(w), w.over)
+        got = self._cache.get(key)
+        if got is None:
+            p = _prefix(self.valid(w))
+            got = self._cache[key] = p[hi] - p[lo]
+        return got  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ aggregates
-    def count(self, w: ir.Window) -> pl.Series:
+    def count(self, w: ir.Window) -> Result:
         """``count``: events (or non-null values) in each row's window."""
-        return pl.Series(self._count(w))
+        return self._count(w)
 
-    def sum(self, w: ir.Window) -> pl.Series:
+    def sum(self, w: ir.Window) -> Result:
         """``sum``: exact; int sums outside int64 and windows with +inf and -inf are null."""
-        return self._sums(w, mean=False)
-
-    def mean(self, w: ir.Window) -> pl.Series:
-        """``mean``: the rounded exact sum divided by the count."""
-        return self._sums(w, mean=True)
-
-    def _sums(self, w: ir.Window, mean: bool) -> pl.Series:
-        lo, hi = self._range(w)
-        values = self.values(w)
-        count = pl.Series(self._count(w))
-        if values.dtype == pl.Int64:
-            total = _window_diff(values.fill_null(0).cast(pl.Int128), lo, hi)
-            if mean:
-                return _mean(total.cast(pl.Float64), count)
+        total = self._total(w)
+        if isinstance(total, pl.Series):  # int
             fits = (total >= exact.INT64_MIN) & (total <= exact.INT64_MAX)
             return pl.select(pl.when(fits).then(total)).to_series().cast(pl.Int64)
-        finite = values.is_finite().fill_null(False)
-        pinf = self._prefix((values == np.inf).fill_null(False).to_numpy())
-        ninf = self._prefix((values == -np.inf).fill_null(False).to_numpy())
-        n_pos, n_neg = pinf[hi] - pinf[lo], ninf[hi] - ninf[lo]
-        total = _exact_float_sums(values.filter(finite).to_numpy(), finite.to_numpy(), lo, hi)
-        total = np.where(n_pos > 0, np.inf, np.where(n_neg > 0, -np.inf, total))
-        out = pl.Series(total)
-        both = pl.Series((n_pos > 0) & (n_neg > 0))
-        out = pl.select(pl.when(~both).then(out)).to_series()
-        return _mean(out, count) if mean else out
+        return total
 
-    def min(self, w: ir.Window) -> pl.Series:
+    def mean(self, w: ir.Window) -> Result:
+        """``mean``: the rounded exact sum divided by the count (one IEEE division, as
+        ``exact.mean``; 0 / 0 and a null sum give NaN, read as null)."""
+        total = self._total(w)
+        if isinstance(total, pl.Series):
+            total = total.cast(pl.Float64).to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / self._count(w).astype(np.float64)
+
+    def _total(self, w: ir.Window) -> pl.Series | np.ndarray:
+        """The exact window sums, shared by ``sum`` and ``mean``: an Int128 Series for an
+        int field, else floats (correctly rounded; NaN where the window holds +inf and
+        -inf)."""
+        key = ("total", self._stream(w), w.over)
+        got = self._cache.get(key)
+        if got is not None:
+            return got  # type: ignore[return-value]
+        lo, hi = self._range(w)
+        if self._raw[w.field].dtype == pl.Int64:
+            got = _window_diff(self.values(w).fill_null(0).cast(pl.Int128), lo, hi)
+        else:
+            vals = self.floats(w)
+            inf = np.isinf(vals)
+            if inf.any():
+                finite = np.where(inf, 0.0, vals)
+                pinf, ninf = _prefix(vals == np.inf), _prefix(vals == -np.inf)
+                n_pos, n_neg = pinf[hi] - pinf[lo], ninf[hi] - ninf[lo]
+            else:
+                finite, n_pos = vals, None
+            got = _exact_float_sums(np.where(np.isnan(finite), 0.0, finite), lo, hi)
+            if n_pos is not None:
+                got = np.where(n_pos > 0, np.inf, np.where(n_neg > 0, -np.inf, got))
+                got[(n_pos > 0) & (n_neg > 0)] = np.nan
+        self._cache[key] = got
+        return got
+
+    def min(self, w: ir.Window) -> Result:
         """``min``: the smallest valid value in each window (range-minimum queries)."""
         return self._extreme(w, largest=False)
 
-    def max(self, w: ir.Window) -> pl.Series:
+    def max(self, w: ir.Window) -> Result:
         """``max``: the largest valid value in each window."""
         return self._extreme(w, largest=True)
 
-    def _extreme(self, w: ir.Window, largest: bool) -> pl.Series:
+    def _extreme(self, w: ir.Window, largest: bool) -> Result:
         lo, hi = self._range(w)
+        has = self._count(w) > 0
+        if self._raw[w.field].dtype == pl.Float64:
+            # nulls (NaN) become the sentinel; an empty window's sentinel becomes NaN, null
+            arr = np.nan_to_num(self.floats(w), nan=-np.inf if largest else np.inf,
+                                posinf=np.inf, neginf=-np.inf)
+            best = _range_extreme(arr, lo, hi, largest)
+            return np.where(has, best, np.nan)
         values = self.values(w)
-        valid = values.is_not_null().to_numpy()
+        valid = self.valid(w)
         if values.dtype == pl.String:
             order = values.drop_nulls().unique().sort()
             codes = pl.select(pl.lit(values).replace_strict(
                 order, pl.Series(np.arange(len(order)), dtype=pl.Int64), default=None)
-            ).to_series().fill_null(0).to_numpy().astype(np.float64)
+            ).to_series().fill_null(0).to_numpy().astype(np.int64)
         else:
-            codes = values.to_physical().cast(pl.Float64 if values.dtype == pl.Float64
-                                               else pl.Int64).fill_null(0).to_numpy()
-        if codes.dtype == np.float64:
-            sentinel = -np.inf if largest else np.inf
-            arr = np.where(valid, codes, sentinel)
-        else:
-            info = np.iinfo(np.int64)
-            arr = np.where(valid, codes, info.min if largest else info.max)
+            codes = values.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+        info = np.iinfo(np.int64)
+        arr = np.where(valid, codes, info.min if largest else info.max)
         best = _range_extreme(arr, lo, hi, largest)
-        has = self._count(w) > 0
         if values.dtype == pl.String:
-            idx = pl.Series(np.where(has, best, 0).astype(np.int64))
-            got = order.gather(idx)
+            got = order.gather(pl.Series(np.where(has, best, 0).astype(np.int64)))
         else:
             got = pl.Series(np.where(has, best, 0)).cast(values.to_physical().dtype) \
                 .cast(values.dtype)
-        return pl.select(pl.when(pl.Series(has)).then(got)).to_series()
+        return _masked(got, has)
 
     def first(self, w: ir.Window) -> pl.Series:
         """``first``: the valid value at the earliest position of each window."""
@@ -263,40 +372,35 @@ class Group:
     def _gather(self, w: ir.Window, j: np.ndarray, ok: np.ndarray) -> pl.Series:
         values = self.values(w)
         idx = pl.Series(np.where(ok, j, 0).astype(np.int64))
-        got = values.gather(idx) if len(values) else pl.Series([None] * len(j),
-                                                                dtype=values.dtype)
-        return pl.select(pl.when(pl.Series(ok)).then(got)).to_series()
+        return _masked(values.gather(idx), ok)
 
-    def since_last(self, w: ir.Window) -> pl.Series:
+    def since_last(self, w: ir.Window) -> Result:
         """The gap from each row's time back to the latest event of its window (µs)."""
         lo, hi = self._range(w)
         prev = _prev_valid(self.mask(w))
         j = prev[hi]
         ok = j >= lo
-        t_e = self.events["__fd_t"].to_numpy()
-        gap = self.t_q - (t_e[np.where(ok, j, 0)] if self.n else 0)
-        return pl.select(pl.when(pl.Series(ok)).then(pl.Series(gap))).to_series() \
-            .cast(pl.Duration("us"))
+        gap = self.t_q - self.t_e[np.where(ok, j, 0)]
+        return _masked(gap, ok)  # µs; compute() casts to Duration
 
-    def count_distinct(self, w: ir.Window) -> pl.Series:
+    def count_distinct(self, w: ir.Window) -> Result:
         """``count_distinct``: values whose previous occurrence (same key, same value) is
         before the window, counted over the window's positions."""
         lo, hi = self._range(w)
         values = self.values(w)
-        valid = values.is_not_null().to_numpy()
-        frame = pl.DataFrame({"kid": self.events["__fd_kid"], "v": values,
+        valid = self.valid(w)
+        frame = pl.DataFrame({"kid": self.kid_e, "v": values,
                               "pos": np.arange(self.n, dtype=np.int64)})
         prev = frame.select(
             pl.when(pl.col("v").is_not_null())
             .then(pl.col("pos").shift(1).over(["kid", "v"]).fill_null(-1))
             .otherwise(self.n)).to_series().to_numpy()
         below = _count_below(prev, lo, hi)
-        before = self._prefix(valid)
-        return pl.Series(below - before[lo])
+        before = _prefix(valid)
+        return below - before[lo]
 
 
-# ---------------------------------------------------------------------------------- kernels
-
+# ---------------------------------------------------------------------------------- keys
 
 _INT_KEYS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
 
@@ -311,17 +415,17 @@ def _key_ids(ev_keys: pl.DataFrame, q_keys: pl.DataFrame
     join against the events' distinct keys."""
     n = ev_keys.height
     if ev_keys.width == 1 and ev_keys.dtypes[0] in _INT_KEYS and n:
-        col = ev_keys.to_series()
-        kmin, kmax = int(col.min()), int(col.max())  # type: ignore[arg-type]
+        k_e = ev_keys.to_series().to_numpy().astype(np.int64, copy=False)
+        kmin, kmax = int(k_e.min()), int(k_e.max())
         if kmax - kmin < 4 * (n + q_keys.height) + 1024:  # ids index arrays later: bounded
-            kid_e = col.to_numpy().astype(np.int64) - kmin
             q = q_keys.to_series()
-            live = ((q >= kmin) & (q <= kmax)).fill_null(False).to_numpy()
-            kid_q = np.where(live, q.fill_null(kmin).to_numpy().astype(np.int64) - kmin, 0)
-            return kid_e, kid_q, live, kmax - kmin + 1
+            not_null = q.is_not_null().to_numpy() if q.null_count() else True
+            k_q = q.fill_null(kmin).to_numpy().astype(np.int64, copy=False)
+            live = (k_q >= kmin) & (k_q <= kmax) & not_null
+            return k_e - kmin, np.where(live, k_q - kmin, 0), live, kmax - kmin + 1
     names = ev_keys.columns
     ids = ev_keys.unique().with_row_index("__fd_kid")
-    kid_e = ev_keys.join(ids, on=names, how="left")["__fd_kid"]
+    kid_e = ev_keys.join(ids, on=names, how="left", maintain_order="left")["__fd_kid"]
     kid_q = q_keys.join(ids, on=names, how="left", maintain_order="left")["__fd_kid"]
     live = kid_q.is_not_null().to_numpy()
     return (kid_e.to_numpy().astype(np.int64), kid_q.fill_null(0).to_numpy().astype(np.int64),
@@ -365,6 +469,8 @@ def _stable_argsort(code: np.ndarray) -> np.ndarray:
     return order
 
 
+# ---------------------------------------------------------------------------------- kernels
+
 
 def _predicate(events: pl.DataFrame, source: ir.Source, where: ir.Expr) -> np.ndarray:
     """A window's ``where=`` over the events, by the batch backend's own lowering."""
@@ -377,36 +483,44 @@ def _predicate(events: pl.DataFrame, source: ir.Source, where: ir.Expr) -> np.nd
     return got.fill_null(False).to_numpy()
 
 
+def _prefix(flags: np.ndarray) -> np.ndarray:
+    """Exclusive prefix counts: ``out[i]`` = how many of ``flags[:i]`` are true."""
+    out = np.zeros(len(flags) + 1, dtype=np.int64)
+    np.cumsum(flags, out=out[1:])
+    return out
+
+
 def _window_diff(values: pl.Series, lo: np.ndarray, hi: np.ndarray) -> pl.Series:
     """Per row, the sum of ``values[lo:hi]`` by exclusive prefix sums (in the values' dtype)."""
     prefix = pl.concat([pl.Series([0], dtype=values.dtype), values.cum_sum()])
     return prefix.gather(pl.Series(hi)) - prefix.gather(pl.Series(lo))
 
 
-def _mean(total: pl.Series, count: pl.Series) -> pl.Series:
-    # a column divided by a column: one IEEE division, as exact.mean
-    return pl.select(pl.when(count > 0).then(total / count.cast(pl.Float64))).to_series()
-
-
-def _exact_float_sums(finite: np.ndarray, where: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                      ) -> np.ndarray:
-    """Per row, the correctly rounded sum of the finite values in positions ``[lo, hi)``
-    (``finite`` holds the values of the positions where ``where`` is true)."""
-    vals = np.zeros(len(where), dtype=np.float64)
-    vals[where] = finite
-    nonzero = vals[vals != 0.0]
-    if len(nonzero) == 0:
+def _exact_float_sums(vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per row, the correctly rounded sum of the finite values ``vals[lo:hi]`` (0.0 for the
+    positions that do not count)."""
+    mags = np.abs(vals)
+    largest = float(mags.max()) if len(mags) else 0.0
+    if largest == 0.0:
         return np.zeros(len(hi), dtype=np.float64)
-    mant, expo = np.frexp(nonzero)  # x = mant * 2**expo, 0.5 <= |mant| < 1
-    m = (mant * 2.0**53).astype(np.int64)  # x = m * 2**(expo - 53), exactly
-    low = expo - 53 + _trailing_zeros(m)  # the value's lowest set bit is 2**low
-    scale = int(-low.min())  # values * 2**scale are all integers
-    top = int(expo.max()) + scale  # and below 2**top
-    bits = top + int(np.ceil(np.log2(len(nonzero) + 1)))
-    if bits <= 126 and scale <= 1022 and scale >= -1023:
-        ints = (pl.Series(vals) * 2.0**scale).cast(pl.Int128)  # exact: a power of two
-        total = _window_diff(ints, lo, hi).cast(pl.Float64)  # rounds once, to nearest even
-        return (total * 2.0**-scale).to_numpy()  # exact: a power of two, no subnormal
+    smallest = float(np.where(mags == 0.0, np.inf, mags).min())
+    # Every nonzero value is an integer multiple of 2**(expo(smallest) - 53): scaling by
+    # 2**(53 - expo(smallest)) makes them all integers, below 2**(expo(largest) + scale).
+    # A bound, not the lowest set bit of each value (three passes fewer); when it is too
+    # wide for Int128, the exact lowest bits are found before giving up on Int128.
+    scale = 53 - math.frexp(smallest)[1]
+    width = math.frexp(largest)[1] + int(np.ceil(np.log2(len(vals) + 1)))
+    if width + scale > 126:
+        scale = _lowest_bit_scale(vals[vals != 0.0])
+    if width + scale <= 126 and -1023 <= scale <= 1022:
+        # the leading 0.0 makes the cumulative sum the exclusive prefix (no Int128 concat)
+        padded = np.empty(len(vals) + 1, dtype=np.float64)
+        padded[0] = 0.0
+        np.multiply(vals, 2.0**scale, out=padded[1:])  # exact: a power of two
+        prefix = pl.Series(padded).cast(pl.Int128).cum_sum()
+        total = (prefix.gather(pl.Series(hi)) - prefix.gather(pl.Series(lo))) \
+            .cast(pl.Float64)  # rounds once, to nearest even
+        return total.to_numpy() * 2.0**-scale  # exact: a power of two, no subnormal
     # The values span more than Int128 holds: exact Python integers (slower, as exact).
     prefix = [0]
     acc = 0
@@ -418,9 +532,12 @@ def _exact_float_sums(finite: np.ndarray, where: np.ndarray, lo: np.ndarray, hi:
                     dtype=np.float64)
 
 
-def _trailing_zeros(m: np.ndarray) -> np.ndarray:
-    low_bit = np.abs(m) & -np.abs(m)
-    return np.log2(low_bit.astype(np.float64)).astype(np.int64)
+def _lowest_bit_scale(nonzero: np.ndarray) -> int:
+    """The smallest ``k`` with every value times ``2**k`` an integer."""
+    mant, expo = np.frexp(nonzero)  # x = mant * 2**expo, 0.5 <= |mant| < 1
+    m = np.abs((mant * 2.0**53).astype(np.int64))  # |x| = m * 2**(expo - 53), exactly
+    _, low_exp = np.frexp((m & -m).astype(np.float64))  # m's lowest set bit is 2**(low_exp-1)
+    return int(-(expo + low_exp).min()) + 54
 
 
 def _prev_valid(valid: np.ndarray) -> np.ndarray:
@@ -441,23 +558,62 @@ def _next_valid(valid: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Rows per chunk of range-extreme queries, and the most elements a chunk's sparse table may
+#: hold (32 MiB of float64): the memory stays bounded whatever the number of events.
+_CHUNK_ROWS = 1 << 16
+_TABLE_BUDGET = 1 << 22
+
+
 def _range_extreme(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray, largest: bool
                    ) -> np.ndarray:
-    """Per row, ``max`` (or ``min``) of ``arr[lo:hi]`` (the sentinel for an empty range):
-    a sparse table built one level at a time, each query answered at its level."""
+    """Per row, ``max`` (or ``min``) of ``arr[lo:hi]`` (anything for an empty range).
+
+    The rows come in code order, so a chunk of them reads one narrow slice of ``arr``: a
+    sparse table over that slice (level ``k`` holds the extreme of every run of ``2**k``),
+    all levels in one 2D array, answers each row with two flat gathers at the level of its
+    length. A chunk whose table would exceed the budget (a spine reading a long history)
+    is answered level by level instead, in O(slice) memory."""
     pick = np.maximum if largest else np.minimum
-    length = hi - lo
-    out = np.full(len(lo), arr[0] if len(arr) else 0, dtype=arr.dtype)
+    out = np.zeros(len(lo), dtype=arr.dtype)
     if not len(arr):
         return out
-    level = np.where(length > 0, np.floor(np.log2(np.maximum(length, 1))), -1).astype(np.int64)
+    level = np.frexp((hi - lo).astype(np.float64))[1] - 1  # floor(log2(length)); -1: empty
+    for r0 in range(0, len(lo), _CHUNK_ROWS):
+        a, b, lv = lo[r0:r0 + _CHUNK_ROWS], hi[r0:r0 + _CHUNK_ROWS], level[r0:r0 + _CHUNK_ROWS]
+        live = lv >= 0
+        if not live.any():
+            continue
+        first, stop = int(a[live].min()), int(b[live].max())
+        width, top = stop - first, int(lv.max())
+        if (top + 1) * width > _TABLE_BUDGET:
+            out[r0:r0 + len(a)] = _extreme_by_level(arr[first:stop], np.where(live, a - first, 0),
+                                                    np.where(live, b - first, 0), lv, pick)
+            continue
+        table = np.empty((top + 1, width), dtype=arr.dtype)
+        table[0] = arr[first:stop]
+        for k in range(1, top + 1):
+            h = 1 << (k - 1)
+            pick(table[k - 1, :width - h], table[k - 1, h:], out=table[k, :width - h])
+            table[k, width - h:] = table[k - 1, width - h:]  # never read: runs past the end
+        k = np.maximum(lv, 0)
+        row = k * width - first
+        flat = table.ravel()
+        out[r0:r0 + len(a)] = pick(flat[np.where(live, row + a, 0)],
+                                   flat[np.where(live, row + b - (1 << k), 0)])
+    return out
+
+
+def _extreme_by_level(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: np.ndarray,
+                      pick: np.ufunc) -> np.ndarray:
+    """``_range_extreme`` one sparse-table level at a time (two levels in memory), each
+    query answered at its level."""
+    out = np.zeros(len(lo), dtype=arr.dtype)
     table = arr
     k = 0
     while True:
         rows = np.nonzero(level == k)[0]
         if len(rows):
-            a, b = lo[rows], hi[rows] - (1 << k)
-            out[rows] = pick(table[a], table[b])
+            out[rows] = pick(table[lo[rows]], table[hi[rows] - (1 << k)])
         if (1 << (k + 1)) > len(arr) or not (level > k).any():
             break
         half = 1 << k
@@ -487,4 +643,3 @@ def _count_below(prev: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
             out[rows] += got - block * (1 << k)
         k += 1
     return out
-
