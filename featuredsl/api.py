@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -23,6 +25,7 @@ from featuredsl.errors import (
 )
 from featuredsl.fit.fitting import FitResult, FitWarning
 from featuredsl.windows import batch as window_batch
+from featuredsl.windows import persist
 from featuredsl.windows.online import MemoryState
 from featuredsl.windows.sources import prepare_sources
 
@@ -220,12 +223,25 @@ class Spec:
         return out
 
     # ------------------------------------------------------------------ row
-    def online_state(self, url: str | None = None) -> MemoryState:
+    def online_state(self, url: str | None = None, *,
+                     restore: str | os.PathLike[str] | None = None,
+                     lateness: dt.timedelta = dt.timedelta(hours=1)) -> MemoryState:
         """Live state for the spec's window aggregates (SPEC 13): ``ingest`` events into it,
-        then serve with ``row_evaluator(state=state)``. In this process without ``url``."""
+        then serve with ``row_evaluator(state=state)``. In this process without ``url``;
+        ``restore`` loads a file written by ``state.save(path)`` (an ``ArtifactError`` if it
+        is damaged or was saved by a spec with other sources or windows).
+
+        Events no window can read any more are evicted: those older than the newest event
+        of their source minus its longest window minus ``lateness`` (a source with a
+        lifetime window keeps every event). Reads and late events up to ``lateness``
+        older than the newest event are exact; a read whose window would need an evicted
+        event raises ``InputError`` instead of answering wrongly."""
         if url is not None:
             raise InputError("online_state(url): only the in-process state exists so far")
-        return MemoryState(self.bound())
+        state = MemoryState(self.bound(), lateness=lateness)
+        if restore is not None:
+            persist.load(state, restore)
+        return state
 
     def row_evaluator(self, state: MemoryState | None = None) -> Callable[[dict], dict]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up .venv if needed, then compile examples/transactions.feat, transform
 # generated data in batch, serve single rows, and check parity (examples/demo.py, the Python
-# API); then the same job from the shell with the `featuredsl` command. Extra arguments go to
-# the Python demo (`--rows N`).
+# API) and window features over a transaction log (examples/fraud_demo.py); then the same
+# job from the shell with the `featuredsl` command. Extra arguments go to the Python demo
+# (`--rows N`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,6 +14,11 @@ if ! .venv/bin/python -c "import featuredsl" >/dev/null 2>&1 || [ ! -x .venv/bin
   .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
 fi
 .venv/bin/python examples/demo.py "$@"
+
+# Window features (examples/fraud.feat): point-in-time training over a transaction log, then
+# serving from live state with every value checked against batch, then a warm restart.
+printf '\n'
+.venv/bin/python examples/fraud_demo.py
 
 # The command line: check, fit, transform (streaming, file to file), eval, explain, parity.
 FD=.venv/bin/featuredsl

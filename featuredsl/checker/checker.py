@@ -594,7 +594,8 @@ class Checker:
     # ----------------------------------------------------------------------------- aggregates
     def _aggregate(self, n: ast.Call, fn: Function) -> ir.Aggregate | None:
         for a in n.args:
-            if isinstance(a, ast.Call) and (inner := lookup(a.name)) and inner.kind == "aggregate":
+            if (isinstance(a, ast.Call) and (inner := lookup(a.name))
+                    and inner.kind == "aggregate" and not windows.is_window_call(self, a)):
                 self.error("E209", f"aggregate `{a.name}` directly inside aggregate `{fn.name}`",
                            a.span, f"an aggregate needs a row-level argument, e.g. "
                            f"{fn.name}(x - {a.name}(x))")

@@ -71,8 +71,10 @@ def check_sources(c: Checker, taken: set[str]) -> None:
                 continue
             fields[f.name] = t
         clauses: dict[str, ast.Clause] = {}
+        unknown = False
         for clause in d.clauses:
             if clause.word not in ("key", "time"):
+                unknown = True
                 c.error("E301", f"unknown clause `{clause.word}` in source `{d.name}`",
                         clause.word_span, did_you_mean(clause.word, ["key", "time"])
                         or _SOURCE_HINT)
@@ -89,7 +91,7 @@ def check_sources(c: Checker, taken: set[str]) -> None:
                             f"`{name}`", span, did_you_mean(name, list(fields)))
                     bad = True
         for word in ("key", "time"):
-            if word not in clauses:
+            if word not in clauses and not unknown:  # `kee x` is reported as a misspelling
                 c.error("E301", f"source `{d.name}` has no `{word}` clause", d.name_span,
                         _SOURCE_HINT)
                 bad = True
@@ -126,8 +128,14 @@ def is_window_call(c: Checker, n: ast.Call) -> bool:
     first = n.args[0]
     if isinstance(first, ast.FieldRef):
         return True
-    return isinstance(first, ast.Ref) and (
-        first.name in c.program.sources or first.name in _declared_sources(c))
+    if not isinstance(first, ast.Ref):
+        return False
+    if first.name in c.program.sources or first.name in _declared_sources(c):
+        return True
+    # `count(payments, over=7d)` with no such source: window keywords say what was meant, so
+    # the error is "unknown source", not "count has no parameter over"
+    return (any(k.name in WINDOW_PARAMS for k in n.kwargs)
+            and first.name not in c.program.inputs and first.name not in c.decls)
 
 
 def _declared_sources(c: Checker) -> set[str]:
@@ -193,9 +201,11 @@ def window_call(c: Checker, n: ast.Call) -> ir.Expr | None:
     result = fn.result(ftype)
     if result is None:
         what = "the source itself" if ftype is None else f"a `{ftype}` field"
-        example = (f"{n.name}({src_name}.<field>)" if ftype is None else f"{n.name}({src_name})")
+        fits = [f for f, t in source.fields.items() if fn.result(t) is not None]
+        example = (f"{n.name}({src_name}.{fits[0]})" if fits else f"{n.name}({src_name})"
+                   if fn.result(None) is not None else "")
         c.error("E303", f"`{n.name}` does not take {what}", target.span,
-                f"`{n.name}` takes {fn.takes}, e.g. {example}")
+                f"`{n.name}` takes {fn.takes}" + (f", e.g. {example}" if example else ""))
         return None
     over, where, by = _keywords(c, n, fn, source)
     if over is False or where is False or by is False:
@@ -306,7 +316,9 @@ def _by(c: Checker, n: ast.Call, node: ast.Node | None, source: ir.Source
                         f"add `{key}` to the input block, or name the input with by=")
             else:
                 c.error("E307", f"`by=` names `{name}`, which is not an input", span,
-                        did_you_mean(name, list(c.program.inputs)))
+                        did_you_mean(name, list(c.program.inputs))
+                        or f"by= names the input that holds the key `{key}` of "
+                        f"`{source.name}`")
             return False
         if t.kind != source.fields[key].kind:
             c.error("E307", f"key `{key}` of `{source.name}` is `{source.fields[key].base}` "

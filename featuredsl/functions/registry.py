@@ -207,4 +207,5 @@ def _load_all() -> None:
             strings,
             temporal,
             text,
+            trig,
         )

@@ -360,7 +360,12 @@ def _char_text(ch: str) -> str:
     return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
 
 
-def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
+#: A number with a calendar or unknown unit (`1mo`, `2y`, `1w`), so the error can say why.
+_BAD_DURATION = re.compile(r"[0-9]+(mo|mon|months?|y|yr|years?|w|wk|weeks?|ns)(?![A-Za-z0-9_])")
+
+
+def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: str,
+                       text: str = "") -> Diagnostic:
     line, col = max(err.line, 1), max(err.column, 1)
     hint = None
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
@@ -374,7 +379,14 @@ def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, file: str) -> Diagn
             hint = "use `not x` or `!=`"
         elif ch == "=":
             hint = "use `==` to compare"
-        return Diagnostic("E001", msg, line, col, line, col + 1, hint, "error", file)
+        end = col + 1
+        bad_unit = _BAD_DURATION.match(text, err.pos_in_stream or 0)
+        if bad_unit:
+            msg = f"`{bad_unit.group(0)}` is not a duration"
+            end = col + len(bad_unit.group(0))
+            hint = ("a duration counts d, h, m, s, ms or us (a day is 86,400 s); months and "
+                    "years have no fixed length: write 30d or 365d, a week 7d")
+        return Diagnostic("E001", msg, line, col, line, end, hint, "error", file)
     if isinstance(err, lark.exceptions.UnexpectedToken):
         tok = err.token
         expected = sorted({_TOKEN_NAMES.get(t, f"`{t.lower()}`") for t in err.expected
@@ -419,7 +431,7 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module, list[Diagnosti
         try:
             tree = _lark().parse(padded, start="decl")
         except lark.exceptions.UnexpectedInput as err:
-            diagnostics.append(_syntax_diagnostic(err, file))
+            diagnostics.append(_syntax_diagnostic(err, file, padded))
             continue
         builder = _ToAst(diagnostics, file)
         node = builder.transform(tree)

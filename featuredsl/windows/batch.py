@@ -349,6 +349,8 @@ class Group:
         arr = np.where(valid, codes, info.min if largest else info.max)
         best = _range_extreme(arr, lo, hi, largest)
         if values.dtype == pl.String:
+            if not len(order):  # no valid string anywhere: every window is empty of values
+                return pl.Series([None] * len(lo), dtype=pl.String)
             got = order.gather(pl.Series(np.where(has, best, 0).astype(np.int64)))
         else:
             got = pl.Series(np.where(has, best, 0)).cast(values.to_physical().dtype) \

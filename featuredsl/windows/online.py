@@ -19,6 +19,7 @@ event and a read never sees half of one.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,8 @@ from featuredsl.backends import row_input
 from featuredsl.backends.row_backend import build_evaluator, window_inputs
 from featuredsl.errors import InputError
 from featuredsl.types import Type
-from featuredsl.windows import exact
+from featuredsl.windows import exact, persist
+from featuredsl.windows.sources import prepare_events
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _US = dt.timedelta(microseconds=1)
@@ -54,10 +56,12 @@ class _Stream:
 class KeyLog:
     """One key's events of one source, in (time, log order), with exact prefix sums."""
 
-    __slots__ = ("columns", "prefix", "times")
+    __slots__ = ("columns", "evicted", "prefix", "times")
 
     def __init__(self, fields: Iterable[str], streams: Iterable[_Stream]) -> None:
         self.times: list[int] = []
+        #: the time of the latest event evicted from this log (None: nothing evicted)
+        self.evicted: int | None = None
         self.columns: dict[object, list] = {f: [] for f in fields}
         self.prefix: dict[_Stream, tuple[list[int], list[int], list[int], list[int]]] = {
             s: ([0], [0], [0], [0]) for s in streams}
@@ -77,6 +81,22 @@ class KeyLog:
                     del p[pos + 1:]
                 for i in range(pos, len(self.times)):
                     self._extend(stream, sums, i)
+
+    def trim(self, cut: int) -> None:
+        """Evict the events older than ``cut``. The prefix sums keep their absolute values
+        (the first kept entry becomes the base), so every window that starts at or after
+        ``cut`` reads exactly as before."""
+        m = bisect_left(self.times, cut)
+        if not m:
+            return
+        latest = self.times[m - 1]
+        self.evicted = latest if self.evicted is None else max(self.evicted, latest)
+        del self.times[:m]
+        for col in self.columns.values():
+            del col[:m]
+        for sums in self.prefix.values():
+            for p in sums:
+                del p[:m]
 
     def _valid(self, stream: _Stream, i: int) -> tuple[bool, object]:
         if stream.where is not None and not self.columns[("where", stream.where)][i]:
@@ -185,14 +205,33 @@ class _SourceState:
                 self.wheres.append(w.where)
         self.predicates: Callable[[dict], dict] | None = None
         if self.wheres:
+            # the predicates see the event as given (they convert the fields they read
+            # themselves, exactly as the row evaluator does)
+            read = {x.name for e in self.wheres for x in ir.walk(e) if isinstance(x, ir.Input)}
             program = ir.BoundProgram(
-                dict(source.fields), {}, [],
+                {f: t for f, t in source.fields.items() if f in read}, {}, [],
                 [ir.BoundFeature(f"w{i}", e, e.type) for i, e in enumerate(self.wheres)], [])
             self.predicates = build_evaluator(program)
         self.fields = sorted({w.field for w in windows if w.field is not None})
         self.streams = sorted({self.stream(w) for w in windows},
                               key=lambda s: (s.field or "", -1 if s.where is None else s.where))
         self.logs: dict[tuple, KeyLog] = {}
+        self.events = 0  # ingested, null keys included
+        #: the latest event time seen (µs): eviction keeps what windows read from here back
+        self.watermark: int | None = None
+        # A lifetime window (no `over=`) reads every event: such a source evicts nothing.
+        overs = [w.over for w in windows]
+        self.keep: int | None = None if not overs or None in overs else max(overs)  # type: ignore[type-var]
+        self.lateness = 0
+
+    def column_names(self) -> list[object]:
+        """What each key's log stores per event: the aggregated fields, then the flags of
+        the ``where=`` predicates (``("where", i)``)."""
+        return [*self.fields, *(("where", i) for i in range(len(self.wheres)))]
+
+    def column_type(self, name: object) -> Type:
+        """The type of a stored column (a ``where=`` flag is a bool)."""
+        return Type("bool") if isinstance(name, tuple) else self.source.fields[name]  # type: ignore[index]
 
     def stream(self, w: ir.Window) -> _Stream:
         where = None if w.where is None else next(
@@ -221,7 +260,7 @@ class _SourceState:
             v = got[f]
             values[f] = exact.canonical_float(v) if isinstance(v, float) else v  # type: ignore[arg-type]
         if self.predicates is not None:
-            flags = self.predicates(got)
+            flags = self.predicates(event)
             for i in range(len(self.wheres)):
                 values[("where", i)] = flags[f"w{i}"] is True
         return key, micros(got[self.source.time]), values  # type: ignore[arg-type]
@@ -229,15 +268,38 @@ class _SourceState:
     def add(self, key: tuple, t: int, values: dict[object, object]) -> None:
         log = self.logs.get(key)
         if log is None:
-            names: list[object] = [*self.fields, *(("where", i) for i in range(len(self.wheres)))]
-            log = self.logs[key] = KeyLog(names, self.streams)
+            log = self.logs[key] = KeyLog(self.column_names(), self.streams)
         log.insert(t, values)
+        if self.watermark is None or t > self.watermark:
+            self.watermark = t
+        cut = self.cut()
+        if cut is not None and log.times[0] < cut:
+            log.trim(cut)
+
+    def cut(self) -> int | None:
+        """Events older than this are read by no window of a row at or after ``watermark -
+        lateness``: they may be evicted. None when nothing may be (a lifetime window)."""
+        if self.keep is None or self.watermark is None:
+            return None
+        return self.watermark - self.keep - self.lateness
+
+    def evict(self) -> None:
+        """Evict from every key's log (ingest evicts only from the key it adds to)."""
+        cut = self.cut()
+        if cut is None:
+            return
+        for log in self.logs.values():
+            if log.times and log.times[0] < cut:
+                log.trim(cut)
 
 
 class MemoryState:
     """Live window state in this process (``fitted.online_state()``)."""
 
-    def __init__(self, program: ir.BoundProgram) -> None:
+    def __init__(self, program: ir.BoundProgram,
+                 lateness: dt.timedelta = dt.timedelta(hours=1)) -> None:
+        if lateness < dt.timedelta(0):
+            raise InputError(f"online_state(lateness=...) must not be negative, got {lateness}")
         self.program = program
         self._lock = threading.RLock()
         by_source: dict[str, list[ir.Window]] = {}
@@ -245,7 +307,16 @@ class MemoryState:
             by_source.setdefault(w.source, []).append(w)
         self._sources = {name: _SourceState(src, by_source.get(name, []))
                          for name, src in program.sources.items()}
+        for src in self._sources.values():
+            src.lateness = lateness // _US
         self.events = 0
+
+    def evict(self) -> None:
+        """Evict, from every key, the events no allowed read can see (ingest already evicts
+        from the key it adds to; this sweeps keys that have gone quiet)."""
+        with self._lock:
+            for src in self._sources.values():
+                src.evict()
 
     def _source(self, name: str) -> _SourceState:
         got = self._sources.get(name)
@@ -261,15 +332,17 @@ class MemoryState:
         prepared = src.prepare(event)
         with self._lock:
             self.events += 1
+            src.events += 1
             if prepared is not None:
                 src.add(*prepared)
 
-    def ingest_batch(self, source: str, events: Iterable[Mapping]) -> int:
-        """Add many events in order; all are validated before any is added (a bad one raises
-        ``InputError`` naming its row, and nothing is added). Returns how many were added."""
+    def ingest_batch(self, source: str, events: Iterable[Mapping] | object) -> int:
+        """Add many events in order: dicts, or a frame or file as ``transform`` reads them
+        (history to warm the state). All are validated before any is added (a bad one raises
+        ``InputError`` naming its row, and nothing is added). Returns how many were read."""
         src = self._source(source)
         prepared = []
-        for i, event in enumerate(events):
+        for i, event in enumerate(_event_rows(src.source, events)):
             try:
                 prepared.append(src.prepare(event))
             except InputError as exc:
@@ -278,9 +351,16 @@ class MemoryState:
         with self._lock:
             for p in prepared:
                 self.events += 1
+                src.events += 1
                 if p is not None:
                     src.add(*p)
         return len(prepared)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state to a file (JSON data, integrity-checked; see
+        :mod:`featuredsl.windows.persist`), to restart warm with
+        ``fitted.online_state(restore=path)``."""
+        persist.save(self, path)
 
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
@@ -307,6 +387,9 @@ class MemoryState:
                     if log is None:
                         out.append(_empty(empty, typ))
                         continue
+                    if over is not None and log.evicted is not None \
+                            and t - over <= log.evicted:
+                        raise _evicted(time, over, log.evicted)  # type: ignore[arg-type]
                     hi = bisect_left(log.times, t)
                     lo = 0 if over is None else bisect_left(log.times, t - over)
                     if lo >= hi:
@@ -316,6 +399,23 @@ class MemoryState:
             return tuple(out)
 
         return read
+
+
+def _event_rows(source: ir.Source, events: object) -> Iterable[object]:
+    """Dict events as given; any frame or file, read and validated like ``sources=``."""
+    if isinstance(events, list | tuple) or hasattr(events, "__next__"):
+        return events  # type: ignore[return-value]
+    return prepare_events(source, events).iter_rows(named=True)
+
+
+def _evicted(time: dt.datetime, over: int, evicted: int) -> InputError:
+    """A read whose window would hold an evicted event: refused, never answered wrongly."""
+    start = _EPOCH + (evicted * _US)
+    return InputError(
+        f"row time {time.isoformat()}: its {dt.timedelta(microseconds=over)} window reaches "
+        f"back to events the live state has evicted (this key's events up to "
+        f"{start.isoformat()}); allow older reads with online_state(lateness=...)",
+        field=None)
 
 
 def _empty(value: object, t: Type) -> object:
