@@ -296,30 +296,35 @@ def render(r: dict) -> str:
                f" · polars {m['polars']} · numpy {m['numpy']} · {m['usable_cores']} cores "
                f"({m['cpu']}), polars threads {m['polars_threads']}")
     out.append(f"batch: {r['config']['repeat']} interleaved repeats, median; ratio = median of "
-               "per-repeat ratios. Rows = the events themselves; 4 features (count, sum, mean, "
-               "max of amount over 7d)\n")
-    out.append("| case | what | median | min..max | ratio |")
-    out.append("|---|---|---:|---:|---:|")
+               "per-repeat ratios; ratio of bests = fastest / fastest (the hand-written plan "
+               "runs on both cores and slows most when another job takes one). Rows = the "
+               "events themselves; 4 features (count, sum, mean, max of amount over 7d)\n")
+    out.append("| case | what | median | min..max | ratio | ratio of bests |")
+    out.append("|---|---|---:|---:|---:|---:|")
     for case, v in r["batch"].items():
         for name, times in v["times"].items():
             ratio = run.paired_ratio(times, v["times"][HAND])
+            best = min(times) / min(v["times"][HAND])
             out.append(f"| {case} | {name} | {_ms(statistics.median(times))} | "
-                       f"{_ms(min(times))}..{_ms(max(times))} | {ratio:.2f} |")
+                       f"{_ms(min(times))}..{_ms(max(times))} | {ratio:.2f} | {best:.2f} |")
     big = r.get("big")
     if big:
         case = r["config"]["big_case"]
         for which, name in (("hand", HAND), ("fd", FD)):
             b = big[which]
-            out.append(f"| {case} | {name} (fresh process) | {_ms(b['seconds'])} | | "
-                       f"{b['seconds'] / big['hand']['seconds']:.2f} |")
+            out.append(f"| {case} | {name} (fresh process, one run) | {_ms(b['seconds'])} | | "
+                       f"{b['seconds'] / big['hand']['seconds']:.2f} | |")
     out.append("")
     for case, v in r["batch"].items():
         ratio = run.paired_ratio(v["times"][FD], v["times"][HAND])
-        verdict = ("meets the aim" if ratio <= BATCH_AIM else "meets the target"
-                   if ratio <= BATCH_TARGET else "**misses** the target")
+        best = min(v["times"][FD]) / min(v["times"][HAND])
+        worst = max(ratio, best)
+        verdict = ("meets the aim" if worst <= BATCH_AIM else "meets the target"
+                   if worst <= BATCH_TARGET else "**misses** the target")
         c = v["checks"]
         d = c["differ"]
-        out.append(f"- {case}: featuredsl / hand-written Polars = **{ratio:.2f}x** ({verdict}: "
+        out.append(f"- {case}: featuredsl / hand-written Polars = **{ratio:.2f}x** median, "
+                   f"**{best:.2f}x** of bests ({verdict}: "
                    f"<= {BATCH_TARGET}x, aim {BATCH_AIM}x). Windows hold {c['mean_window']:.1f} "
                    f"events on average (max {c['max_window']:,}). Polars' sum differs from "
                    f"the exact sum on **{d['sum_7d']:,} of {c['rows']:,} rows** "

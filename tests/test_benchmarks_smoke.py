@@ -111,7 +111,7 @@ def test_window_benchmark_runs_on_tiny_sizes(tmp_path):
     for needle in ("| 3,000 events / 30 keys | featuredsl transform(rows, sources=), exact |",
                    "| 2,000 events / 10 hot keys | hand-written Polars rolling",
                    "| 4,000 events / 40 keys | featuredsl transform(rows, sources=), exact "
-                   "(fresh process) |",
+                   "(fresh process, one run) |",
                    "| featuredsl row_evaluator(state=) |", "ingest: `ingest_batch`",
                    "Polars' sum differs from the exact sum on"):
         assert needle in proc.stdout, needle
