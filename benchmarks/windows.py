@@ -86,6 +86,7 @@ feature max_7d    = max(txns.amount, over=7d)
 """
 FEATURES = ["n_7d", "sum_7d", "mean_7d", "max_7d"]
 
+NAIVE = "featuredsl row_evaluator(state=), `ts` a naive UTC datetime"
 HAND = "hand-written Polars rolling(closed='left', group_by=key), inexact sums"
 FD = "featuredsl transform(rows, sources=), exact"
 
@@ -271,7 +272,9 @@ def bench_online(fitted: fd.FittedSpec, keys: int, per_window: int, requests: in
         window.append(a["n_7d"])
         mismatch += a["n_7d"] != b["n_7d"] or a["max_7d"] != b["max_7d"]
     overhead = run.timer_overhead_ns()
+    naive = [dict(r, ts=r["ts"].replace(tzinfo=None)) for r in rows]
     timed = run.bench_rows({"featuredsl row_evaluator(state=)": evaluate,
+                            NAIVE: (evaluate, naive),
                             "hand-written Python (bisect, sum/max of the slice)": hand},
                            rows, repeat, overhead)
     return {"history": len(history), "keys": keys, "requests": len(rows),
@@ -345,7 +348,8 @@ def render(r: dict) -> str:
     o = r.get("online")
     if o:
         out.append(f"\nonline: {o['history']:,} events of {o['keys']:,} keys ingested, "
-                   f"{o['requests']:,} requests at random keys, windows of "
+                   f"{o['requests']:,} requests at random keys (`ts` an aware UTC datetime, "
+                   "as a server parses it, unless said), windows of "
                    f"{o['mean_window']:.1f} events on average; each call timed alone, minus "
                    f"the timer's {o['timer_overhead_ns']} ns; medians over repeats\n")
         out.append("| online | p50 | p99 | loop mean |")
