@@ -89,6 +89,7 @@ FEATURES = ["n_7d", "sum_7d", "mean_7d", "max_7d"]
 NAIVE = "featuredsl row_evaluator(state=), `ts` a naive UTC datetime"
 HAND = "hand-written Polars rolling(closed='left', group_by=key), inexact sums"
 FD = "featuredsl transform(rows, sources=), exact"
+FD_ONE = "featuredsl, window kernels on one thread"
 
 
 def make_events(n: int, keys: int, days: float, seed: int = SEED) -> pl.DataFrame:
@@ -163,10 +164,27 @@ def batch_checks(fitted: fd.FittedSpec, events: pl.DataFrame, sample: int = 2000
             "max_window": int(got["n_7d"].max())}  # type: ignore[arg-type]
 
 
+def fd_one_thread(fitted: fd.FittedSpec, events: pl.DataFrame) -> Callable[[], pl.DataFrame]:
+    """featuredsl with its window kernels on one thread (internal switch of
+    featuredsl/windows/batch.py; Polars' own operations keep their threads)."""
+    from featuredsl.windows import batch
+
+    plan = fd_plan(fitted, events)
+
+    def go() -> pl.DataFrame:
+        saved = batch._PARALLEL_FROM
+        batch._PARALLEL_FROM = 2**62
+        try:
+            return plan()
+        finally:
+            batch._PARALLEL_FROM = saved
+    return go
+
+
 def bench_batch(fitted: fd.FittedSpec, events: pl.DataFrame, repeat: int
                 ) -> dict[str, list[float]]:
-    return run.bench_batch({HAND: lambda: hand_plan(events), FD: fd_plan(fitted, events)},
-                           repeat)
+    return run.bench_batch({HAND: lambda: hand_plan(events), FD: fd_plan(fitted, events),
+                            FD_ONE: fd_one_thread(fitted, events)}, repeat)
 
 
 # ----------------------------------------------------------------------------- 10M

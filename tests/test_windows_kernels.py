@@ -21,13 +21,13 @@ def _ranges(rng: np.random.Generator, n: int, m: int, longest: int
 
 
 @pytest.mark.parametrize("budget", [1 << 22, 64])  # 64: every chunk answered level by level
-@pytest.mark.parametrize("longest", [1, 7, 300])
+@pytest.mark.parametrize("longest", [1, 7, 300, 1500])
 def test_range_extreme_is_the_max_of_each_range(budget: int, longest: int,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "_TABLE_BUDGET", budget)
     monkeypatch.setattr(batch, "_CHUNK_ROWS", 50)
     rng = np.random.default_rng(longest)
-    arr = rng.integers(-1000, 1000, 700).astype(np.int64)
+    arr = rng.integers(-1000, 1000, 2000).astype(np.int64)
     lo, hi = _ranges(rng, len(arr), 400, longest)
     for largest in (True, False):
         got = batch._range_extreme(arr, lo, hi, largest)
@@ -40,7 +40,7 @@ def test_range_extreme_is_the_max_of_each_range(budget: int, longest: int,
 def _fsum_ranges(vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[float]:
     out = []
     for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-        total = sum((Fraction(x) for x in vals[a:b].tolist()), Fraction(0))
+        total = sum((Fraction(x) for x in vals[a:b].tolist() if x == x), Fraction(0))
         try:
             out.append(float(total))
         except OverflowError:
@@ -63,6 +63,7 @@ VALUE_SETS = {
 def test_exact_float_sums_are_correctly_rounded(kind: str) -> None:
     r = random.Random(kind)
     vals = np.array([VALUE_SETS[kind](r) for _ in range(500)], dtype=np.float64)
+    vals[np.random.default_rng(2).random(len(vals)) < 0.1] = np.nan  # skipped positions
     lo, hi = _ranges(np.random.default_rng(1), len(vals), 300, 120)
     got = batch._exact_float_sums(vals, lo, hi)
     assert got.tolist() == _fsum_ranges(vals, lo, hi)
@@ -73,3 +74,14 @@ def test_stable_argsort_keeps_ties_in_index_order() -> None:
     for n in (0, 1, 2, 50, 5000):
         code = rng.integers(0, max(1, n // 10), n)
         assert np.array_equal(batch._stable_argsort(code), np.argsort(code, kind="stable"))
+
+
+def test_chunked_search_is_searchsorted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "_SEARCH_CHUNK", 7)
+    rng = np.random.default_rng(9)
+    for n, m in ((0, 50), (1, 50), (300, 1000), (5000, 200)):
+        a = np.sort(rng.integers(0, 100, n))
+        v = np.sort(rng.integers(-5, 105, m))
+        assert np.array_equal(batch._search(a, v), np.searchsorted(a, v))
+        shuffled = rng.permutation(v)  # any order is still correct
+        assert np.array_equal(batch._search(a, shuffled), np.searchsorted(a, shuffled))

@@ -291,3 +291,18 @@ def test_batch_backfill_without_null_keys_matches_the_oracle(spec: fd.FittedSpec
     log = [e for e in events(rng, 150) if e["k"] is not None]
     got = spec.transform(_frame(log).select("k", "t"), sources={"ev": _frame(log)}).to_dicts()
     assert_rows(got, [oracle(log, e) for e in log], log, "batch backfill")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_big_transform_paths_match_the_oracle(spec: fd.FittedSpec, seed: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a big transform does differently, forced on small logs: the kernels run on
+    several threads, results go back to row order one column at a time, Int128 sums are
+    gathered in chunks. The same values."""
+    from featuredsl.windows import batch
+
+    monkeypatch.setattr(batch, "_PARALLEL_FROM", 0)
+    monkeypatch.setattr(batch, "_FRAME_GATHER_ROWS", 0)
+    monkeypatch.setattr(batch, "_GATHER_ROWS", 7)
+    test_batch_and_online_match_the_oracle(spec, seed)
+    test_batch_backfill_without_null_keys_matches_the_oracle(spec, seed)
