@@ -60,8 +60,15 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+@pytest.mark.parametrize("parts", [False, True])
 @pytest.mark.parametrize("seed", range(8))
-def test_batch_equals_online_replay_over_groups(seed: int) -> None:
+def test_batch_equals_online_replay_over_groups(seed: int, parts: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    if parts:  # the batch backend splits the keys into parts, as it does from 2M events
+        from featuredsl.windows import batch
+
+        monkeypatch.setattr(batch, "_PARTITION_FROM", 0)
+        monkeypatch.setattr(batch, "_PARTITION_EVENTS", 4)
     rng = random.Random(seed)
 
     def ts() -> dt.datetime:

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from featuredsl.windows import batch
+from featuredsl.windows import kernels
 
 
 def _ranges(rng: np.random.Generator, n: int, m: int, longest: int
@@ -24,13 +24,13 @@ def _ranges(rng: np.random.Generator, n: int, m: int, longest: int
 @pytest.mark.parametrize("longest", [1, 7, 300, 1500])
 def test_range_extreme_is_the_max_of_each_range(budget: int, longest: int,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "_TABLE_BUDGET", budget)
-    monkeypatch.setattr(batch, "_CHUNK_ROWS", 50)
+    monkeypatch.setattr(kernels, "TABLE_BUDGET", budget)
+    monkeypatch.setattr(kernels, "CHUNK_ROWS", 50)
     rng = np.random.default_rng(longest)
     arr = rng.integers(-1000, 1000, 2000).astype(np.int64)
     lo, hi = _ranges(rng, len(arr), 400, longest)
     for largest in (True, False):
-        got = batch._range_extreme(arr, lo, hi, largest)
+        got = kernels.range_extreme(arr, lo, hi, largest)
         pick = max if largest else min
         for i in range(len(lo)):
             if hi[i] > lo[i]:
@@ -65,7 +65,7 @@ def test_exact_float_sums_are_correctly_rounded(kind: str) -> None:
     vals = np.array([VALUE_SETS[kind](r) for _ in range(500)], dtype=np.float64)
     vals[np.random.default_rng(2).random(len(vals)) < 0.1] = np.nan  # skipped positions
     lo, hi = _ranges(np.random.default_rng(1), len(vals), 300, 120)
-    got = batch._exact_float_sums(vals, lo, hi)
+    got = kernels.exact_float_sums(vals, lo, hi)
     assert got.tolist() == _fsum_ranges(vals, lo, hi)
 
 
@@ -73,15 +73,15 @@ def test_stable_argsort_keeps_ties_in_index_order() -> None:
     rng = np.random.default_rng(3)
     for n in (0, 1, 2, 50, 5000):
         code = rng.integers(0, max(1, n // 10), n)
-        assert np.array_equal(batch._stable_argsort(code), np.argsort(code, kind="stable"))
+        assert np.array_equal(kernels.stable_argsort(code), np.argsort(code, kind="stable"))
 
 
 def test_chunked_search_is_searchsorted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "_SEARCH_CHUNK", 7)
+    monkeypatch.setattr(kernels, "SEARCH_CHUNK", 7)
     rng = np.random.default_rng(9)
     for n, m in ((0, 50), (1, 50), (300, 1000), (5000, 200)):
         a = np.sort(rng.integers(0, 100, n))
         v = np.sort(rng.integers(-5, 105, m))
-        assert np.array_equal(batch._search(a, v), np.searchsorted(a, v))
+        assert np.array_equal(kernels.search_sorted(a, v), np.searchsorted(a, v))
         shuffled = rng.permutation(v)  # any order is still correct
-        assert np.array_equal(batch._search(a, shuffled), np.searchsorted(a, shuffled))
+        assert np.array_equal(kernels.search_sorted(a, shuffled), np.searchsorted(a, shuffled))

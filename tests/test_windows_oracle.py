@@ -261,11 +261,11 @@ KEY_PATHS = {
 @pytest.mark.parametrize("seed", range(6))
 def test_batch_key_and_time_paths_match_the_oracle(path: str, seed: int,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from featuredsl.windows import batch
+    from featuredsl.windows import kernels
 
     kind, key = KEY_PATHS[path]
     if path.startswith("time ranks"):
-        monkeypatch.setattr(batch, "_CODE_LIMIT", 1)
+        monkeypatch.setattr(kernels, "CODE_LIMIT", 1)
     spec = fd.compile(SPEC.replace("k: int?", f"k: {kind}"))
     dtype = pl.String if kind.startswith("string") else pl.Int64
     rng = random.Random(1000 + seed)
@@ -293,16 +293,18 @@ def test_batch_backfill_without_null_keys_matches_the_oracle(spec: fd.FittedSpec
     assert_rows(got, [oracle(log, e) for e in log], log, "batch backfill")
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(8))
 def test_big_transform_paths_match_the_oracle(spec: fd.FittedSpec, seed: int,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a big transform does differently, forced on small logs: the kernels run on
-    several threads, results go back to row order one column at a time, Int128 sums are
-    gathered in chunks. The same values."""
-    from featuredsl.windows import batch
+    """What a big transform does differently, forced on small logs: the keys are split into
+    parts computed on two threads, results go back to row order one column at a time,
+    Int128 sums are gathered in chunks. The same values."""
+    from featuredsl.windows import batch, kernels
 
     monkeypatch.setattr(batch, "_PARALLEL_FROM", 0)
     monkeypatch.setattr(batch, "_FRAME_GATHER_ROWS", 0)
-    monkeypatch.setattr(batch, "_GATHER_ROWS", 7)
+    monkeypatch.setattr(kernels, "GATHER_ROWS", 7)
+    monkeypatch.setattr(batch, "_PARTITION_FROM", 0)  # keys split in parts of ~3 events
+    monkeypatch.setattr(batch, "_PARTITION_EVENTS", 3)
     test_batch_and_online_match_the_oracle(spec, seed)
     test_batch_backfill_without_null_keys_matches_the_oracle(spec, seed)
