@@ -3,6 +3,8 @@
     python benchmarks/run.py                   # 1M rows batch, 50k rows row, 11 repeats
     python benchmarks/run.py --quick           # smoke run, well under a minute
     python benchmarks/run.py --big             # also the batch and fit comparisons at 10M rows
+    python benchmarks/run.py --windows         # then the window-aggregate section (windows.py)
+    python benchmarks/run.py windows [--quick] # the window-aggregate section alone
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -492,6 +494,11 @@ def render(r: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["windows"]:  # the window section alone, with its own options
+        import windows
+
+        return windows.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, help="batch rows (default 1,000,000; quick 100,000)")
     ap.add_argument("--row-rows", type=int, help="rows for the row benchmark "
@@ -515,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "processes (benchmarks/stream_memory.py; default sizes 10M and 50M rows)")
     ap.add_argument("--library", action="store_true", help="also the per-function table of "
                     "benchmarks/library.py (the function library vs hand-written code)")
+    ap.add_argument("--windows", action="store_true", help="also the window-aggregate section "
+                    "(benchmarks/windows.py; `run.py windows --help` for its own options)")
     args = ap.parse_args(argv)
     q = args.quick
     rows = args.rows or (100_000 if q else 1_000_000)
@@ -649,11 +658,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = [str(n) for n in (args.memory or [10_000_000, 50_000_000])]
         print("\nPeak memory of file-to-file `featuredsl transform` (fresh processes):\n")
         stream_memory.main(["--rows", *sizes])
+    windows_failed = 0
+    if args.windows:
+        import windows
+
+        print("\nWindow aggregates (benchmarks/windows.py):\n", flush=True)
+        windows_failed = windows.main(["--quick"] if q else [])
     print(f"\n(total {result['seconds']:.0f} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=_json_default))
     failed = sum(checks["parity"].values()) + sum(checks["wrong_type"].values())  # type: ignore
-    return 1 if failed else 0
+    return 1 if failed or windows_failed else 0
 
 
 def _json_default(o: object) -> object:

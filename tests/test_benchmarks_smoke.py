@@ -87,3 +87,31 @@ def test_library_table_runs_on_tiny_sizes():
     assert [r["name"] for r in res] == [c.name for c in library.cases()]
     assert all(r["fd_ms"] > 0 and r["hand_row_ns"] > 0 for r in res)
     assert "| hash (string): `hash(merchant)` |" in library.render(res, 300, 50)
+
+
+def test_window_benchmark_runs_on_tiny_sizes(tmp_path):
+    """benchmarks/windows.py end to end on tiny sizes (10M replaced by a few thousand events,
+    still in fresh processes): its checks hold (featuredsl's sums == math.fsum, count and max
+    equal to the hand-written plans'), and the table has every line. No timing is judged."""
+    out = tmp_path / "windows.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "windows", "--events", "3000", "--keys", "30",
+         "--hot-events", "2000", "--big-events", "4000", "--online-keys", "40",
+         "--requests", "300", "--repeat", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for case in result["batch"].values():
+        checks = case["checks"]
+        assert checks["fsum_mismatches"] == 0
+        assert checks["differ"]["n_7d"] == 0 and checks["differ"]["max_7d"] == 0
+    assert result["online"]["count_max_mismatch"] == 0
+    assert result["big"]["fd"]["peak_rss_mib"] > 0
+    for needle in ("| 3,000 events / 30 keys | featuredsl transform(rows, sources=), exact |",
+                   "| 2,000 events / 10 hot keys | hand-written Polars rolling",
+                   "| 4,000 events / 40 keys | featuredsl transform(rows, sources=), exact "
+                   "(fresh process, one run) |",
+                   "| featuredsl row_evaluator(state=) |", "ingest: `ingest_batch`",
+                   "Polars' sum differs from the exact sum on"):
+        assert needle in proc.stdout, needle

@@ -196,15 +196,16 @@ class RowCodegen:
         assert self.program.time is not None
         args = [self.values["$in:" + n] for n in (self.program.time,
                                                    *window_inputs(self.program))]
-        local = self.tmp()
-        self.values["$windows"] = local
-        self.emit(f"{local} = {self.ref(self.window_reader, 'windows')}({', '.join(args)})")
+        # unpacked into one local per window in the same statement (no indexing later)
+        names = [self.tmp() for _ in self.program.windows]
+        for i, name in enumerate(names):
+            self.values[f"$window:{i}"] = name
+        self.emit(f"{', '.join(names)}, = "
+                  f"{self.ref(self.window_reader, 'windows')}({', '.join(args)})")
 
     def _Window(self, e: ir.Window) -> str:
         index = next(i for i, w in enumerate(self.program.windows) if w.key() == e.key())
-        out = self.tmp()
-        self.emit(f"{out} = {self.values['$windows']}[{index}]")
-        return out
+        return self.values[f"$window:{index}"]
 
     def _inputs_read_as_fields_only(self) -> set[str]:
         """Timestamp inputs used only by calendar-field functions: they may stay aware UTC."""

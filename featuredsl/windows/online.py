@@ -149,8 +149,20 @@ class KeyLog:
     def _values(self, stream: _Stream, lo: int, hi: int) -> list:
         return [v for i in range(lo, hi) for ok, v in (self._valid(stream, i),) if ok]
 
+    # The read path: each aggregate reads the column slice of its window directly (no
+    # per-event ``_valid`` call), and a stream without ``where=`` skips the flag column.
+    def _window(self, s: _Stream, lo: int, hi: int) -> list:
+        """The valid values of the window, in order (``where=`` passed, not null)."""
+        vals = self.columns[s.field][lo:hi]
+        if s.where is None:
+            return [v for v in vals if v is not None]
+        flags = self.columns[("where", s.where)][lo:hi]
+        return [v for v, ok in zip(vals, flags, strict=True) if ok and v is not None]
+
     def count(self, s: _Stream, lo: int, hi: int, t: int) -> int:
         """Events (or valid values) in the window."""
+        if s.field is None and s.where is None:  # every event counts
+            return hi - lo
         c = self.prefix[s][0]
         return c[hi] - c[lo]
 
@@ -163,49 +175,70 @@ class KeyLog:
         return exact.float_sum(d, pinf[hi] - pinf[lo], ninf[hi] - ninf[lo])
 
     def mean(self, s: _Stream, lo: int, hi: int, t: int) -> float | None:
-        """The rounded exact sum over the count."""
-        n = self.count(s, lo, hi, t)
+        """The rounded exact sum over the count (one lookup of the stream's prefixes)."""
+        count, total, pinf, ninf = self.prefix[s]
+        n = count[hi] - count[lo]
         if n == 0:
             return None
+        d = total[hi] - total[lo]
         if s.kind == "int":
-            _, total, _, _ = self.prefix[s]
-            return exact.mean(float(total[hi] - total[lo]), n)
-        return exact.mean(self.sum(s, lo, hi, t), n)  # type: ignore[arg-type]
+            return exact.mean(float(d), n)
+        return exact.mean(exact.float_sum(d, pinf[hi] - pinf[lo], ninf[hi] - ninf[lo]), n)
+
+    def sum_mean(self, s: _Stream, lo: int, hi: int, t: int) -> tuple[object, object]:
+        """``(sum, mean)`` of one stream and window, for a read that wants both: one lookup
+        of the prefixes and one rounding of the exact total (the same values as ``sum`` and
+        ``mean``)."""
+        count, total, pinf, ninf = self.prefix[s]
+        n = count[hi] - count[lo]
+        d = total[hi] - total[lo]
+        if s.kind == "int":
+            return exact.int_sum(d), exact.mean(float(d), n) if n else None
+        pi, ni = pinf[hi] - pinf[lo], ninf[hi] - ninf[lo]
+        got = exact.float_sum(d, pi, ni) if pi or ni else exact.float_of_scaled(d)
+        return got, exact.mean(got, n) if n else None
 
     def min(self, s: _Stream, lo: int, hi: int, t: int) -> object:
         """The smallest valid value."""
-        vals = self._values(s, lo, hi)
+        vals = self._window(s, lo, hi)
         return min(vals) if vals else None
 
     def max(self, s: _Stream, lo: int, hi: int, t: int) -> object:
         """The largest valid value."""
-        vals = self._values(s, lo, hi)
+        vals = self._window(s, lo, hi)
         return max(vals) if vals else None
 
     def first(self, s: _Stream, lo: int, hi: int, t: int) -> object:
         """The earliest valid value."""
+        col = self.columns[s.field]
+        flags = None if s.where is None else self.columns[("where", s.where)]
         for i in range(lo, hi):
-            ok, v = self._valid(s, i)
-            if ok:
+            v = col[i]
+            if v is not None and (flags is None or flags[i]):
                 return v
         return None
 
     def last(self, s: _Stream, lo: int, hi: int, t: int) -> object:
         """The latest valid value."""
+        col = self.columns[s.field]
+        flags = None if s.where is None else self.columns[("where", s.where)]
         for i in range(hi - 1, lo - 1, -1):
-            ok, v = self._valid(s, i)
-            if ok:
+            v = col[i]
+            if v is not None and (flags is None or flags[i]):
                 return v
         return None
 
     def count_distinct(self, s: _Stream, lo: int, hi: int, t: int) -> int:
         """How many distinct valid values."""
-        return len(set(self._values(s, lo, hi)))
+        return len(set(self._window(s, lo, hi)))
 
     def since_last(self, s: _Stream, lo: int, hi: int, t: int) -> int | None:
         """Microseconds from the latest event in the window to ``t``."""
+        if s.where is None:  # the window's last event (the read calls with lo < hi)
+            return t - self.times[hi - 1] if hi > lo else None
+        flags = self.columns[("where", s.where)]
         for i in range(hi - 1, lo - 1, -1):
-            if self._valid(s, i)[0]:
+            if flags[i]:
                 return t - self.times[i]
         return None
 
@@ -448,21 +481,89 @@ class MemoryState:
 
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
-        window`` (see ``row_backend.window_inputs``)."""
-        plan = [(self._sources[r.source].logs, r)
-                for r in window_reads(self.program, self._sources)]
+        window`` (see ``row_backend.window_inputs``).
+
+        The windows that read one source with the same key inputs share one key lookup and
+        one ``hi`` bisect, and those with the same ``over`` one ``lo`` bisect; an empty
+        window's value is settled when the reader is built."""
+        names = window_inputs(self.program)
+        groups: dict[tuple[str, tuple[int, ...]], tuple] = {}
+        empties = []
+        for i, w in enumerate(self.program.windows):
+            src = self._sources[w.source]
+            positions = tuple(names.index(b) for b in w.by)
+            over = None if w.over is None else min(w.over, _WIDEST_OVER)
+            group = groups.setdefault((w.source, positions), (src.logs, positions, [], []))
+            overs, items = group[2], group[3]
+            if over not in overs:
+                overs.append(over)
+            stream = next(x for x in src.streams if x == src.stream(w))  # the logs' own key
+            items.append((i, overs.index(over), w.function, stream))
+            empties.append(_empty(_EMPTY.get(w.function, 0 if w.function == "sum" else None),
+                                  w.type))
+        plan = [(logs, positions[0] if len(positions) == 1 else None, positions,
+                 tuple(overs), _pair_sums(items))
+                for logs, positions, overs, items in groups.values()]
+        empty = tuple(empties)
         lock = self._lock
 
         def read(time: dt.datetime | None, *keys: object) -> tuple:
-            if time is None:  # no row time: every window is empty
-                return tuple([r.empty for _, r in plan])
-            t = micros(time)
+            if time is None:
+                return empty
+            t = (time - _EPOCH) // _US  # micros(time), inline
+            out = list(empty)
             with lock:
-                return tuple([read_window(logs.get(tuple([keys[p] for p in r.positions])),
-                                          r, t, time)
-                              for logs, r in plan])
+                for logs, single, positions, overs, items in plan:
+                    key = (keys[single],) if single is not None else tuple(
+                        keys[p] for p in positions)
+                    log = logs.get(key)
+                    if log is None:
+                        continue
+                    evicted = log.evicted
+                    times = log.times
+                    los = []
+                    for over in overs:
+                        if over is None:
+                            los.append(0)
+                            continue
+                        if evicted is not None and t - over <= evicted:
+                            raise _evicted(time, over, evicted)
+                        los.append(bisect_left(times, t - over))
+                    hi = bisect_left(times, t)
+                    for i, j, slot, method, stream in items:
+                        lo = los[slot]
+                        if lo < hi:
+                            if j < 0:
+                                out[i] = method(log, stream, lo, hi, t)
+                            else:  # a sum and a mean of the same window
+                                out[i], out[j] = method(log, stream, lo, hi, t)
+            return tuple(out)
 
         return read
+
+
+def _pair_sums(items: list[tuple[int, int, str, _Stream]]
+               ) -> tuple[tuple[int, int, int, Callable, _Stream], ...]:
+    """The reader's calls for one key group: ``(output, second output or -1, lo slot,
+    KeyLog method, stream)``; a ``sum`` and a ``mean`` of the same stream and window
+    become one ``sum_mean`` call."""
+    out = []
+    done: set[int] = set()
+    for n, (i, slot, function, stream) in enumerate(items):
+        if n in done:
+            continue
+        if function in ("sum", "mean"):
+            other = "mean" if function == "sum" else "sum"
+            mate = next((m for m, (_, s2, f2, st2) in enumerate(items)
+                         if m not in done and m != n and f2 == other and s2 == slot
+                         and st2 == stream), None)
+            if mate is not None:
+                done.add(mate)
+                i_sum, i_mean = (i, items[mate][0]) if function == "sum" else (items[mate][0], i)
+                out.append((i_sum, i_mean, slot, KeyLog.sum_mean, stream))
+                continue
+        out.append((i, -1, slot, getattr(KeyLog, function), stream))
+    return tuple(out)
 
 
 def _event_rows(source: ir.Source, events: object) -> Iterable[object]:
