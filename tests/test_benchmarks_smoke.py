@@ -96,7 +96,7 @@ def test_window_benchmark_runs_on_tiny_sizes(tmp_path):
     out = tmp_path / "windows.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "windows", "--events", "3000", "--keys", "30",
-         "--hot-events", "2000", "--big-events", "4000", "--online-keys", "40",
+         "--hot-events", "2000", "--big-events", "4000", "--big-runs", "1", "--online-keys", "40",
          "--requests", "300", "--repeat", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=180, cwd=ROOT,
     )
@@ -111,7 +111,7 @@ def test_window_benchmark_runs_on_tiny_sizes(tmp_path):
     for needle in ("| 3,000 events / 30 keys | featuredsl transform(rows, sources=), exact |",
                    "| 2,000 events / 10 hot keys | hand-written Polars rolling",
                    "| 4,000 events / 40 keys | featuredsl transform(rows, sources=), exact "
-                   "(fresh process, one run) |",
+                   "(fresh processes) |",
                    "| featuredsl row_evaluator(state=) |", "ingest: `ingest_batch`",
                    "Polars' sum differs from the exact sum on"):
         assert needle in proc.stdout, needle

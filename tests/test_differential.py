@@ -658,7 +658,7 @@ def every_overload_spec(draw) -> tuple[str, dict[str, str]]:
                 e = f"({x} {fn.symbol} {float_text(draw(FLOAT_LIT.filter(bool)))})"
             hit = True
         elif ov.hidden or ov.specialize is not None:
-            for _ in range(8):
+            for _ in range(40):  # constants often specialize: draw until one does not
                 drawn: list[str] = []
                 e = draw(call_of(sig, draw(st.integers(1, 2)), {}, exact=True, drawn=drawn))
                 if hit := bool(drawn) and _reaches(fn, ov, params, drawn):
