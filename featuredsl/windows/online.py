@@ -16,8 +16,8 @@ after it are rebuilt. Ingest and reads hold one lock: concurrent ingest never lo
 event and a read never sees half of one.
 
 The validation (``_SourceState.prepare``, :func:`prepare_all`), the read plan
-(:func:`window_reads`) and the finishing of one window from a :class:`KeyLog`
-(:func:`read_window`, the eviction refusal included) are shared with the Redis state
+(:func:`read_plan`) and the finishing of a group of windows from a :class:`KeyLog`
+(:func:`read_group`, the eviction refusal included) are shared with the Redis state
 (:mod:`featuredsl.windows.redis_state`), which builds a ``KeyLog`` from the events it
 fetches: both states compute every value with the same code.
 """
@@ -385,44 +385,72 @@ def prepare_all(src: _SourceState, events: Iterable[Mapping] | object
 
 
 @dataclass(frozen=True)
-class WindowRead:
-    """How to read one of the program's windows: its source, which reader arguments form
-    its key, what it aggregates, its length in µs (``None``: every earlier event), the
-    ``KeyLog`` method that finishes it and the value of an empty window."""
+class ReadGroup:
+    """The windows that read one source with the same key inputs: one key lookup (one
+    fetch on Redis), one ``hi`` bisect, and one ``lo`` bisect per distinct ``over``.
+
+    ``positions`` are the reader arguments that form the key (``single``: the one of a
+    one-field key, for a cheaper lookup); ``calls`` are ``(output, second output or -1,
+    index into overs, KeyLog method, stream)`` (see :func:`_pair_sums`)."""
 
     source: str
     positions: tuple[int, ...]
-    stream: _Stream
-    over: int | None
-    method: Callable[..., object]
-    empty: object
+    single: int | None
+    overs: tuple[int | None, ...]
+    calls: tuple[tuple[int, int, int, Callable, _Stream], ...]
+
+    @property
+    def longest(self) -> int | None:
+        """The longest window of the group in µs (``None``: a lifetime window is in it)."""
+        return None if None in self.overs else max(self.overs)  # type: ignore[type-var]
 
 
-def window_reads(program: ir.BoundProgram, sources: Mapping[str, _SourceState]
-                 ) -> list[WindowRead]:
-    """One :class:`WindowRead` per window of the program, in ``program.windows`` order."""
+def read_plan(program: ir.BoundProgram, sources: Mapping[str, _SourceState]
+              ) -> tuple[list[ReadGroup], tuple]:
+    """How to read every window of the program: its groups, and the value of each window
+    when its key has no event in it (in ``program.windows`` order)."""
     names = window_inputs(program)
-    plan = []
-    for w in program.windows:
+    groups: dict[tuple[str, tuple[int, ...]], tuple[list, list]] = {}
+    empties = []
+    for i, w in enumerate(program.windows):
+        src = sources[w.source]
+        positions = tuple(names.index(b) for b in w.by)
         over = None if w.over is None else min(w.over, _WIDEST_OVER)
-        plan.append(WindowRead(
-            w.source, tuple(names.index(b) for b in w.by), sources[w.source].stream(w), over,
-            getattr(KeyLog, w.function),
-            _empty(_EMPTY.get(w.function, 0 if w.function == "sum" else None), w.type)))
-    return plan
+        overs, items = groups.setdefault((w.source, positions), ([], []))
+        if over not in overs:
+            overs.append(over)
+        stream = next(x for x in src.streams if x == src.stream(w))  # the logs' own key
+        items.append((i, overs.index(over), w.function, stream))
+        empties.append(_empty(_EMPTY.get(w.function, 0 if w.function == "sum" else None),
+                              w.type))
+    plan = [ReadGroup(source, positions, positions[0] if len(positions) == 1 else None,
+                      tuple(overs), _pair_sums(items))
+            for (source, positions), (overs, items) in groups.items()]
+    return plan, tuple(empties)
 
 
-def read_window(log: KeyLog | None, r: WindowRead, t: int, time: dt.datetime) -> object:
-    """The value of window ``r`` at row time ``t`` (µs; ``time`` as given, for messages) from
-    one key's log (``None``: the key has no events). A window that would hold an evicted
-    event raises ``InputError``."""
-    if log is None:
-        return r.empty
-    if r.over is not None and log.evicted is not None and t - r.over <= log.evicted:
-        raise _evicted(time, r.over, log.evicted)
-    hi = bisect_left(log.times, t)
-    lo = 0 if r.over is None else bisect_left(log.times, t - r.over)
-    return r.empty if lo >= hi else r.method(log, r.stream, lo, hi, t)
+def read_group(log: KeyLog, g: ReadGroup, t: int, time: dt.datetime, out: list) -> None:
+    """Write the values of group ``g``'s windows at row time ``t`` (µs; ``time`` as given,
+    for messages) from one key's log into ``out`` (which holds the empty values). A window
+    that would hold an evicted event raises ``InputError``."""
+    evicted = log.evicted
+    times = log.times
+    los = []
+    for over in g.overs:
+        if over is None:
+            los.append(0)
+            continue
+        if evicted is not None and t - over <= evicted:
+            raise _evicted(time, over, evicted)
+        los.append(bisect_left(times, t - over))
+    hi = bisect_left(times, t)
+    for i, j, slot, method, stream in g.calls:
+        lo = los[slot]
+        if lo < hi:
+            if j < 0:
+                out[i] = method(log, stream, lo, hi, t)
+            else:  # a sum and a mean of the same window
+                out[i], out[j] = method(log, stream, lo, hi, t)
 
 
 class MemoryState:
@@ -481,30 +509,9 @@ class MemoryState:
 
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
-        window`` (see ``row_backend.window_inputs``).
-
-        The windows that read one source with the same key inputs share one key lookup and
-        one ``hi`` bisect, and those with the same ``over`` one ``lo`` bisect; an empty
-        window's value is settled when the reader is built."""
-        names = window_inputs(self.program)
-        groups: dict[tuple[str, tuple[int, ...]], tuple] = {}
-        empties = []
-        for i, w in enumerate(self.program.windows):
-            src = self._sources[w.source]
-            positions = tuple(names.index(b) for b in w.by)
-            over = None if w.over is None else min(w.over, _WIDEST_OVER)
-            group = groups.setdefault((w.source, positions), (src.logs, positions, [], []))
-            overs, items = group[2], group[3]
-            if over not in overs:
-                overs.append(over)
-            stream = next(x for x in src.streams if x == src.stream(w))  # the logs' own key
-            items.append((i, overs.index(over), w.function, stream))
-            empties.append(_empty(_EMPTY.get(w.function, 0 if w.function == "sum" else None),
-                                  w.type))
-        plan = [(logs, positions[0] if len(positions) == 1 else None, positions,
-                 tuple(overs), _pair_sums(items))
-                for logs, positions, overs, items in groups.values()]
-        empty = tuple(empties)
+        window`` (see ``row_backend.window_inputs``), by the shared :func:`read_plan`."""
+        groups, empty = read_plan(self.program, self._sources)
+        plan = [(self._sources[g.source].logs, g) for g in groups]
         lock = self._lock
 
         def read(time: dt.datetime | None, *keys: object) -> tuple:
@@ -513,30 +520,12 @@ class MemoryState:
             t = (time - _EPOCH) // _US  # micros(time), inline
             out = list(empty)
             with lock:
-                for logs, single, positions, overs, items in plan:
-                    key = (keys[single],) if single is not None else tuple(
-                        keys[p] for p in positions)
-                    log = logs.get(key)
-                    if log is None:
-                        continue
-                    evicted = log.evicted
-                    times = log.times
-                    los = []
-                    for over in overs:
-                        if over is None:
-                            los.append(0)
-                            continue
-                        if evicted is not None and t - over <= evicted:
-                            raise _evicted(time, over, evicted)
-                        los.append(bisect_left(times, t - over))
-                    hi = bisect_left(times, t)
-                    for i, j, slot, method, stream in items:
-                        lo = los[slot]
-                        if lo < hi:
-                            if j < 0:
-                                out[i] = method(log, stream, lo, hi, t)
-                            else:  # a sum and a mean of the same window
-                                out[i], out[j] = method(log, stream, lo, hi, t)
+                for logs, g in plan:
+                    single = g.single
+                    log = logs.get((keys[single],) if single is not None else
+                                   tuple([keys[p] for p in g.positions]))
+                    if log is not None:
+                        read_group(log, g, t, time, out)
             return tuple(out)
 
         return read

@@ -3,7 +3,7 @@
 The same values as the in-process :class:`~featuredsl.windows.online.MemoryState`, bit for
 bit, and the same eviction: events are validated by the same ``_SourceState.prepare``, and a
 read builds a :class:`~featuredsl.windows.online.KeyLog` from the events it fetches and
-finishes every window with the same :func:`~featuredsl.windows.online.read_window` (the
+finishes every window with the same :func:`~featuredsl.windows.online.read_group` (the
 refusal of a read that would need an evicted event included). Only the storage differs.
 
 Layout (``NS`` is the namespace: by default ``featuredsl:`` and a hash of the spec's text
@@ -73,13 +73,14 @@ from featuredsl import ir
 from featuredsl.errors import FeatureDSLError, InputError, first_line
 from featuredsl.windows.online import (
     KeyLog,
+    ReadGroup,
     _SourceState,
     find_source,
     micros,
     prepare_all,
-    read_window,
+    read_group,
+    read_plan,
     source_states,
-    window_reads,
 )
 from featuredsl.windows.persist import fingerprint
 
@@ -266,17 +267,6 @@ class _Codec:
         return [r[0] for r in rows], out
 
 
-class _Group:
-    """The windows of one (source, key inputs): fetched together, over the longest one."""
-
-    def __init__(self, codec: _Codec, positions: tuple[int, ...]) -> None:
-        self.codec = codec
-        self.positions = positions
-        self.windows: list[int] = []
-        self.over: int | None = 0  # None: a lifetime window is among them
-        self.marks = bool(codec.horizon)  # the source evicts: read the eviction mark
-
-
 # ------------------------------------------------------------------------------ the state
 
 
@@ -407,35 +397,30 @@ class RedisState:
     def reader(self) -> Callable[..., tuple]:
         """The function the row evaluator calls: ``(row time, *key inputs) -> one value per
         window``, one round trip to Redis per call."""
-        plan = window_reads(self.program, self._sources)
-        by: dict[tuple, _Group] = {}
-        for i, r in enumerate(plan):
-            g = by.get((r.source, r.positions))
-            if g is None:
-                g = by[(r.source, r.positions)] = _Group(self._codecs[r.source], r.positions)
-            g.windows.append(i)
-            g.over = None if g.over is None or r.over is None else max(g.over, r.over)
-        groups = list(by.values())
-        empties = [r.empty for r in plan]
+        read_groups, empties = read_plan(self.program, self._sources)
+        # per group: the codec of its source, whether that source evicts (then its eviction
+        # mark is read too), and the longest window (events are fetched over it)
+        groups = [(g, self._codecs[g.source], bool(self._codecs[g.source].horizon), g.longest)
+                  for g in read_groups]
         client, errors, fail = self._client, self._errors, self._fail
 
         def read(time: dt.datetime | None, *keys: object) -> tuple:
             if time is None:  # no row time: every window is empty
                 return tuple(empties)
             t = micros(time)
-            asked: list[tuple[_Group, int | None]] = []
+            asked: list[tuple[ReadGroup, _Codec, bool, int | None]] = []
             commands: list[tuple] = []
-            for g in groups:
+            for g, codec, marks, over in groups:
                 key = tuple([keys[p] for p in g.positions])
                 if None in key:  # a null key sees empty windows
                     continue
-                lo = None if g.over is None else t - g.over
-                name = g.codec.key(key)
-                commands.append(("ZRANGEBYSCORE", g.codec.prefix + name,
+                lo = None if over is None else t - over
+                name = codec.key(key)
+                commands.append(("ZRANGEBYSCORE", codec.prefix + name,
                                  "-inf" if lo is None else _bound(lo, False), _bound(t, True)))
-                if g.marks:
-                    commands.append(("GET", g.codec.mark_prefix + name))
-                asked.append((g, lo))
+                if marks:
+                    commands.append(("GET", codec.mark_prefix + name))
+                asked.append((g, codec, marks, lo))
             out = list(empties)
             if not asked:
                 return tuple(out)
@@ -448,15 +433,14 @@ class RedisState:
                 replies = iter(pipe.execute())
             except errors as exc:
                 raise fail("read", exc) from None
-            for g, lo in asked:
+            for g, codec, marks, lo in asked:
                 members = next(replies)
-                mark = next(replies) if g.marks else None
+                mark = next(replies) if marks else None
                 if not members and mark is None:
                     continue  # the key has no events (or none since t - W): empty windows
-                log = _log(g.codec, members, lo, t)
+                log = _log(codec, members, lo, t)
                 log.evicted = None if mark is None else int(mark)
-                for i in g.windows:
-                    out[i] = read_window(log, plan[i], t, time)
+                read_group(log, g, t, time, out)
             return tuple(out)
 
         return read
