@@ -14,7 +14,7 @@ import polars as pl
 from featuredsl import artifact, ir
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
 from featuredsl.backends.row_backend import build_evaluator
-from featuredsl.bind import bind
+from featuredsl.bind import bind, inputs_read
 from featuredsl.checker import check_source
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import (
@@ -31,6 +31,7 @@ from featuredsl.windows.online import MemoryState
 from featuredsl.windows.sources import prepare_sources
 
 if TYPE_CHECKING:
+    from featuredsl.types import Type
     from featuredsl.windows.redis_state import RedisState
 
 
@@ -84,6 +85,27 @@ class Spec:
     def inputs(self) -> dict[str, str]:
         """The declared input schema: name -> type string (``"float?"``)."""
         return {n: str(t) for n, t in self.program.inputs.items()}
+
+    @property
+    def serving_inputs(self) -> dict[str, str]:
+        """The inputs the features read: name -> type string, in declaration order. What the
+        row evaluator and ``transform`` require and read; an input read only by statistics
+        (a label) or by nothing is needed by ``fit`` alone. Decided by the spec text, never by
+        fitted values, so a refit does not change it."""
+        return {n: str(t) for n, t in self.serving_schema().items()}
+
+    @property
+    def fit_only_inputs(self) -> list[str]:
+        """The inputs read only by statistics (a label, a column only a mean is taken of):
+        ``fit`` needs them; the row evaluator and ``transform`` neither require nor read them."""
+        by_stats = inputs_read(self.program, [s.expr for s in self.program.stats.values()])
+        serving = self.serving_schema()
+        return [n for n in by_stats if n not in serving]
+
+    def serving_schema(self) -> dict[str, Type]:
+        """:attr:`serving_inputs` with their types as :class:`~featuredsl.types.Type`."""
+        return inputs_read(self.program, [ir.LetRef(f.expr.type, f.name)
+                                          for f in self.program.features])
 
     @property
     def output_types(self) -> dict[str, str]:
@@ -193,8 +215,9 @@ class Spec:
         if sources:
             self._no_windows(sources)
         self.feature_exprs()
-        src = data_io.open_source(data, self.program.inputs)
-        return self.select(data_io.prepare(src.lf, self.program.inputs, keep, text=src.text),
+        inputs = self.serving_schema()
+        src = data_io.open_source(data, inputs)
+        return self.select(data_io.prepare(src.lf, inputs, keep, text=src.text),
                             keep)
 
     def _no_windows(self, sources: Mapping[str, object]) -> None:
@@ -222,7 +245,7 @@ class Spec:
         events = prepare_sources(bound, sources) if bound.windows else None
         if sources and not bound.windows:
             self._no_windows(sources)
-        inputs = self.program.inputs
+        inputs = self.serving_schema()
         src = data_io.open_source(data, inputs)
         prepared_lf = data_io.prepare(src.lf, inputs, keep, text=src.text, checks=True)
         engine: Literal["streaming", "in-memory"] = (

@@ -28,7 +28,7 @@ from featuredsl import ir
 from featuredsl.backends.row_backend import evaluate_constant
 from featuredsl.errors import NotFittedError
 from featuredsl.functions.registry import specialized
-from featuredsl.types import BOOL
+from featuredsl.types import BOOL, Type
 
 # The bound IR lives in ir.py, so that backends depend on the IR alone.
 BoundFeature = ir.BoundFeature
@@ -56,8 +56,33 @@ def bind(program: ir.Program, stats: Mapping[str, object], *, exprs: Sequence[ir
             for node in ir.walk(root):
                 if isinstance(node, ir.Window):
                     windows.setdefault(node.key(), node)
-        return ir.BoundProgram(dict(program.inputs), values, order, outs, extra,
+        read = inputs_read(program, [*(ir.LetRef(f.expr.type, f.name) for f in program.features
+                                       if features)], exprs)
+        return ir.BoundProgram(read, values, order, outs, extra,
                                list(windows.values()), dict(program.sources), program.time)
+
+
+def inputs_read(program: ir.Program, roots: Iterable[ir.Expr], exprs: Sequence[ir.Expr] = ()
+                ) -> dict[str, Type]:
+    """The inputs ``roots`` and ``exprs`` (checked, unbound expressions) read, directly or
+    through named values, in declaration order: the row's time and the key inputs of their
+    windows included, statistics' arguments not (a statistic is a constant by then).
+
+    Decided on the checked program, not on the bound one, so that the inputs serving needs
+    (``Spec.serving_inputs``) are a property of the spec text and never change with a refit
+    (``if mean(x) > 0 then a else b`` needs both ``a`` and ``b``, whatever ``mean(x)`` is)."""
+    roots = [*roots, *exprs]
+    names = ir.referenced_values(program.values, program.order, roots)
+    used: set[str] = set()
+    for root in [*(program.values[n] for n in names), *roots]:
+        for node in ir.walk(root):
+            if isinstance(node, ir.Input):
+                used.add(node.name)
+            elif isinstance(node, ir.Window):
+                used.update(node.by)
+                if program.time is not None:
+                    used.add(program.time)
+    return {n: t for n, t in program.inputs.items() if n in used}
 
 
 def _frozen(value: object) -> object:

@@ -126,7 +126,7 @@ def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int =
     from featuredsl.data.files import interrupt_guard
 
     report = ParityReport(spec.features, limit=limit)
-    inputs = spec.program.inputs
+    inputs = spec.serving_schema()
     evaluate = spec.row_evaluator()
     spec.batch_plan()
     src = data_io.open_source(data, inputs, fmt)
@@ -144,7 +144,7 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
                    on_rows: Callable[[int], None] | None) -> None:
     from featuredsl.data.files import bad_row_error
 
-    inputs = spec.program.inputs
+    inputs = spec.serving_schema()
     offset = 0
     try:
         batches = prepared.collect_batches(chunk_size=batch_rows, engine="streaming")
@@ -152,7 +152,7 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
             hit = data_io.first_flagged(batch, flags)
             if hit is not None:
                 raise bad_row_error(src, inputs, offset + hit[0], hit[1])
-            frame = batch.select(list(inputs))
+            frame = batch.select(list(inputs) or [data_io.ROW_ANCHOR])
             rows = frame.to_dicts()
             batch_out = spec.select(frame.lazy(), []).collect().to_dicts()
             _compare(spec, report, "data", offset, rows, _run_rows(evaluate, rows), batch_out)

@@ -68,8 +68,10 @@ def test_check_json_schema() -> None:
     doc = json.loads(p.stdout)
     assert doc["version"] == 1
     assert doc["files"] == [
-        {"file": "tests/golden/diagnostics/types.feat", "errors": 13, "warnings": 1},
-        {"file": "tests/golden/diagnostics/warnings_ok.feat", "errors": 0, "warnings": 3},
+        {"file": "tests/golden/diagnostics/types.feat", "errors": 13, "warnings": 1,
+             "fit_only_inputs": []},
+        {"file": "tests/golden/diagnostics/warnings_ok.feat", "errors": 0, "warnings": 3,
+             "fit_only_inputs": []},
     ]
     assert (doc["errors"], doc["warnings"]) == (13, 4)
     d = next(x for x in doc["diagnostics"] if x["code"] == "E105")

@@ -192,7 +192,7 @@ def test_transform_writes_every_format(files: dict[str, Path], tmp_path: Path, e
 
 def test_transform_bad_data_names_column_row_and_type(tmp_path: Path) -> None:
     spec = tmp_path / "s.feat"
-    spec.write_text("input {\n  a: int\n  b: float?\n}\nfeature c = a + 1\n")
+    spec.write_text("input {\n  a: int\n  b: float?\n}\nfeature c = a + 1\nfeature d = b\n")
     out = tmp_path / "out.parquet"
     csv = tmp_path / "in.csv"
     csv.write_text("a,b\n1,1.5\n2,\n3,2.5\n,3.5\n5,1\n")
@@ -208,7 +208,8 @@ def test_transform_bad_data_names_column_row_and_type(tmp_path: Path) -> None:
     cli("transform", str(spec), "--data", str(csv), "-o", str(out), "--on-bad-data", "null",
         "--keep", "b")
     assert pl.read_parquet(out).to_dict(as_series=False) == {"b": [1.5, 2.0, None],
-                                                              "c": [2, None, 4]}
+                                                              "c": [2, None, 4],
+                                                              "d": [1.5, 2.0, None]}
     # a bad row far into a multi-batch file is found with its exact row number
     big = tmp_path / "big.parquet"
     n = 300_000

@@ -5,12 +5,15 @@ Text output (stdout) renders each diagnostic like a compiler (``error[E201]: ...
 prints one JSON document instead::
 
     {"version": 1,
-     "files": [{"file": "a.feat", "errors": 1, "warnings": 0}, ...],
+     "files": [{"file": "a.feat", "errors": 1, "warnings": 0,
+                "fit_only_inputs": ["label"]}, ...],
      "diagnostics": [{"file", "line", "column", "end_line", "end_column",
                       "severity", "code", "message", "hint"}, ...],
      "errors": 1, "warnings": 0}
 
-(a file that cannot be read has ``"unreadable": "<why>"`` in its ``files`` entry).
+(``fit_only_inputs``: inputs read only by statistics, which ``fit`` needs and serving does not;
+the text format names them in a line per file; a file that cannot be read has
+``"unreadable": "<why>"`` in its ``files`` entry).
 ``--format github`` prints one GitHub Actions annotation per diagnostic
 (``::error file=a.feat,line=3,col=5,...::message``). A directory argument means the `.feat`
 files below it. Exit status:
@@ -64,12 +67,19 @@ def _read(path: str, stdin_name: str) -> tuple[str, str]:
 
 def diagnose(text: str, name: str) -> list:
     """Every diagnostic of one spec, errors and warnings, in source order."""
+    return _diagnose(text, name)[0]
+
+
+def _diagnose(text: str, name: str) -> tuple[list, list[str]]:
+    """The diagnostics of one spec and, when it compiles, its fit-only inputs (read only by
+    statistics: ``fit`` needs them, serving does not)."""
     import featuredsl as fd
 
     try:
-        return list(fd.compile(text, name).diagnostics)
+        spec = fd.compile(text, name)
     except fd.SpecError as err:
-        return list(err.diagnostics)
+        return list(err.diagnostics), []
+    return list(spec.diagnostics), spec.fit_only_inputs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,12 +104,17 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"featuredsl check: error: {path}: {why}\n")
             unreadable = True
             continue
-        diags = [d for d in diagnose(text, name) if d.code not in ignored]
+        diags, fit_only = _diagnose(text, name)
+        diags = [d for d in diags if d.code not in ignored]
         found += diags
         n_err = sum(d.severity == "error" for d in diags)
-        files.append({"file": name, "errors": n_err, "warnings": len(diags) - n_err})
+        files.append({"file": name, "errors": n_err, "warnings": len(diags) - n_err,
+                      "fit_only_inputs": fit_only})
         rendered += [d.render(text, color=color) for d in diags
                      if not (args.quiet and d.severity != "error")]
+        if fit_only and not args.quiet:
+            rendered.append(f"{name}: fit-only inputs (read only by statistics; serving does "
+                            f"not need them): {', '.join(fit_only)}")
     errors = sum(d.severity == "error" for d in found)
     warnings = len(found) - errors
     if args.format == "github":

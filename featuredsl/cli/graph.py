@@ -15,7 +15,13 @@ nothing uses), ``dot`` (Graphviz: ``| dot -Tsvg``), ``mermaid`` (paste into Mark
      "features": {name: {"inputs": [...], "stats": [...], "via": [lets and features],
                          "sources": [...], "source_fields": {source: [fields]}}},
      "unused": {"inputs": [...], "stats": [...], "lets": [...], "sources": [...],
-                "source_fields": {source: [fields]}}}
+                "source_fields": {source: [fields]}},
+     "serving_inputs": [...], "fit_only_inputs": [...]}
+
+``serving_inputs`` are the inputs the features read (``Spec.serving_inputs``: what the row
+evaluator and ``transform`` require); ``fit_only_inputs`` those read only by statistics (a
+label: ``fit`` needs them, serving does not). The text format lists both when a spec has a
+fit-only input.
 
 A window aggregate (SPEC 13) reads its source (an edge source -> value), the fields it
 aggregates or tests in ``where=`` (``source_fields``; in dot and mermaid an edge from the
@@ -75,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
     unused: dict[str, object] = {k: [] if args.feature else graph.unused(k)
                                  for k in _UNUSED_KINDS}
     unused["field"] = {} if args.feature else graph.unused_fields()
+    # What serving needs (the whole spec only): the inputs the features read; the inputs
+    # read only by statistics (a label) are needed by fit alone.
+    serving = [] if args.feature else list(spec.serving_inputs)
+    unused["serving"] = serving
+    unused["fit_only"] = [] if args.feature else spec.fit_only_inputs
     if args.feature:
         graph = graph.restricted(args.feature)
     render = {"text": _text, "dot": _dot, "mermaid": _mermaid, "json": _json}[args.format]
@@ -147,6 +158,10 @@ def _text(graph: Lineage, unused: dict[str, Any]) -> str:
     if unused["field"]:
         extra.append("unused source fields: " + ", ".join(
             f"{q(src)}.{q(fld)}" for src, fs in unused["field"].items() for fld in fs))
+    if unused["fit_only"]:
+        extra.append(f"serving inputs: {names(unused['serving']) or '(none)'}")
+        extra.append("fit-only inputs (read only by statistics; not needed at serving): "
+                     + names(unused["fit_only"]))
     if extra:
         lines.append("")
         lines += extra
@@ -171,7 +186,8 @@ def _json(graph: Lineage, unused: dict[str, Any]) -> str:
            "features": {f: _summary(graph, f) for f in graph.features},
            "unused": {"inputs": unused["input"], "stats": unused["stat"],
                       "lets": unused["let"], "sources": unused["source"],
-                      "source_fields": unused["field"]}}
+                      "source_fields": unused["field"]},
+           "serving_inputs": unused["serving"], "fit_only_inputs": unused["fit_only"]}
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -200,7 +200,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
     fmt = format_of(out, output_format_)
     keep_names = spec.keep_list(keep)
     plan = spec.batch_plan()
-    inputs = spec.program.inputs
+    inputs = spec.serving_schema()
     src = data_io.open_source(data, inputs, input_format)
     checks = on_bad_data == "error"
     prepared = data_io.prepare(src.lf, inputs, keep_names, text=src.text, checks=checks)

@@ -534,6 +534,10 @@ def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr,
     return out
 
 
+#: The column ``prepare`` adds when it selects no input and no kept column (see there).
+ROW_ANCHOR = "__fd_rows"
+
+
 def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bool = False,
             checks: bool = False) -> pl.LazyFrame:
     """Select ``keep`` columns untouched plus every input widened to its canonical dtype.
@@ -568,7 +572,10 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     # A kept input read as CSV text has no dtype of its own: keep its parsed value.
     kept = [(exprs[k] if text and k in exprs else pl.col(k)).alias(f"__fd_keep_{i}")
             for i, k in enumerate(keep)]
-    return lf.select(kept + list(exprs.values()) + masks)
+    # A spec whose features read no input (constants, statistics) still has one output row
+    # per input row: a row number keeps the frame as tall as the data.
+    rows = [] if exprs or kept else [pl.int_range(pl.len()).alias(ROW_ANCHOR)]
+    return lf.select(kept + list(exprs.values()) + masks + rows)
 
 
 def check(prepared: pl.DataFrame, raw: pl.LazyFrame, inputs: dict[str, Type]) -> pl.DataFrame:
