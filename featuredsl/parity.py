@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ from featuredsl.backends.polars_backend import dtype_of
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import FeatureDSLError, first_line
 from featuredsl.types import Type
+from featuredsl.windows.sources import prepare_sources
 
 if TYPE_CHECKING:
     from featuredsl.api import Spec
@@ -120,11 +121,14 @@ def _run_rows(evaluate: Callable[[dict], dict], rows: Iterable[dict]) -> list[di
 
 
 def check_data(spec: Spec, data: object, *, fmt: str | None = None, limit: int = 3,
-               batch_rows: int = 20_000,
-               on_rows: Callable[[int], None] | None = None) -> ParityReport:
-    """Both backends over a dataset, batch by batch (bounded memory)."""
+               batch_rows: int = 20_000, on_rows: Callable[[int], None] | None = None,
+               sources: Mapping[str, object] | None = None) -> ParityReport:
+    """Both backends over a dataset, batch by batch (bounded memory). A spec with window
+    aggregates is compared by :func:`check_windowed` over the events of ``sources``."""
     from featuredsl.data.files import interrupt_guard
 
+    if spec.bound().windows or sources:
+        return check_windowed(spec, data, sources, fmt=fmt, limit=limit, on_rows=on_rows)
     report = ParityReport(spec.features, limit=limit)
     inputs = spec.serving_schema()
     evaluate = spec.row_evaluator()
@@ -164,13 +168,94 @@ def _check_batches(spec: Spec, report: ParityReport, src: data_io.Source,
 
 
 def check_rows(spec: Spec, rows: Sequence[dict], *, limit: int = 3,
-               report: ParityReport | None = None, source: str = "edge-cases") -> ParityReport:
-    """Both backends over raw rows (dicts of Python values, NaN allowed)."""
+               report: ParityReport | None = None, source: str = "edge-cases",
+               sources: Mapping[str, object] | None = None) -> ParityReport:
+    """Both backends over raw rows (dicts of Python values, NaN allowed). A spec with window
+    aggregates reads the events of ``sources`` (none given: every source empty), batch
+    against an online replay (:func:`replay`)."""
     report = report or ParityReport(spec.features, limit=limit)
     frame = frame_of(spec, rows)
+    if spec.bound().windows:
+        events = window_events(spec, sources)
+        batch_out = spec.transform(frame, sources=events).to_dicts()
+        times = _times(frame, spec.bound().time)
+        _compare(spec, report, source, 0, rows, replay(spec, rows, times, events), batch_out)
+        return report
     batch_out = spec.transform(frame).to_dicts()
     _compare(spec, report, source, 0, rows, _run_rows(spec.row_evaluator(), rows), batch_out)
     return report
+
+
+# ------------------------------------------------------------------------------ windows
+
+
+def check_windowed(spec: Spec, data: object, sources: Mapping[str, object] | None, *,
+                   fmt: str | None = None, limit: int = 3,
+                   on_rows: Callable[[int], None] | None = None) -> ParityReport:
+    """Parity of a spec with window aggregates: the batch backend (``transform`` with the
+    events of ``sources``) against the serving path, an online state replayed in time order
+    (:func:`replay`). In memory: every row's window needs its key's history."""
+    report = ParityReport(spec.features, limit=limit)
+    inputs = spec.serving_schema()
+    events = window_events(spec, sources)
+    src = data_io.open_source(data, inputs, fmt)
+    prepared_lf = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
+    try:
+        prepared = prepared_lf.collect(engine="streaming")
+    except data_io.READ_ERRORS as exc:
+        raise FeatureDSLError(f"cannot read the data: {first_line(exc)}") from None
+    frame = data_io.check(prepared, src.lf, inputs).select(list(inputs))
+    rows = frame.to_dicts()
+    batch_out = spec.transform(frame, sources=events).to_dicts()
+    row_out = replay(spec, rows, _times(frame, spec.bound().time), events)
+    _compare(spec, report, "data", 0, rows, row_out, batch_out)
+    if on_rows is not None:
+        on_rows(len(rows))
+    return report
+
+
+def window_events(spec: Spec, sources: Mapping[str, object] | None
+                  ) -> dict[str, pl.DataFrame]:
+    """The events of each source the spec's windows read, validated and widened (``None``:
+    every source empty)."""
+    bound = spec.bound()
+    if sources is None:
+        sources = {name: pl.DataFrame(schema={f: dtype_of(t) for f, t in s.fields.items()})
+                   for name, s in bound.sources.items()
+                   if any(w.source == name for w in bound.windows)}
+    return prepare_sources(bound, sources)
+
+
+def _times(frame: pl.DataFrame, time: str | None) -> list[int | None]:
+    """The rows' times in µs since the epoch (the replay order)."""
+    assert time is not None  # a spec with windows has a row time
+    return frame.get_column(time).dt.epoch("us").to_list()
+
+
+def replay(spec: Spec, rows: Sequence[dict], times: Sequence[int | None],
+           events: Mapping[str, pl.DataFrame]) -> list[dict | Exception]:
+    """The serving path over ``rows``: a fresh in-process online state, and the rows in time
+    order (ties in row order), each evaluated after ingesting exactly the events of every
+    source with a time before it (in (time, log) order), as a live server that received
+    events and requests in time order would answer. Returns the outputs in row order."""
+    state = spec.online_state()
+    evaluate = spec.row_evaluator(state=state)
+    logs = []
+    for name, frame in events.items():
+        tf = spec.bound().sources[name].time
+        ordered = frame.with_row_index("__fd_log").sort(tf, "__fd_log").drop("__fd_log")
+        logs.append((name, ordered.get_column(tf).dt.epoch("us").to_list(),
+                     ordered.to_dicts(), [0]))
+    order = sorted(range(len(rows)), key=lambda i: (times[i] is None, times[i] or 0, i))
+    out: list[dict | Exception] = [{}] * len(rows)
+    for i in order:
+        t = times[i]
+        for name, ev_times, ev_rows, at in logs:
+            while at[0] < len(ev_rows) and (t is None or ev_times[at[0]] < t):
+                state.ingest(name, ev_rows[at[0]])
+                at[0] += 1
+        out[i] = _run_rows(evaluate, [rows[i]])[0]
+    return out
 
 
 def frame_of(spec: Spec, rows: Sequence[dict]) -> pl.DataFrame:

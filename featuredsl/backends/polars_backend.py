@@ -101,10 +101,11 @@ class BatchPlan:
         for stage in self.stages:
             lf = lf.with_columns(stage)
         # Polars may simplify a row-dependent expression to a scalar (``when(true).then(0)``);
-        # a select of scalars alone would return one row. A row index column keeps every
-        # select as tall as the frame; it is dropped again.
+        # a select of scalars alone would return one row. A column of the frame keeps every
+        # select as tall as the frame; it is dropped again. Without inputs, the frame's first
+        # column (``prepare`` always gives one); a plain column keeps the plan streaming.
         anchor = (pl.col(self.anchor) if self.anchor is not None
-                  else pl.int_range(pl.len())).alias("__fd_anchor")
+                  else pl.first()).alias("__fd_anchor")
         return lf.select([*kept, *self.features, anchor]).drop("__fd_anchor")
 
 

@@ -186,6 +186,82 @@ def data_path(path: str, fmt: str | None) -> str:
     return str(link)
 
 
+def add_sources(p: argparse.ArgumentParser) -> None:
+    """``--source NAME=PATH`` (repeatable): the events of a spec's event sources (SPEC 13)."""
+    p.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
+                   help="the events of source NAME, a Parquet, CSV, Arrow IPC or NDJSON file "
+                        "(repeatable; needed by specs with window aggregates)")
+
+
+def sources_of(args: argparse.Namespace, spec: Spec, spec_path: str,
+               fitting: bool = False) -> dict[str, str] | None:
+    """The ``--source`` files by source name, checked against the spec: every source its
+    windows read is given, no unknown or repeated name, each file exists and has a format
+    the CLI reads. ``None`` for a spec without window aggregates (and no ``--source``)."""
+    given: dict[str, str] = {}
+    for item in args.source:
+        name, sep, path = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise UsageError(f"--source {item}: expected NAME=PATH, e.g. "
+                             "--source txns=txns.parquet")
+        if name in given:
+            raise UsageError(f"--source {name} is given twice")
+        given[name] = path
+    from featuredsl import ir
+
+    program = spec.program
+    declared = list(program.sources)
+    unknown = [n for n in given if n not in program.sources]
+    if unknown:
+        names = ", ".join(f"`{n}`" for n in declared) or "none"
+        raise UsageError(f"--source {unknown[0]}: {spec_path} declares no source "
+                         f"`{unknown[0]}` (its sources: {names})")
+    # Decided on the spec text (a spec need not be fitted yet); fitting also reads the
+    # windows inside statistics' arguments (`stat m = mean(count(txns, over=7d))`).
+    roots = [*program.values.values(),
+             *(a for st in program.stats.values() for a in st.expr.args if fitting)]
+    needed = sorted({n.source for e in roots for n in ir.walk(e) if isinstance(n, ir.Window)})
+    if not needed:
+        if given:
+            raise UsageError(f"--source given, but {spec_path} has no window aggregates to "
+                             "read it")
+        return None
+    missing = [n for n in needed if n not in given]
+    if missing:
+        raise UsageError(f"{spec_path} has window aggregates over source `{missing[0]}`: pass "
+                         f"its events with --source {missing[0]}=PATH")
+    from featuredsl.data.files import format_of as lib_format_of
+    from featuredsl.errors import InputError
+
+    for name, path in given.items():
+        if not Path(path).is_file():
+            raise UsageError(f"--source {name}={path}: no such file")
+        try:
+            lib_format_of(path, None, "source")
+        except InputError as exc:
+            raise UsageError(f"--source {name}: {exc}") from None
+    return {n: given[n] for n in needed}
+
+
+def loaded_state(spec: Spec, sources: Mapping[str, str] | None) -> object | None:
+    """An in-process online state holding every event of the ``--source`` files (nothing
+    evicted), for ``eval`` and ``explain``: a row is answered at its own time from the events
+    before it, as a server that had received these events would. None without sources."""
+    if sources is None:
+        return None
+    state = spec.online_state(lateness=far_lateness())
+    for name, path in sources.items():
+        state.ingest_batch(name, path)
+    return state
+
+
+def far_lateness() -> dt.timedelta:
+    """A lateness that evicts nothing: for a state loaded from whole files and read at any
+    time (``eval``, ``explain``), every event stays readable."""
+    return dt.timedelta(days=3_650_000)
+
+
 # ------------------------------------------------------------------------------ progress
 
 

@@ -29,7 +29,12 @@ JSON tokens Infinity/-Infinity (see docs/cli.md).
 A bad line is reported as `line N: ...` naming the field; the pipe stops with exit status 2,
 or with --keep-going writes `null` for that line and continues (exit 2 at the end).
 
+A spec with window aggregates reads its events from --source NAME=PATH: they are loaded into
+an in-process online state, and each row is answered at its own time from the events
+before it.
+
 examples:
+  featuredsl eval fraud.json --source txns=txns.parquet --row '{"user_id": 7, "ts": ...}'
   featuredsl eval model.json --row '{"amount": 12.5, "ts": "2024-07-06T22:15:00Z", ...}'
   cat requests.jsonl | featuredsl eval model.json > features.jsonl
 """
@@ -42,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--row", metavar="JSON", help="one row as a JSON object (else: stdin)")
     p.add_argument("--features", metavar="NAME,...", default="",
                    help="output only these features")
+    c.add_sources(p)
     p.add_argument("--keep-going", action="store_true",
                    help="on a bad line write null, report it, and continue")
 
@@ -62,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise c.UsageError(f"unknown feature `{unknown[0]}`; the spec's features are "
                            f"{', '.join(spec.features)}")
-    evaluate = spec.row_evaluator()
+    state = c.loaded_state(spec, c.sources_of(args, spec, args.spec))
+    evaluate = spec.row_evaluator(state=state)  # type: ignore[arg-type]
 
     def answer(text: str, where: str) -> str:
         out = evaluate(c.parse_row(text, spec, where))

@@ -47,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--row", metavar="JSON", help="the row, a JSON object (see `featuredsl eval`)")
     p.add_argument("--feature", action="append", default=[], metavar="NAME",
                    help="explain only this feature (repeatable; default: all)")
+    c.add_sources(p)
     p.add_argument("--codegen", action="store_true", help="print the generated row code")
     p.add_argument("--plan", action="store_true", help="print the Polars (batch) plan")
 
@@ -64,18 +65,24 @@ def run(args: argparse.Namespace) -> int:
                                f"{', '.join(spec.features)}")
     if args.row is None and not (args.codegen or args.plan):
         raise c.UsageError("give --row JSON (and/or --codegen, --plan)")
+    windowed = bool(spec.bound().windows)
+    # a window spec's trace reads the --source events; --codegen and --plan alone need none
+    sources = c.sources_of(args, spec, args.spec) if args.row is not None or args.source \
+        else None
     w = sys.stdout.write
     if args.row is not None:
         row = c.parse_row(args.row, spec, "--row")
-        w(_trace(spec, row, names or spec.features))
+        w(_trace(spec, row, names or spec.features, sources))
     if args.codegen:
         w("\n# generated row code (evaluator.source)\n" if args.row is not None else "")
-        w(spec.row_evaluator().source)  # type: ignore[attr-defined]
+        state = spec.online_state() if windowed else None
+        w(spec.row_evaluator(state=state).source)  # type: ignore[attr-defined]
     if args.plan:
         from featuredsl import parity
 
         rows = [c.parse_row(args.row, spec, "--row")] if args.row is not None else []
-        plan = spec.transform_lazy(parity.frame_of(spec, rows)).explain()
+        events = parity.window_events(spec, sources) if windowed else None
+        plan = spec.transform_lazy(parity.frame_of(spec, rows), sources=events).explain()
         w(("\n# Polars plan (transform_lazy(...).explain())\n" if args.row or args.codegen
            else "") + plan + "\n")
     return c.OK
@@ -84,10 +91,11 @@ def run(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ trace
 
 
-def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
+def _trace(spec: Spec, row: dict, targets: list[str], sources: dict[str, str] | None) -> str:
     from featuredsl import ir
     from featuredsl.backends.row_backend import build_evaluator
     from featuredsl.bind import bind
+    from featuredsl.types import Type
 
     program = spec.program
     stats = spec.fitted_statistics()
@@ -102,10 +110,15 @@ def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
             extra[keys[k]] = e
         return keys[k]
 
+    counts: dict[tuple, ir.Window] = {}  # each window step -> the count of its events
     for name in program.order:
         steps = [e for e in _steps(program.values[name])]
         for e in steps:
             out_name(e)
+            if isinstance(e, ir.Window):
+                counts[e.key()] = ir.Window(Type("int"), "count", e.source, None, e.over,
+                                            e.where, e.by)
+                out_name(counts[e.key()])
         blocks.append((name, program.values[name], steps))
     for name, t in program.inputs.items():
         out_name(ir.Input(t, name))
@@ -114,9 +127,19 @@ def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
         values={**program.values, **extra},
         features=[ir.Feature(n, program.values[n]) for n in program.order]
         + [ir.Feature(n, e) for n, e in extra.items()],
-        order=[*program.order, *extra])
+        order=[*program.order, *extra], sources=program.sources, time=program.time)
     with ir.deep_recursion():
-        values = build_evaluator(bind(derived, stats))(row)
+        bound = bind(derived, stats)
+        if bound.windows:
+            # the same state class serving uses, over the derived program's windows
+            from featuredsl.windows.online import MemoryState
+
+            state = MemoryState(bound, lateness=c.far_lateness())
+            for src, path in (sources or {}).items():
+                state.ingest_batch(src, path)
+            values = build_evaluator(bound, state.reader())(row)
+        else:
+            values = build_evaluator(bound)(row)
 
     def val(e: ir.Expr) -> str:
         if isinstance(e, ir.LetRef):
@@ -151,6 +174,10 @@ def _trace(spec: Spec, row: dict, targets: list[str]) -> str:
         untaken = _untaken(definition, values, keys)
         for e in steps:
             mark = "    (not taken)" if e.key() in untaken else ""
+            if isinstance(e, ir.Window):
+                lines.append(f"  window {show(e)}: {_bounds(e, program, values, keys)}, "
+                             f"{val(counts[e.key()])} events = {val(e)}{mark}")
+                continue
             lines.append(f"  step  {show(e)} = {val(e)}{mark}")
         lines.append(f"  => {name} = {c.dumps(c.to_json_value(values[name]))}")
         lines.append("")
@@ -168,8 +195,9 @@ def _steps(e: ir.Expr) -> list[ir.Expr]:
     def visit(node: ir.Expr, root: bool) -> None:
         for ch in node.children():
             visit(ch, False)
-        if root or isinstance(node, ir.Const | ir.Input | ir.LetRef | ir.StatRef | ir.Cast):
-            return
+        if (root and not isinstance(node, ir.Window)) \
+                or isinstance(node, ir.Const | ir.Input | ir.LetRef | ir.StatRef | ir.Cast):
+            return  # a window is shown even as the whole definition: its bounds and count
         k = node.key()
         if k not in seen:
             seen.add(k)
@@ -238,6 +266,32 @@ def _untaken(e: ir.Expr, values: dict, keys: dict[tuple, str]) -> set[tuple]:
     return out
 
 
+def _bounds(w: ir.Window, program: ir.Program, values: dict, keys: dict[tuple, str]) -> str:
+    """``key user_id = 7, events in [start, end)`` of one window at this row."""
+    import datetime as dt
+
+    from featuredsl import ir
+
+    def given(name: str) -> object:
+        return values[keys[ir.Input(program.inputs[name], name).key()]]
+
+    src = program.sources[w.source]
+    key = ", ".join(f"{k} = {c.dumps(c.to_json_value(given(b)))}"
+                    for k, b in zip(src.keys, w.by, strict=True))
+    assert program.time is not None
+    t = given(program.time)
+    if not isinstance(t, dt.datetime):
+        return f"key {key}, no row time"
+    end = c.to_json_value(t)
+    if w.over is None:
+        return f"key {key}, every event before {end}"
+    try:
+        start = c.to_json_value(t - dt.timedelta(microseconds=w.over))
+    except OverflowError:
+        start = "the earliest time"
+    return f"key {key}, events in [{start}, {end})"
+
+
 # ------------------------------------------------------------------------------ display
 
 _PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
@@ -286,6 +340,12 @@ def _show(e: ir.Expr) -> tuple[str, int]:
             p = _PREC.get(sym, 4)
             return f"{wrap(e.args[0], p)} {sym} {wrap(e.args[1], p + 1)}", p
         return f"{e.function.name}({', '.join(_show(a)[0] for a in e.args)})", 9
+    if isinstance(e, ir.Window):
+        what = e.source if e.field is None else f"{e.source}.{e.field}"
+        opts = "" if e.over is None else f", over={_duration(e.over)}"
+        if e.where is not None:
+            opts += f", where={_show(e.where)[0]}"
+        return f"{e.function}({what}{opts})", 9
     return type(e).__name__, 9
 
 

@@ -18,8 +18,12 @@ Fit-time warnings (a zero std that makes a feature always null, an empty vocabul
 all-null input, a constant feature) are printed on stderr; with --strict they make the exit
 status 1, so a training pipeline can stop on a degenerate fit.
 
-example:
+A spec with window aggregates (SPEC 13) reads each event source's file from --source
+NAME=PATH; each training row sees only its key's events before its time.
+
+examples:
   featuredsl fit transactions.feat --data train.parquet -o model.json
+  featuredsl fit fraud.feat --data labels.parquet --source txns=txns.parquet -o model.json
 """
 
 
@@ -31,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="ARTIFACT",
                    help="where to write the artifact (.json)")
     c.add_input_format(p)
+    c.add_sources(p)
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when fitting gives warnings (the artifact is still written)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -54,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
     if not parent.is_dir():  # say so before a long fit, not after
         raise c.UsageError(f"{args.output}: the directory {parent} does not exist")
     spec = fd.compile_file(args.spec)
+    sources = c.sources_of(args, spec, args.spec, fitting=True)
     data = c.data_path(args.data, args.input_format)
     with c.Ticker(c.Progress.wanted(args.progress), prog) as ticker:
         ticker.phase = "fitting statistics and the training profile"
         with warnings.catch_warnings():
             # The warnings are printed below from fitted.fit_warnings, once each.
             warnings.simplefilter("ignore", fd.FitTimeWarning)
-            fitted = spec.fit(data)
+            fitted = spec.fit(data, sources)
         ticker.phase = "writing the artifact"
         fitted.save(args.output)
     for w in fitted.fit_warnings:

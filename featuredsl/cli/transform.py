@@ -19,7 +19,12 @@ exit status 2 and one line naming the column, the row (0-based) and the expected
 output file is left behind (the output is written to a temporary file and renamed at the
 end). --on-bad-data null computes such values as null instead, as Spec.transform_lazy does.
 
+A spec with window aggregates (SPEC 13) reads each event source from --source NAME=PATH;
+each row sees exactly its key's events in [time - over, time). Such a transform needs every
+key's history at once, so it is computed in memory (not streamed) and then written.
+
 examples:
+  featuredsl transform fraud.json --data rows.parquet --source txns=txns.parquet -o out.parquet
   featuredsl transform model.json --data events.parquet -o features.parquet --keep user_id,label
   featuredsl transform spec.feat --data rows.csv -o out.ndjson
 """
@@ -34,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", metavar="COL,...", default="",
                    help="input columns to copy to the output, before the features")
     c.add_input_format(p)
+    c.add_sources(p)
     p.add_argument("--output-format", choices=c.FORMAT_NAMES, metavar="FORMAT",
                    help="write OUT as this format whatever its extension")
     p.add_argument("--on-bad-data", choices=("error", "null"), default="error",
@@ -66,14 +72,22 @@ def run(args: argparse.Namespace) -> int:
     spec = c.load_spec(args.spec)
     c.require_fitted(spec, args.spec)
     keep = [k.strip() for k in args.keep.split(",") if k.strip()]
+    sources = c.sources_of(args, spec, args.spec)
     in_fmt = c.format_of(args.data, args.input_format, "input")
+    data: str = args.data
+    read_fmt: str | None = in_fmt
+    if sources is not None:
+        if args.on_bad_data != "error":
+            raise c.UsageError("--on-bad-data null is not available for a spec with window "
+                               "aggregates: its rows and events are validated whole")
+        data, read_fmt = c.data_path(args.data, args.input_format), None  # by extension
     c.format_of(args.output, args.output_format, "output")
     progress = c.Progress(c.Progress.wanted(args.progress), "featuredsl transform")
     if progress.enabled:
         progress.total = _total_rows(args.data, in_fmt)
-    rows = transform_file(spec, args.data, args.output, keep=keep, input_format=in_fmt,
+    rows = transform_file(spec, data, args.output, keep=keep, input_format=read_fmt,
                           output_format_=args.output_format, on_bad_data=args.on_bad_data,
-                          on_rows=progress.add)
+                          on_rows=progress.add, sources=sources)
     progress.finish()
     if not args.quiet:
         sys.stderr.write(f"featuredsl transform: {rows:,} rows, {len(keep)} kept column"

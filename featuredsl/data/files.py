@@ -38,7 +38,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -187,18 +187,28 @@ def _check_writable(schema: pl.Schema, fmt: str) -> None:
 def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
                    keep: Iterable[str] | None = None, input_format: str | None = None,
                    output_format_: str | None = None, on_bad_data: str = "error",
-                   on_rows: Callable[[int], None] | None = None) -> int:
+                   on_rows: Callable[[int], None] | None = None,
+                   sources: Mapping[str, object] | None = None) -> int:
     """Stream ``data`` (a file) through ``spec`` into ``out``; return the number of rows.
 
     ``keep``: input-file columns copied to the output before the features. ``on_bad_data``:
     ``"error"`` (default) raises ``InputError`` for the first bad value (column, row, expected
     type) and leaves no output; ``"null"`` computes bad values as null (``transform_lazy``).
     ``on_rows(n)`` is called after each batch of ``n`` rows is written (progress).
+
+    A spec with window aggregates reads its events from ``sources`` (as
+    ``Spec.transform``). Every row's window needs its key's whole history, so such a
+    transform is computed in memory by ``Spec.transform`` (validated whole, no
+    ``on_bad_data="null"``) and then written batch by batch like the streaming one.
     """
     if on_bad_data not in ("error", "null"):
         raise InputError(f"on_bad_data must be 'error' or 'null', got {on_bad_data!r}")
     fmt = format_of(out, output_format_)
     keep_names = spec.keep_list(keep)
+    out_path = _checked_output(out)
+    if spec.bound().windows or sources:
+        return _transform_windowed(spec, data, out_path, fmt, keep_names, input_format,
+                                   on_bad_data, on_rows, sources)
     plan = spec.batch_plan()
     inputs = spec.serving_schema()
     src = data_io.open_source(data, inputs, input_format)
@@ -218,10 +228,37 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
                 if dtype == pl.Float64 and name in spec.features]
         stream = stream.with_columns(infs)
         watched += [e.meta.output_name() for e in infs]
+
+    def batches() -> Iterator[pl.DataFrame]:
+        rows = 0
+        try:
+            for batch in stream.collect_batches(engine="streaming", maintain_order=True):
+                hit = data_io.first_flagged(batch, watched)
+                if hit is not None:
+                    raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
+                rows += batch.height
+                yield batch.select(names)
+        except data_io.READ_ERRORS as exc:
+            raise InputError(f"{data}: cannot process the data: {first_line(exc)}") from None
+
+    return _write_atomic(out_path, fmt, schema, batches(), on_rows,
+                         lambda rows: _check_every_row_written(src, data, rows))
+
+
+def _checked_output(out: str | Path) -> Path:
     out_path = Path(out)
     parent = out_path.parent if str(out_path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{out_path}: the directory {parent} does not exist")
+    return out_path
+
+
+def _write_atomic(out_path: Path, fmt: str, schema: pl.Schema,
+                  batches: Iterator[pl.DataFrame], on_rows: Callable[[int], None] | None,
+                  verify: Callable[[int], None]) -> int:
+    """Write ``batches`` to a temporary file next to ``out_path``, ``verify`` the row count,
+    then rename into place: a failed or interrupted run leaves no file under the name."""
+    parent = out_path.parent if str(out_path.parent) else Path(".")
     fd_, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=parent)
     os.close(fd_)
     rows = 0
@@ -229,26 +266,50 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
         writer = _Writer(tmp, fmt)
         with interrupt_guard() as interrupted:
             try:
-                for batch in stream.collect_batches(engine="streaming", maintain_order=True):
-                    hit = data_io.first_flagged(batch, watched)
-                    if hit is not None:
-                        raise bad_row_error(src, inputs, rows + hit[0], hit[1], schema=schema)
-                    writer.write(batch.select(names))
+                for batch in batches:
+                    writer.write(batch)
                     rows += batch.height
                     if on_rows is not None:
                         on_rows(batch.height)
-            except data_io.READ_ERRORS as exc:
-                raise InputError(f"{data}: cannot process the data: "
-                                 f"{first_line(exc)}") from None
             finally:
                 writer.close(pl.DataFrame(schema=schema))
             interrupted()  # a stream that ended because of Ctrl-C is not a complete output
-        _check_every_row_written(src, data, rows)
+        verify(rows)
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return rows
+
+
+def _transform_windowed(spec: Spec, data: str | Path, out_path: Path, fmt: str,
+                        keep_names: list[str], input_format: str | None, on_bad_data: str,
+                        on_rows: Callable[[int], None] | None,
+                        sources: Mapping[str, object] | None) -> int:
+    """``transform_file`` for a spec with window aggregates: ``Spec.transform`` in memory
+    (each row's window needs its key's history), then written in batches."""
+    if on_bad_data != "error":
+        raise InputError("on_bad_data='null' is not available for a spec with window "
+                         "aggregates: its rows and events are validated whole")
+    if input_format is not None and Path(data).suffix.lower() not in FORMATS[input_format]:
+        raise InputError(f"{data}: with window sources the data is read by its extension; "
+                         f"name the file *{FORMATS[input_format][0]}")
+    frame = spec.transform(data, keep_names, sources=sources)
+    schema = frame.schema
+    _check_writable(schema, fmt)
+    if fmt == "ndjson":
+        for name, dtype in schema.items():
+            if dtype == pl.Float64 and name in spec.features:
+                bad = frame.get_column(name).is_infinite().fill_null(False).arg_true()
+                if len(bad):
+                    raise _infinite_in_ndjson(name, int(bad[0]))
+    src = data_io.open_source(data, spec.serving_schema(), input_format)
+    return _write_atomic(out_path, fmt, schema, frame.iter_slices(_WRITE_ROWS), on_rows,
+                         lambda rows: _check_every_row_written(src, data, rows))
+
+
+#: Rows per written batch of an in-memory (windowed) transform.
+_WRITE_ROWS = 65_536
 
 
 def _check_every_row_written(src: data_io.Source, data: object, written: int) -> None:
@@ -271,8 +332,11 @@ def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,
     kind, i = flag[len("__fd_"):].rsplit("_", 1)
     if kind == "inf":
         assert schema is not None
-        name = list(schema)[int(i)]
-        return InputError(f"feature `{name}`, row {row}: an infinite value, which NDJSON cannot "
-                          "hold (Polars would write null); write Parquet, Arrow IPC or CSV",
-                          field=name, row=row)
+        return _infinite_in_ndjson(list(schema)[int(i)], row)
     return data_io.flag_error(src.lf, inputs, row, flag)
+
+
+def _infinite_in_ndjson(name: str, row: int) -> InputError:
+    return InputError(f"feature `{name}`, row {row}: an infinite value, which NDJSON cannot "
+                      "hold (Polars would write null); write Parquet, Arrow IPC or CSV",
+                      field=name, row=row)

@@ -573,8 +573,12 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     kept = [(exprs[k] if text and k in exprs else pl.col(k)).alias(f"__fd_keep_{i}")
             for i, k in enumerate(keep)]
     # A spec whose features read no input (constants, statistics) still has one output row
-    # per input row: a row number keeps the frame as tall as the data.
-    rows = [] if exprs or kept else [pl.int_range(pl.len()).alias(ROW_ANCHOR)]
+    # per input row: a flag of the data's first column keeps the frame as tall as the data
+    # (elementwise, so the plan stays streaming-native; a row number would not be).
+    rows: list[pl.Expr] = []
+    if not exprs and not kept:
+        rows = [pl.first().is_null().alias(ROW_ANCHOR) if lf.collect_schema().len()
+                else pl.int_range(pl.len()).alias(ROW_ANCHOR)]
     return lf.select(kept + list(exprs.values()) + masks + rows)
 
 
