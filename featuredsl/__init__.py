@@ -23,6 +23,7 @@ from featuredsl.errors import (
 
 if TYPE_CHECKING:
     from featuredsl.api import FittedSpec, Spec, compile, compile_file
+    from featuredsl.diff import diff
     from featuredsl.fit import FitTimeWarning, FitWarning
 
 __version__ = "0.1.0"
@@ -33,7 +34,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Spec": "featuredsl.api", "compile": "featuredsl.api", "compile_file": "featuredsl.api",
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
-    "FitWarning": "featuredsl.fit",
+    "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
 }
 
 
@@ -74,5 +75,6 @@ __all__ = [
     "__version__",
     "compile",
     "compile_file",
+    "diff",
     "load",
 ]

@@ -33,6 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "artifact": {"syntax/", "checker/", "ir", "fit/", "errors", "types", "__version__"},
     "api": {"syntax/", "checker/", "ir", "bind", "backends/", "data/", "windows/", "fit/",
             "artifact", "errors", "types"},
+    "irshow": {"ir", "types"},
+    "diff_report": {"api", "parity", "errors"},
+    "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
     "parity": {"api", "data/", "backends/", "windows/", "ir", "errors", "types"},
 }
 #: Free to import anything below them (nothing imports them).

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("featuredsl.cli.graph", "show which inputs and statistics feed which features"),
     "parity": ("featuredsl.cli.parity",
                "run both backends over data and edge cases, report any mismatch"),
+    "diff": ("featuredsl.cli.diff", "what a change to a spec or an artifact does to each feature"),
 }
 
 EPILOG = """\
