@@ -25,8 +25,6 @@ def compare_data(old: Spec, new: Spec, data: object, sources: Mapping[str, objec
                  pairs: list[tuple[str, str]], kinds: Mapping[str, str]) -> dict:
     """Both versions in batch over ``data``; per (old name, new name) pair the changed rows
     under the parity equality, null transitions, largest deltas and top transitions."""
-    from featuredsl.parity import same_value
-
     old_out = _transform(old, data, sources, "old")
     new_out = _transform(new, data, sources, "new")
     if old_out.height != new_out.height:  # cannot happen: both keep every row
@@ -35,38 +33,81 @@ def compare_data(old: Spec, new: Spec, data: object, sources: Mapping[str, objec
     rows = new_out.height
     report: dict = {"rows": rows, "features": {}}
     for old_name, name in pairs:
-        a = old_out.get_column(old_name).to_list()
-        b = new_out.get_column(name).to_list()
-        changed = 0
-        to_null = from_null = 0
-        deltas: list[tuple[float, int, object, object]] = []
-        transitions: Counter[tuple[str, str]] = Counter()
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            if same_value(x, y):
-                continue
-            changed += 1
-            if y is None:
-                to_null += 1
-            elif x is None:
-                from_null += 1
-            if _number(x) and _number(y):
-                d = abs(float(y) - float(x))
-                deltas.append((d if not math.isnan(d) else math.inf, i, x, y))
-            elif isinstance(x, str | bool | type(None)) and isinstance(y, str | bool | type(None)):
-                transitions[(_show(x), _show(y))] += 1
-        deltas.sort(key=lambda t: (-t[0], t[1]))
-        entry: dict = {"changed": changed, "changed_rate": changed / rows if rows else 0.0,
-                       "became_null": to_null, "was_null": from_null,
-                       "largest_deltas": [{"row": i, "old": _json(x), "new": _json(y)}
-                                          for _, i, x, y in deltas[:TOP]],
-                       "top_transitions": [
-                           {"old": o, "new": n, "rows": k} for (o, n), k in
-                           sorted(transitions.items(), key=lambda t: (-t[1], t[0]))[:TOP]]}
-        if changed == 0 and kinds.get(name) in ("definition_changed", "indirectly_changed",
-                                                "type_changed"):
+        a, b = old_out.get_column(old_name), new_out.get_column(name)
+        entry = _compare_columns(a, b) if _vectorizable(a, b) else _compare_values(a, b)
+        entry["changed_rate"] = entry["changed"] / rows if rows else 0.0
+        if entry["changed"] == 0 and kinds.get(name) in ("definition_changed",
+                                                         "indirectly_changed", "type_changed"):
             entry["note"] = f"definition changed, same values on these {rows:,} rows"
         report["features"][name] = entry
     return report
+
+
+def _vectorizable(a: pl.Series, b: pl.Series) -> bool:
+    """Same dtype, not a list: Polars' equality is the parity equality once NaN is ruled out
+    (``-0.0 == 0.0`` there too)."""
+    import polars as pl
+
+    return a.dtype == b.dtype and not isinstance(a.dtype, pl.List)
+
+
+def _compare_columns(a: pl.Series, b: pl.Series) -> dict:
+    """One feature's comparison in Polars (vectorized; Python sees only the top rows)."""
+    import polars as pl
+
+    frame = pl.DataFrame({"a": a, "b": b}).with_row_index("row")
+    same = pl.col("a").eq_missing(pl.col("b"))
+    if a.dtype.is_float():  # a NaN on either side is never equal (featuredsl makes none)
+        same = same & ~(pl.col("a").is_nan().fill_null(False)
+                        | pl.col("b").is_nan().fill_null(False))
+    diff = frame.filter(~same)
+    entry: dict = {"changed": diff.height,
+                   "became_null": diff.filter(pl.col("b").is_null()).height,
+                   "was_null": diff.filter(pl.col("a").is_null()).height,
+                   "largest_deltas": [], "top_transitions": []}
+    if a.dtype.is_numeric() and diff.height:
+        top = (diff.drop_nulls(["a", "b"])
+               .with_columns(d=(pl.col("b").cast(pl.Float64) - pl.col("a").cast(pl.Float64))
+                             .abs().fill_nan(math.inf))
+               .sort(["d", "row"], descending=[True, False]).head(TOP))
+        entry["largest_deltas"] = [{"row": r["row"], "old": _json(r["a"]), "new": _json(r["b"])}
+                                   for r in top.iter_rows(named=True)]
+    elif a.dtype in (pl.String, pl.Boolean) and diff.height:
+        counts = diff.group_by("a", "b").len().iter_rows()
+        entry["top_transitions"] = [
+            {"old": o, "new": n, "rows": k} for o, n, k in
+            sorted(((_show(x), _show(y), k) for x, y, k in counts),
+                   key=lambda t: (-t[2], t[0], t[1]))[:TOP]]
+    return entry
+
+
+def _compare_values(a: pl.Series, b: pl.Series) -> dict:
+    """One feature's comparison value by value under the parity equality (a type change or
+    a list feature)."""
+    from featuredsl.parity import same_value
+
+    changed = to_null = from_null = 0
+    deltas: list[tuple[float, int, object, object]] = []
+    transitions: Counter[tuple[str, str]] = Counter()
+    for i, (x, y) in enumerate(zip(a.to_list(), b.to_list(), strict=True)):
+        if same_value(x, y):
+            continue
+        changed += 1
+        if y is None:
+            to_null += 1
+        elif x is None:
+            from_null += 1
+        if _number(x) and _number(y):
+            d = abs(float(y) - float(x))
+            deltas.append((d if not math.isnan(d) else math.inf, i, x, y))
+        elif isinstance(x, str | bool | type(None)) and isinstance(y, str | bool | type(None)):
+            transitions[(_show(x), _show(y))] += 1
+    deltas.sort(key=lambda t: (-t[0], t[1]))
+    return {"changed": changed, "became_null": to_null, "was_null": from_null,
+            "largest_deltas": [{"row": i, "old": _json(x), "new": _json(y)}
+                               for _, i, x, y in deltas[:TOP]],
+            "top_transitions": [{"old": o, "new": n, "rows": k} for (o, n), k in
+                                sorted(transitions.items(), key=lambda t: (-t[1], t[0]))[:TOP]]}
 
 
 def _transform(spec: Spec, data: object, sources: Mapping[str, object] | None,
@@ -141,9 +182,8 @@ def text(d: Diff) -> str:
     rows = d.data["rows"] if d.data else 0
     for c in d.changes:
         head = f"  {_symbol(c.kind)} {_label(c):<{width}}  {c.kind}"
-        if c.name in data:
-            f = data[c.name]
-            head += f"   {f['changed']:,} of {rows:,} rows changed"
+        if c.name in data and (c.kind != "unchanged" or data[c.name]["changed"]):
+            head += f"   {data[c.name]['changed']:,} of {rows:,} rows changed"
         lines.append(head)
         lines += [f"      {x}" for x in _detail(c)]
         if c.name in data:

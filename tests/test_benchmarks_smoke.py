@@ -115,3 +115,14 @@ def test_window_benchmark_runs_on_tiny_sizes(tmp_path):
                    "| featuredsl row_evaluator(state=) |", "ingest: `ingest_batch`",
                    "Polars' sum differs from the exact sum on"):
         assert needle in proc.stdout, needle
+
+
+def test_diff_benchmark_runs_on_tiny_sizes():
+    """benchmarks/diff.py end to end on a few thousand rows: the table line is printed and
+    the changed definition is found. No timing is judged."""
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "diff", "--rows", "3000",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=180,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "1 definition_changed" in proc.stdout
+    assert "| `fd.diff(old, new, data=)` |" in proc.stdout

@@ -7,6 +7,7 @@ data are checked against both sides' own ``transform`` computed here independent
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -296,3 +297,24 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     # a spec with statistics has no values without its artifact
     r = cli("diff", str(good), str(good), "--data", str(tmp_path / "nocat.parquet"), check=2)
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dtype", [pl.Float64, pl.Int64, pl.String, pl.Boolean])
+def test_vectorized_comparison_equals_the_parity_equality(dtype: pl.DataType) -> None:
+    """Polars' column comparison gives what the value-by-value parity comparison gives:
+    nulls, -0.0 against 0.0, +-inf, int64 edges, non-ASCII and empty strings."""
+    from featuredsl import diff_report
+
+    rng = random.Random(3)
+    pools = {pl.Float64: [None, 0.0, -0.0, 1.5, math.inf, -math.inf, 5e-324, -1e308],
+             pl.Int64: [None, 0, -1, 2**63 - 1, -(2**63), 7],
+             pl.String: [None, "", "é", "日本", "a", "A"],
+             pl.Boolean: [None, True, False]}[dtype]
+    a = pl.Series([rng.choice(pools) for _ in range(3000)], dtype=dtype)
+    b = pl.Series([x if rng.random() < 0.5 else rng.choice(pools) for x in a.to_list()],
+                  dtype=dtype)
+    fast, slow = diff_report._compare_columns(a, b), diff_report._compare_values(a, b)
+    for k in ("changed", "became_null", "was_null", "top_transitions"):
+        assert fast[k] == slow[k], k
+    if dtype != pl.Float64:  # inf - inf has no order among equal deltas: compare the sets
+        assert fast["largest_deltas"] == slow["largest_deltas"]
