@@ -85,6 +85,15 @@ def inputs_read(program: ir.Program, roots: Iterable[ir.Expr], exprs: Sequence[i
     return {n: t for n, t in program.inputs.items() if n in used}
 
 
+def windows_read(program: ir.Program, statistics: bool = True) -> list[ir.Window]:
+    """Every window aggregate of the checked ``program``: in its named values, and with
+    ``statistics`` in the arguments of its statistics (what fitting computes; serving reads
+    only the former). Decided on the spec text, so it needs no fitted values."""
+    roots = [*program.values.values(),
+             *(a for s in program.stats.values() for a in s.expr.args if statistics)]
+    return [n for e in roots for n in ir.walk(e) if isinstance(n, ir.Window)]
+
+
 def _frozen(value: object) -> object:
     """A folded value in the constant convention: lists as tuples (constants are never
     mutated, and tuples can be bound and compared by value)."""

@@ -43,6 +43,7 @@ from ordered lists and sorted keys only, so it is byte-identical across runs and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from collections import Counter
@@ -186,47 +187,63 @@ class _Meaning:
         self.spec = spec
         self.program = spec.program
         self.stats = spec.fitted_statistics() if spec.is_fitted else None
-        self._full: dict[tuple[str, bool], tuple] = {}
+        self._lets: dict[tuple[str, bool], str] = {}  # digests of lets and statistics
 
-    def substitute(self, e: ir.Expr, by_value: bool) -> ir.Expr:
-        """``e`` with lets and statistics substituted (statistics by value if asked)."""
-        def inline(x: ir.Expr) -> ir.Expr | None:
-            if isinstance(x, ir.LetRef):
-                return self.substitute(self.program.values[x.name], by_value)
-            if isinstance(x, ir.StatRef):
-                if by_value and self.stats is not None:
-                    return ir.Const(x.type, _frozen(self.stats[x.name]))
-                return self.substitute(self.program.stats[x.name].expr, False)
-            return None
-
-        return _rewrite(e, inline)
+    def digest(self, e: ir.Expr, by_value: bool) -> str:
+        """The meaning of ``e`` as a digest: a hash over its node with each child replaced by
+        the child's digest, a ``let`` by its definition's and a statistic by its aggregate's
+        (or its fitted value's, ``by_value``). The same as comparing the fully inlined
+        expressions, but each shared ``let`` is hashed once (inlining a chain of lets that
+        reuse each other would grow exponentially)."""
+        if isinstance(e, ir.LetRef):
+            k = (e.name, by_value)
+            if k not in self._lets:
+                self._lets[k] = self.digest(self.program.values[e.name], by_value)
+            return self._lets[k]
+        if isinstance(e, ir.StatRef):
+            if by_value and self.stats is not None:
+                return self.digest(ir.Const(e.type, _frozen(self.stats[e.name])), False)
+            k = (f"\0{e.name}", False)
+            if k not in self._lets:
+                self._lets[k] = self.digest(self.program.stats[e.name].expr, False)
+            return self._lets[k]
+        local = _with_children(e, lambda c: ir.Const(c.type, ("#", self.digest(c, by_value))))
+        return hashlib.sha256(repr(local.key()).encode()).hexdigest()
 
     def key(self, name: str, by_value: bool = False) -> tuple:
         """The meaning key of a named value (feature or let)."""
-        k = (name, by_value)
-        if k not in self._full:
-            with ir.deep_recursion():
-                e = self.substitute(ir.LetRef(self.program.values[name].type, name), by_value)
-                self._full[k] = (e.key(), *self.context(e))
-        return self._full[k]
+        return self.key_of(ir.LetRef(self.program.values[name].type, name), by_value)
 
-    def key_of(self, e: ir.Expr) -> tuple:
-        """The meaning key of any expression of this side (a statistic's definition)."""
+    def key_of(self, e: ir.Expr, by_value: bool = False) -> tuple:
+        """The meaning key of any expression of this side (a statistic's definition): its
+        digest, the types of the inputs it reads and the sources its windows read."""
         with ir.deep_recursion():
-            inlined = self.substitute(e, False)
-            return (inlined.key(), *self.context(inlined))
+            return (self.digest(e, by_value), *self.context(e, by_value))
 
-    def context(self, e: ir.Expr) -> tuple:
-        """The input types and the source definitions an inlined expression reads."""
+    def context(self, e: ir.Expr, by_value: bool = False) -> tuple:
+        """The input types and the source definitions ``e`` reads, through its lets and
+        (unless ``by_value``) its statistics' arguments."""
         inputs, sources = set(), set()
-        for node in ir.walk(e):
-            if isinstance(node, ir.Input):
-                inputs.add(node.name)
-            elif isinstance(node, ir.Window):
-                sources.add(node.source)
-                inputs.update(node.by)
-                if self.program.time is not None:
-                    inputs.add(self.program.time)
+        seen: set[str] = set()
+
+        def visit(x: ir.Expr) -> None:
+            for node in ir.walk(x):
+                if isinstance(node, ir.LetRef) and node.name not in seen:
+                    seen.add(node.name)
+                    visit(self.program.values[node.name])
+                elif isinstance(node, ir.StatRef) and not by_value \
+                        and f"\0{node.name}" not in seen:
+                    seen.add(f"\0{node.name}")
+                    visit(self.program.stats[node.name].expr)
+                elif isinstance(node, ir.Input):
+                    inputs.add(node.name)
+                elif isinstance(node, ir.Window):
+                    sources.add(node.source)
+                    inputs.update(node.by)
+                    if self.program.time is not None:
+                        inputs.add(self.program.time)
+
+        visit(e)
         types = tuple((n, str(self.program.inputs[n])) for n in sorted(inputs)
                       if n in self.program.inputs)
         srcs = tuple((s, _source_key(self.program.sources[s])) for s in sorted(sources))
@@ -279,20 +296,24 @@ class _Meaning:
         return None
 
 
-def _rewrite(e: ir.Expr, fn: Callable[[ir.Expr], ir.Expr | None]) -> ir.Expr:
-    """``e`` with every node for which ``fn`` gives a replacement replaced (bottom-up for the
-    rest; a window's ``where=`` reads source fields and is kept as is)."""
-    got = fn(e)
-    if got is not None:
-        return got
+def _with_children(e: ir.Expr, fn: Callable[[ir.Expr], ir.Expr]) -> ir.Expr:
+    """``e`` with each direct child replaced by ``fn(child)`` (a window's ``where=`` reads
+    source fields and is kept as is)."""
     changes: dict[str, object] = {}
     for f in dataclasses.fields(e):
         v = getattr(e, f.name)
         if isinstance(v, ir.Expr) and not isinstance(e, ir.Window):
-            changes[f.name] = _rewrite(v, fn)
+            changes[f.name] = fn(v)
         elif isinstance(v, tuple) and v and all(isinstance(x, ir.Expr) for x in v):
-            changes[f.name] = tuple(_rewrite(x, fn) for x in v)
+            changes[f.name] = tuple(fn(x) for x in v)
     return dataclasses.replace(e, **changes) if changes else e  # type: ignore[arg-type]
+
+
+def _rewrite(e: ir.Expr, fn: Callable[[ir.Expr], ir.Expr | None]) -> ir.Expr:
+    """``e`` with every node for which ``fn`` gives a replacement replaced (bottom-up for the
+    rest; a window's ``where=`` reads source fields and is kept as is)."""
+    got = fn(e)
+    return got if got is not None else _with_children(e, lambda c: _rewrite(c, fn))
 
 
 def _source_key(s: ir.Source) -> tuple:
@@ -419,8 +440,8 @@ def _path(a: _Meaning, b: _Meaning, name: str, by_value: bool) -> list[str]:
             out.append(f"input {n}: {ta} -> {tb}")
     for s in sorted(set(a.program.sources) & set(b.program.sources)):
         if _source_key(a.program.sources[s]) != _source_key(b.program.sources[s]):
-            if any(isinstance(x, ir.Window) and x.source == s
-                   for x in ir.walk(a.substitute(a.program.values[name], False))):
+            read = a.context(ir.LetRef(a.program.values[name].type, name))[1]
+            if any(src == s for src, _ in read):
                 out.append(f"source {s}")
     return out or ["a dependency"]
 

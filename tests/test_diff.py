@@ -318,3 +318,14 @@ def test_vectorized_comparison_equals_the_parity_equality(dtype: pl.DataType) ->
         assert fast[k] == slow[k], k
     if dtype != pl.Float64:  # inf - inf has no order among equal deltas: compare the sets
         assert fast["largest_deltas"] == slow["largest_deltas"]
+
+
+def test_lets_that_reuse_each_other_are_hashed_once() -> None:
+    """A chain of lets each using the one before twice: fully inlined it would have 2**30
+    nodes; the digest hashes each let once. Inlining a let by hand is still no change."""
+    chain = "\n".join(f"let a{i} = a{i - 1} + a{i - 1}" for i in range(1, 31))
+    text = f"input {{ x: float }}\nlet a0 = x\n{chain}\nfeature f = a30\nfeature g = a1\n"
+    d = fd.diff(fd.compile(text), fd.compile(text.replace("let a0 = x", "let a0 = x * 2")))
+    assert d.features == {"f": "indirectly_changed", "g": "indirectly_changed"}
+    by_hand = text.replace("feature g = a1", "feature g = a0 + a0")
+    assert fd.diff(fd.compile(text), fd.compile(by_hand)).features["g"] == "formatting_only"

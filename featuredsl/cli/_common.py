@@ -208,7 +208,7 @@ def sources_of(args: argparse.Namespace, spec: Spec, spec_path: str,
         if name in given:
             raise UsageError(f"--source {name} is given twice")
         given[name] = path
-    from featuredsl import ir
+    from featuredsl.bind import windows_read
 
     program = spec.program
     declared = list(program.sources)
@@ -219,9 +219,7 @@ def sources_of(args: argparse.Namespace, spec: Spec, spec_path: str,
                          f"`{unknown[0]}` (its sources: {names})")
     # Decided on the spec text (a spec need not be fitted yet); fitting also reads the
     # windows inside statistics' arguments (`stat m = mean(count(txns, over=7d))`).
-    roots = [*program.values.values(),
-             *(a for st in program.stats.values() for a in st.expr.args if fitting)]
-    needed = sorted({n.source for e in roots for n in ir.walk(e) if isinstance(n, ir.Window)})
+    needed = sorted({w.source for w in windows_read(program, statistics=fitting)})
     if not needed:
         if given:
             raise UsageError(f"--source given, but {spec_path} has no window aggregates to "

@@ -67,7 +67,7 @@ import polars as pl
 
 from featuredsl import ir
 from featuredsl.backends.polars_backend import PolarsLowering
-from featuredsl.bind import bind
+from featuredsl.bind import bind, windows_read
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
@@ -263,9 +263,7 @@ def _with_windows(program: ir.Program, prepared: pl.LazyFrame,
                   sources: Mapping[str, object] | None) -> pl.LazyFrame:
     """The prepared rows with every window the program reads computed as a column (the
     windows need no statistics, so they are computed once, before every pass)."""
-    roots = [*program.values.values(),
-             *(a for s in program.stats.values() for a in s.expr.args)]
-    windows = [n for e in roots for n in ir.walk(e) if isinstance(n, ir.Window)]
+    windows = windows_read(program)
     if not windows:
         if sources:
             raise InputError(f"sources= given ({', '.join(sources)}) but the spec has no "
