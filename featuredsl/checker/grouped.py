@@ -75,7 +75,8 @@ def split_grouped(c: Checker, n: ast.Call, fn_name: str
         if k is None:
             continue
         if name == "smoothing" and fn_name != "mean":
-            c.error("E213", f"`smoothing=` applies to `mean` only, not `{fn_name}`", k.span)
+            c.error("E213", f"`smoothing=` applies to `mean` only, not `{fn_name}`", k.span,
+                    "remove `smoothing=`, or use mean(..., by=..., smoothing=m)")
             ok = False
             continue
         value = _constant(k.value)
