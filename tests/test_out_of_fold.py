@@ -85,3 +85,21 @@ def test_transform_on_other_data_uses_full_statistics():
 def test_bad_arguments(kw):
     with pytest.raises(InputError):
         fd.compile(SPEC).fit_transform(_data(), **kw)
+
+
+def test_cli_train_out(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "s.feat"
+    spec.write_text(SPEC)
+    data = tmp_path / "d.parquet"
+    _data().write_parquet(data)
+    run = [sys.executable, "-m", "featuredsl", "fit", str(spec), "--data", str(data), "-o",
+           str(tmp_path / "a.json"), "--folds", "4", "--seed", "2", "--fold-by", "user",
+           "--train-out", str(tmp_path / "oof.parquet")]
+    assert subprocess.run(run, capture_output=True).returncode == 0
+    _, want = fd.compile(SPEC).fit_transform(_data(), folds=4, seed=2, fold_by="user")
+    assert pl.read_parquet(tmp_path / "oof.parquet").equals(want)
+    bad = subprocess.run(run[:-2], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--train-out" in bad.stderr
