@@ -210,7 +210,9 @@ def test_artifact_round_trip_and_tampering(tmp_path, fitted):
             fd.load(q)
     bad = json.loads(json.dumps(doc))
     t = bad["stats"]["share(by=g, top=2)"]["value"]
-    t["keys"].append(["zz"]); t["values"].append(0.0); t["rows"].append(1)
+    t["keys"].append(["zz"])
+    t["values"].append(0.0)
+    t["rows"].append(1)
     bad["integrity"]["sha256"] = artifact.integrity_digest(bad)
     q = tmp_path / "top.json"
     q.write_text(json.dumps(bad))

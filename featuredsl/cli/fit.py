@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     return c.FINDING if args.strict and fitted.fit_warnings else c.OK
 
 
-def _fit_out_of_fold(spec, data, sources, args: argparse.Namespace):  # noqa: ANN001, ANN202
+def _fit_out_of_fold(spec, data, sources, args: argparse.Namespace):
     """``Spec.fit_transform`` with the training features written atomically to
     ``--train-out`` (its format from the extension)."""
     from featuredsl.data import files

@@ -109,7 +109,8 @@ def _moments(lf: pl.LazyFrame, col: str, keys: list[str], need_squares: bool
     x = pl.col(col).cast(pl.Float64)
     u = x.reinterpret(dtype=pl.UInt64)
     e = ((u // pl.lit(1 << 52, pl.UInt64)) % pl.lit(1 << 11, pl.UInt64)).cast(pl.Int64)
-    m = (u % pl.lit(1 << 52, pl.UInt64)) + pl.when(e > 0).then(pl.lit(1 << 52, pl.UInt64)).otherwise(
+    hidden = pl.lit(1 << 52, pl.UInt64)
+    m = (u % hidden) + pl.when(e > 0).then(hidden).otherwise(
         pl.lit(0, pl.UInt64))
     m = m.cast(pl.Int128)
     hi, lo = m // (1 << _HALF), m % (1 << _HALF)
@@ -118,7 +119,8 @@ def _moments(lf: pl.LazyFrame, col: str, keys: list[str], need_squares: bool
         aggs += [(hi * hi).sum().alias("__hh"), (hi * lo).sum().alias("__hl"),
                  (lo * lo).sum().alias("__ll")]
     got = (lf.filter(x.is_not_null())
-           .with_columns((u // pl.lit(1 << 63, pl.UInt64)).cast(pl.Int8).alias("__sign"), e.alias("__e"))
+           .with_columns((u // pl.lit(1 << 63, pl.UInt64)).cast(pl.Int8).alias("__sign"),
+                         e.alias("__e"))
            .group_by([*keys, "__sign", "__e"]).agg(aggs).collect(engine="streaming"))
     acc: dict[tuple, list[int]] = {}
     nk = len(keys)
