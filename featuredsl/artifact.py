@@ -273,7 +273,8 @@ def _check_table(value: object, stat: ir.Stat, *, stored: bool) -> tuple[object,
             return (None, f"group {i}: rows should be a positive int, got {_describe(r)}")
         out_keys.append(tuple(conv) if stored else list(conv))
         out_values.append(cv)
-    plain = [tuple(_from_json(list(k))) for k in out_keys] if not stored else out_keys
+    plain: list[Any] = ([tuple(_from_json(list(k)))  # type: ignore[arg-type]
+                       for k in out_keys] if not stored else out_keys)
     if len(set(plain)) != len(plain):
         return (None, "has duplicate group keys")
     order = [(-r, k) for r, k in zip(rows, plain, strict=True)]

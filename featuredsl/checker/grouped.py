@@ -71,9 +71,10 @@ def split_grouped(c: Checker, n: ast.Call, fn_name: str
         keys.append(e)
     options: dict[str, object] = {}
     for name in _OPTIONS:
-        k = kws.get(name)
-        if k is None:
+        opt = kws.get(name)
+        if opt is None:
             continue
+        k = opt
         if name == "smoothing" and fn_name != "mean":
             c.error("E213", f"`smoothing=` applies to `mean` only, not `{fn_name}`", k.span,
                     "remove `smoothing=`, or use mean(..., by=..., smoothing=m)")

@@ -70,7 +70,7 @@ def lookup_overload(result: Type, key_types: tuple[Type, ...]) -> Overload:
         code: pl.Expr | None = None
         combined = [0] * len(table.keys)
         for i, (c, kind) in enumerate(zip(cols, kinds, strict=True)):
-            distinct = sorted({k[i] for k in table.keys})
+            distinct = sorted({k[i] for k in table.keys})  # type: ignore[type-var]
             pos = {v: j for j, v in enumerate(distinct)}
             radix = len(distinct)
             one = c.replace_strict(pl.Series(distinct, dtype=_DTYPES[kind]),
