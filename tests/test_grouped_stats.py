@@ -249,3 +249,13 @@ def test_empty_grouped_table_warns():
         f = spec.fit(df)
     assert any(w.kind == "empty_groups" for w in f.fit_warnings)
     assert f.transform(df)["x"].to_list() == [None, None]
+
+
+def test_group_keys_are_serving_inputs_and_the_label_is_not():
+    spec = fd.compile("input { g: string?, y: float?, z: int? }\n"
+                      "let key = g\nfeature te = mean(y, by=key) ?? 0.0\n")
+    assert list(spec.serving_inputs) == ["g"]
+    df = pl.DataFrame({"g": ["a", "a", "b"], "y": [1.0, 3.0, 5.0], "z": [1, 2, 3]})
+    ev = spec.fit(df).row_evaluator()
+    assert ev({"g": "a"})["te"] == 2.0
+    assert ev({"g": "q"})["te"] == 0.0
