@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -158,6 +159,53 @@ class Spec:
             raise InputError(f"cannot fit: {first_line(exc)}") from None
         return FittedSpec(self.source, self.file, self.program, self.diagnostics,
                           result.stats, result.profile, result.warnings)
+
+    def fit_transform(self, data: object, folds: int = 5, seed: int = 0,
+                      keep: Iterable[str] | str | None = None, fold_by: str | None = None,
+                      sources: Mapping[str, object] | None = None
+                      ) -> tuple[FittedSpec, pl.DataFrame]:
+        """Fit on ``data`` and compute out-of-fold training features (docs/statistics.md).
+
+        Returns the spec fitted on every row (for serving) and the features of ``data`` in
+        which each row's *grouped* statistics (``mean(y, by=g)``) come from the other folds
+        only, so a target encoding never sees its own row's label. Ungrouped statistics use
+        every row. Folds are :mod:`featuredsl.fit.folds`: a stable hash of the row index with
+        ``seed``, or of the ``fold_by`` input's value. The data are collected in memory.
+        """
+        from featuredsl.fit import folds as fold_mod
+
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            raise InputError(f"folds= must be an int >= 2, got {folds!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise InputError(f"seed= must be an int in [0, 2**64), got {seed!r}")
+        full = self.fit(data, sources)
+        frame = data_io.open_source(data, self.program.inputs).lf.collect()
+        if fold_by is not None and fold_by not in frame.columns:
+            raise InputError(f"fold_by column `{fold_by}` is not in the data", field=fold_by)
+        values = None if fold_by is None else frame.get_column(fold_by).to_list()
+        fold = pl.Series("__fd_fold", fold_mod.assign(frame.height, folds, seed, values),
+                         dtype=pl.Int64)
+        grouped = [n for n, s in self.program.stats.items() if s.expr.by]
+        if not grouped:
+            return full, full.transform(frame, keep=keep)
+        parts = []
+        index = pl.Series("__fd_row", range(frame.height), dtype=pl.Int64)
+        for f in range(folds):
+            inside = fold == f
+            if not inside.any():
+                continue
+            rest = frame.filter(~inside)
+            with warnings.catch_warnings():  # the full fit already warned about the data
+                warnings.simplefilter("ignore")
+                fitted = self.fit(rest, sources) if rest.height else None
+            stats = dict(full.fitted_statistics())
+            for n in grouped:  # the other folds' tables; everything else from every row
+                stats[n] = fitted.stats[n] if fitted is not None else ir.GroupTable((), (), ())
+            spec = FittedSpec(self.source, self.file, self.program, self.diagnostics, stats)
+            out = spec.transform(frame.filter(inside), keep=keep)
+            parts.append(out.with_columns(index.filter(inside)))
+        out = pl.concat(parts).sort("__fd_row").drop("__fd_row")
+        return full, out
 
     # ------------------------------------------------------------------ batch
     def batch_plan(self) -> BatchPlan:

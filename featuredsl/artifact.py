@@ -234,6 +234,63 @@ def _is_jsonish(value: object) -> bool:
     return True
 
 
+def _check_table(value: object, stat: ir.Stat, *, stored: bool) -> tuple[object, str | None]:
+    """A grouped statistic's table, to JSON (``stored=False``) or from it: an object of
+    ``keys`` (one array of typed keys per group), ``values`` and ``rows`` (docs/artifact.md),
+    checked: key types, no duplicate keys, at most ``top`` groups, each with at least
+    ``min_count`` rows, most rows first and ties by key ascending, values of the type."""
+    agg = stat.expr
+    if stored:
+        if not isinstance(value, dict) or set(value) != {"keys", "values", "rows"}:
+            return (None, "should be a grouped table: an object with `keys`, `values` and "
+                          f"`rows`, got {_describe(value)}")
+        keys, values, rows = value["keys"], value["values"], value["rows"]
+        if not (isinstance(keys, list) and isinstance(values, list) and isinstance(rows, list)
+                and len(keys) == len(values) == len(rows)):
+            return (None, "is a grouped table whose `keys`, `values` and `rows` are not arrays "
+                          "of one length")
+    else:
+        if not isinstance(value, ir.GroupTable):
+            return (None, f"should be a grouped table, got {_describe(value)}")
+        keys, values, rows = list(value.keys), list(value.values), list(value.rows)
+    out_keys, out_values = [], []
+    for i, (k, v, r) in enumerate(zip(keys, values, rows, strict=True)):
+        if not isinstance(k, list | tuple) or len(k) != len(agg.by):
+            return (None, f"group {i}: the key should hold {len(agg.by)} value(s), got "
+                          f"{_describe(k)}")
+        conv = []
+        for b, part in zip(agg.by, k, strict=True):
+            c, err = _check_value(part, b.type.base, stored=stored)
+            if err is not None:
+                return (None, f"group {i}: key {err}")
+            if isinstance(c, float) and (c == 0.0 and math.copysign(1.0, c) < 0):
+                return (None, f"group {i}: key is -0.0 (fit groups it with 0.0)")
+            conv.append(c)
+        cv, err = _check_value(v, agg.type, stored=stored)
+        if err is not None:
+            return (None, f"group {i}: value {err}")
+        if type(r) is not int or r < 1:
+            return (None, f"group {i}: rows should be a positive int, got {_describe(r)}")
+        out_keys.append(tuple(conv) if stored else list(conv))
+        out_values.append(cv)
+    plain: list[Any] = ([tuple(_from_json(list(k)))  # type: ignore[arg-type]
+                       for k in out_keys] if not stored else out_keys)
+    if len(set(plain)) != len(plain):
+        return (None, "has duplicate group keys")
+    order = [(-r, k) for r, k in zip(rows, plain, strict=True)]
+    if order != sorted(order):
+        return (None, "is not ordered by rows descending, ties by key ascending")
+    top = agg.option("top")
+    if top is not None and len(plain) > int(top):  # type: ignore[call-overload]
+        return (None, f"holds {len(plain)} groups, more than top={top}")
+    min_count = int(agg.option("min_count", 1))  # type: ignore[call-overload]
+    if any(r < min_count for r in rows):
+        return (None, f"holds a group with fewer than min_count={min_count} rows")
+    if stored:
+        return (ir.GroupTable(tuple(plain), tuple(out_values), tuple(rows)), None)
+    return ({"keys": out_keys, "values": out_values, "rows": rows}, None)
+
+
 def _check_value(value: object, t: Type, *, stored: bool) -> tuple[object, str | None]:
     """Check a statistic value against its declared type.
 
@@ -308,7 +365,8 @@ def _document(source: str, program: ir.Program, fit: FitResult) -> dict[str, obj
     stats_doc: dict[str, object] = {}
     for name, stat in declared.items():
         t = stat.expr.type
-        value, err = _check_value(stats[name], t, stored=False)
+        value, err = (_check_table(stats[name], stat, stored=False) if stat.expr.by
+                      else _check_value(stats[name], t, stored=False))
         if err is not None:
             raise ArtifactError(f"cannot save: statistic `{name}` ({t}) {err}")
         stats_doc[name] = {"type": str(t), "value": value}
@@ -669,10 +727,12 @@ def _load(p: Path, where: str, verify_key: bytes | str | None = None) -> Content
         if entry["type"] != str(t):
             raise _fail(where, f"statistic `{name}` is stored with type {entry['type']} but the "
                                f"spec declares {t}")
-        value, err = _check_value(entry["value"], t, stored=True)
+        grouped = bool(stat.expr.by)
+        value, err = (_check_table(entry["value"], stat, stored=True) if grouped
+                      else _check_value(entry["value"], t, stored=True))
         if err is not None:
             raise _fail(where, f"statistic `{name}` ({t}) {err}")
-        problem = statistic_problem(stat, value)
+        problem = None if grouped else statistic_problem(stat, value)
         if problem is not None:
             raise _fail(where, f"statistic `{name}` (`{stat.source}`) {problem}: the artifact "
                                "breaks the rules of the statistic it claims to hold")

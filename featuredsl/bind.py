@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from featuredsl import ir
 from featuredsl.backends.row_backend import evaluate_constant
 from featuredsl.errors import NotFittedError
+from featuredsl.functions.grouped import lookup_call
 from featuredsl.functions.registry import specialized
 from featuredsl.types import BOOL, Type
 
@@ -72,6 +73,21 @@ def inputs_read(program: ir.Program, roots: Iterable[ir.Expr], exprs: Sequence[i
     (``Spec.serving_inputs``) are a property of the spec text and never change with a refit
     (``if mean(x) > 0 then a else b`` needs both ``a`` and ``b``, whatever ``mean(x)`` is)."""
     roots = [*roots, *exprs]
+    # a grouped statistic reads its keys on the row (through lets, and other grouped ones)
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        for name in ir.referenced_values(program.values, program.order, stack):
+            stack.append(program.values[name])
+        found = [n.name for r in stack for n in ir.walk(r)
+                 if isinstance(n, ir.StatRef) and n.name not in seen
+                 and n.name in program.stats and program.stats[n.name].expr.by]
+        stack = []
+        for name in found:
+            if name not in seen:
+                seen.add(name)
+                stack.extend(program.stats[name].expr.by)
+                roots.extend(program.stats[name].expr.by)
     names = ir.referenced_values(program.values, program.order, roots)
     used: set[str] = set()
     for root in [*(program.values[n] for n in names), *roots]:
@@ -136,7 +152,12 @@ class _Binder:
         if isinstance(e, ir.StatRef):
             if e.name not in self.stats:
                 raise NotFittedError([e.name])
-            return ir.Const(e.type, self.stats[e.name])
+            value = self.stats[e.name]
+            stat = self.program.stats.get(e.name)
+            if stat is not None and stat.expr.by:  # the row's group in the fitted table
+                assert isinstance(value, ir.GroupTable)
+                return self._call(lookup_call(e.type, value, stat.expr.by))
+            return ir.Const(e.type, value)
         if isinstance(e, ir.Call):
             return self._call(e)
         if isinstance(e, ir.Cast):

@@ -174,14 +174,37 @@ class Aggregate(Expr):
     function: Function
     overload: Overload
     args: tuple[Expr, ...]
+    #: The group keys of a grouped statistic (``mean(x, by=g)``; empty: ungrouped).
+    by: tuple[Expr, ...] = ()
+    #: The grouped options (``min_count``, ``smoothing``, ``top``) as sorted (name, value).
+    options: tuple[tuple[str, object], ...] = ()
 
     def children(self) -> tuple[Expr, ...]:
-        """The aggregated arguments."""
-        return self.args
+        """The aggregated arguments, then the group keys."""
+        return (*self.args, *self.by)
+
+    def option(self, name: str, default: object = None) -> object:
+        """A grouped option's value (``default`` when not written)."""
+        return dict(self.options).get(name, default)
 
     def key(self) -> tuple:
-        """The chosen overload's id and the arguments' keys."""
-        return ("Aggregate", self.overload.id, *(a.key() for a in self.args))
+        """The chosen overload's id, the arguments' keys, the group keys and options."""
+        base = ("Aggregate", self.overload.id, *(a.key() for a in self.args))
+        if not self.by:
+            return base
+        return (*base, "by", *(b.key() for b in self.by), repr(self.options))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTable:
+    """The fitted value of a grouped statistic: one value per group key (a tuple with one
+    element per ``by`` expression), keys in the fit's order (most rows first, ties by key
+    ascending). Float keys are never NaN and never -0.0 (NaN is null, -0.0 is 0.0)."""
+
+    keys: tuple[tuple[object, ...], ...]
+    values: tuple[object, ...]
+    #: training rows of each group (rows whose keys are all non-null)
+    rows: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

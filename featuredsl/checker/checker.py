@@ -12,7 +12,7 @@ import re
 from typing import cast
 
 from featuredsl import ir
-from featuredsl.checker import windows
+from featuredsl.checker import grouped, windows
 from featuredsl.checker.graph import find_cycle, topological_order
 from featuredsl.errors import Diagnostic, Span, did_you_mean, source_lines
 from featuredsl.functions.registry import (
@@ -621,6 +621,10 @@ class Checker:
 
     # ----------------------------------------------------------------------------- aggregates
     def _aggregate(self, n: ast.Call, fn: Function) -> ir.Aggregate | None:
+        split = grouped.split_grouped(self, n, fn.name)
+        if split is None:
+            return None
+        n, by, options = split
         for a in n.args:
             if (isinstance(a, ast.Call) and (inner := lookup(a.name))
                     and inner.kind == "aggregate" and not windows.is_window_call(self, a)):
@@ -642,7 +646,8 @@ class Checker:
         if call is None:
             return None
         assert isinstance(call, ir.Call)
-        return ir.Aggregate(call.type, call.function, call.overload, call.args)
+        t = call.type.with_nullable() if by else call.type  # an unseen group gives null
+        return ir.Aggregate(t, call.function, call.overload, call.args, by, options)
 
     def _inline_aggregate(self, n: ast.Call, fn: Function) -> ir.Expr | None:
         agg = self._aggregate(n, fn)

@@ -21,8 +21,14 @@ status 1, so a training pipeline can stop on a degenerate fit.
 A spec with window aggregates (SPEC 13) reads each event source's file from --source
 NAME=PATH; each training row sees only its key's events before its time.
 
+With --folds K --train-out F, F receives the out-of-fold training features
+(`Spec.fit_transform`): each row's grouped statistics (`mean(y, by=g)`) come from the other
+K-1 folds only; folds by a stable hash of the row index with --seed, or of --fold-by COL's
+value. The artifact holds the statistics of every row, for serving.
+
 examples:
   featuredsl fit transactions.feat --data train.parquet -o model.json
+  featuredsl fit delays.feat --data train.parquet -o model.json --folds 5 --train-out oof.parquet
   featuredsl fit fraud.feat --data labels.parquet --source txns=txns.parquet -o model.json
 """
 
@@ -36,6 +42,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to write the artifact (.json)")
     c.add_input_format(p)
     c.add_sources(p)
+    folds = p.add_argument_group("out-of-fold training features")
+    folds.add_argument("--folds", type=int, default=None, metavar="K",
+                       help="with --train-out: out-of-fold grouped statistics over K folds")
+    folds.add_argument("--seed", type=int, default=0, help="the fold hash's seed (default 0)")
+    folds.add_argument("--fold-by", default=None, metavar="COL",
+                       help="rows with the same COL value share a fold")
+    folds.add_argument("--train-out", default=None, metavar="F",
+                       help="write the out-of-fold training features to F")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when fitting gives warnings (the artifact is still written)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -58,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     parent = Path(args.output).parent
     if not parent.is_dir():  # say so before a long fit, not after
         raise c.UsageError(f"{args.output}: the directory {parent} does not exist")
+    if (args.folds is None) != (args.train_out is None):
+        raise c.UsageError("--folds and --train-out go together")
+    if args.fold_by is not None and args.folds is None:
+        raise c.UsageError("--fold-by needs --folds and --train-out")
     spec = fd.compile_file(args.spec)
     sources = c.sources_of(args, spec, args.spec, fitting=True)
     data = c.data_path(args.data, args.input_format)
@@ -66,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             # The warnings are printed below from fitted.fit_warnings, once each.
             warnings.simplefilter("ignore", fd.FitTimeWarning)
-            fitted = spec.fit(data, sources)
+            if args.folds is None:
+                fitted = spec.fit(data, sources)
+            else:
+                fitted = _fit_out_of_fold(spec, data, sources, args)
         ticker.phase = "writing the artifact"
         fitted.save(args.output)
     for w in fitted.fit_warnings:
@@ -76,3 +97,16 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"fitted {n} statistic{'s' if n != 1 else ''} and the training "
                          f"profile of {len(fitted.features)} features; wrote {args.output}\n")
     return c.FINDING if args.strict and fitted.fit_warnings else c.OK
+
+
+def _fit_out_of_fold(spec, data, sources, args: argparse.Namespace):
+    """``Spec.fit_transform`` with the training features written atomically to
+    ``--train-out`` (its format from the extension)."""
+    from featuredsl.data import files
+
+    out = Path(args.train_out)
+    fmt = files.format_of(out, None, "--train-out")
+    fitted, train = spec.fit_transform(data, folds=args.folds, seed=args.seed,
+                                       fold_by=args.fold_by, sources=sources)
+    files._write_atomic(out, fmt, train.schema, iter([train]), None, lambda _: None)
+    return fitted

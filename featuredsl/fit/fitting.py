@@ -71,6 +71,7 @@ from featuredsl.bind import bind, windows_read
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
+from featuredsl.fit.grouped import fit_grouped
 from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
 from featuredsl.fit.profile import count_task, profiles, rank_fractions, scalar_task
 from featuredsl.fit.select import (
@@ -159,11 +160,11 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
     columns: dict[tuple, str] = {}  # structural key -> column name
     exprs: list[ir.Expr] = []
     for s in stats:
-        arg = s.expr.args[0]
-        if arg.key() not in columns:
-            columns[arg.key()] = arg.name if isinstance(arg, ir.Input) \
-                else f"\x00a{len(exprs)}"  # no identifier holds a NUL: no clash
-            exprs.append(arg)
+        for arg in (s.expr.args[0], *s.expr.by):
+            if arg.key() not in columns:
+                columns[arg.key()] = arg.name if isinstance(arg, ir.Input) \
+                    else f"\x00a{len(exprs)}"  # no identifier holds a NUL: no clash
+                exprs.append(arg)
     computed = [e for e in exprs if not isinstance(e, ir.Input)]
     # The constant arguments (quantiles' k, vocab's top) are literals or fitted statistics.
     const_args = [list(s.expr.args[1:]) for s in stats]
@@ -187,6 +188,10 @@ def _level(program: ir.Program, base: pl.LazyFrame, names: list[str],
     for s, args in zip(stats, const_args, strict=True):
         # bound: a literal or a fitted statistic is a Const by now
         consts = [cast(ir.Const, next(bound_consts)).value for _ in args]
+        if s.expr.by:
+            tasks.append(_grouped_task(frame, s.expr, columns[s.expr.args[0].key()],
+                                       [columns[b.key()] for b in s.expr.by]))
+            continue
         tasks.append(_stat_task(frame, s.expr, columns[s.expr.args[0].key()], consts, budget))
     return frame, tasks
 
@@ -197,6 +202,14 @@ def _fit_level(program: ir.Program, base: pl.LazyFrame, names: list[str],
     budget = Budget(COLLECT_BUDGET)
     _, tasks = _level(program, base, names, fitted, budget)
     fitted.update(zip(names, drive(all_of(tasks), budget), strict=True))
+
+
+def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
+                  ) -> Task[object]:
+    """A grouped statistic: its own group_by queries (fit/grouped.py), no shared pass."""
+    if False:  # pragma: no cover - a generator that asks the shared passes for nothing
+        yield []
+    return fit_grouped(frame.lf, agg, col, keys)
 
 
 def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],
@@ -378,6 +391,11 @@ def _fit_warnings(program: ir.Program, fitted: dict[str, object],
     found: list[FitWarning] = []
     rows = profile["rows"]
     for name, s in program.stats.items():
+        table = fitted[name]
+        if isinstance(table, ir.GroupTable) and not table.keys:
+            found.append(FitWarning("empty_groups", name, f"statistic `{s.source}`: no group "
+                                    "is kept (no row with non-null keys, or none reaches "
+                                    "min_count): it is null on every row"))
         if s.expr.function.name == "vocab" and fitted[name] == ():
             found.append(FitWarning("empty_vocab", name, f"statistic `{s.source}`: the "
                                     "vocabulary is empty (no value reaches min_count)"))

@@ -47,6 +47,9 @@ _agg("max", "Largest non-null value.",
       (STRING, STRING.with_nullable())], lambda x: x.max())
 _agg("count", "Number of non-null values.",
      [(Type("any"), INT)], lambda x: x.count().cast(pl.Int64))
+_agg("share", "Grouped only, `share(by=g)`: the fraction of the training rows (with a non-null "
+     "key) that are in the row's group; a frequency encoding.",
+     [(Type("any"), FLOAT)], lambda x: x.count().cast(pl.Float64))
 _agg("null_fraction", "Share of rows where the value is null (0 for no rows).",
      [(Type("any"), FLOAT)], lambda x: x.is_null().mean())
 _agg("quantiles", "k-1 quantile edges of the non-null values (duplicates removed).",

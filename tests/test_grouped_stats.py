@@ -1,0 +1,261 @@
+"""Grouped statistics (``by=``): against an independent computation, on both backends."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter, defaultdict
+from fractions import Fraction
+
+import polars as pl
+import pytest
+
+import featuredsl as fd
+from featuredsl import artifact
+from featuredsl.errors import ArtifactError, SpecError
+
+SPEC = """
+input { g: string?, k: int?, f: float?, b: bool?, y: float? }
+feature te = mean(y, by=g)
+feature te_fb = mean(y, by=g) ?? mean(y)
+feature te2 = mean(y, by=[g, k])
+feature tef = mean(y, by=f)
+feature teb = mean(y, by=b, min_count=3)
+feature sm = mean(y, by=g, smoothing=2.5)
+feature cnt = count(by=g)
+feature cnty = count(y, by=k)
+feature sh = share(by=g, top=2)
+feature lo = min(y, by=k)
+feature hi = max(y, by=k)
+feature sd = std(y, by=g)
+feature va = var(y, by=k)
+feature nf = null_fraction(y, by=g)
+"""
+
+
+def _data(n: int = 400, seed: int = 1) -> pl.DataFrame:
+    rnd = random.Random(seed)
+    gs = ["a", "b", "é", "", "日本", None]
+    fs = [0.0, -0.0, 1.5, float("nan"), None, float("inf"), -2.0]
+    ys = [1.0, -3.5, 2.25, None, float("nan"), 1e300, -1e-300, 7.0, 0.1]
+    return pl.DataFrame({
+        "g": [rnd.choice(gs) for _ in range(n)],
+        "k": [rnd.choice([1, 2, -(2**63), 2**63 - 1, None]) for _ in range(n)],
+        "f": [rnd.choice(fs) for _ in range(n)],
+        "b": [rnd.choice([True, False, None]) for _ in range(n)],
+        "y": [rnd.choice(ys) for _ in range(n)],
+    }, schema={"g": pl.String, "k": pl.Int64, "f": pl.Float64, "b": pl.Boolean,
+               "y": pl.Float64})
+
+
+def _key(v):
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    return 0.0 if isinstance(v, float) and v == 0.0 else v
+
+
+def _groups(rows, by):
+    out = defaultdict(list)
+    for r in rows:
+        key = tuple(_key(r[c]) for c in by)
+        if None in key:
+            continue
+        y = r["y"]
+        out[key].append(None if y is None or y != y else y)
+    return out
+
+
+def _mean(vals):
+    v = [x for x in vals if x is not None]
+    if not v:
+        return None
+    return float(sum(Fraction(x) for x in v) / len(v))
+
+
+def _var(vals):
+    v = [Fraction(x) for x in vals if x is not None]
+    if not v:
+        return None
+    m = sum(v) / len(v)
+    return sum((x - m) ** 2 for x in v) / len(v)
+
+
+def _float(f: Fraction) -> float:
+    try:
+        return float(f)
+    except OverflowError:
+        return math.inf
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is b
+    return a == b and math.copysign(1, a) == math.copysign(1, b) if isinstance(a, float) \
+        else a == b and type(a) is type(b)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    df = _data()
+    return df, fd.compile(SPEC).fit(df)
+
+
+def test_against_independent_computation(fitted):
+    df, spec = fitted
+    rows = df.to_dicts()
+    out = spec.transform(df).to_dicts()
+    by_g, by_k, by_gk = _groups(rows, ["g"]), _groups(rows, ["k"]), _groups(rows, ["g", "k"])
+    by_f, by_b = _groups(rows, ["f"]), _groups(rows, ["b"])
+    grouped_all = [y for vals in by_g.values() for y in vals if y is not None]
+    overall = sum(Fraction(y) for y in grouped_all) / len(grouped_all)
+    rows_g = Counter({k: len(v) for k, v in by_g.items()})
+    top2 = sorted(rows_g, key=lambda k: (-rows_g[k], k))[:2]
+    total_g = sum(rows_g.values())
+    full_mean = _mean([None if r["y"] is None or r["y"] != r["y"] else r["y"] for r in rows])
+    for r, o in zip(rows, out, strict=True):
+        kg, kk = (_key(r["g"]),), (_key(r["k"]),)
+        g, k = by_g.get(kg), by_k.get(kk)
+        want = {
+            "te": _mean(g) if g else None,
+            "te_fb": _mean(g) if g and _mean(g) is not None else full_mean,
+            "te2": _mean(by_gk[(kg[0], kk[0])]) if (kg[0], kk[0]) in by_gk else None,
+            "tef": _mean(by_f[(_key(r["f"]),)]) if (_key(r["f"]),) in by_f else None,
+            "teb": _mean(by_b[(r["b"],)]) if (r["b"],) in by_b and len(by_b[(r["b"],)]) >= 3
+            else None,
+            "cnt": len(g) if g else None,
+            "cnty": sum(v is not None for v in k) if k else None,
+            "sh": rows_g[kg] / total_g if g and kg in top2 else None,
+            "lo": min((v for v in k if v is not None), default=None) if k else None,
+            "hi": max((v for v in k if v is not None), default=None) if k else None,
+            "nf": sum(v is None for v in g) / len(g) if g else None,
+        }
+        if g:
+            vv = [Fraction(v) for v in g if v is not None]
+            want["sm"] = float((sum(vv) + Fraction(2.5) * overall) / (len(vv) + Fraction(2.5)))
+            var = _var(g)
+            want["sd"] = None if var is None else float(Fraction(
+                math.isqrt(var.numerator * 4**700 // var.denominator), 2**700))
+        else:
+            want["sm"] = want["sd"] = None
+        var_k = _var(k) if k else None
+        want["va"] = None if var_k is None else _float(var_k)
+        for name, w in want.items():
+            got = o[name]
+            if name == "sd" and w is not None:
+                assert got == pytest.approx(w, rel=1e-15), (name, r)
+                continue
+            assert _same(got, w), (name, r, got, w)
+
+
+def test_both_backends_agree_on_every_row(fitted):
+    df, spec = fitted
+    batch = spec.transform(df).to_dicts()
+    ev = spec.row_evaluator()
+    for r, b in zip(df.to_dicts(), batch, strict=True):
+        got = ev(r)
+        for name in spec.features:
+            assert _same(got[name], b[name]), (name, r, got[name], b[name])
+
+
+def test_unseen_and_null_groups_are_null(fitted):
+    _, spec = fitted
+    new = pl.DataFrame({"g": ["zzz", None], "k": [5, None], "f": [9.0, float("nan")],
+                        "b": [None, None], "y": [1.0, 1.0]},
+                       schema={"g": pl.String, "k": pl.Int64, "f": pl.Float64,
+                               "b": pl.Boolean, "y": pl.Float64})
+    out = spec.transform(new)
+    for c in ("te", "te2", "tef", "cnt", "sh", "lo", "sd"):
+        assert out[c].to_list() == [None, None]
+    assert out["te_fb"].to_list() == [spec.stats["mean(y)"]] * 2
+    ev = spec.row_evaluator()
+    assert [ev(r)["te"] for r in new.to_dicts()] == [None, None]
+
+
+def test_order_and_chunking_independent(tmp_path, fitted):
+    df, spec = fitted
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=7)
+    path = tmp_path / "d.parquet"
+    shuffled.write_parquet(path, row_group_size=17)
+    chunked = pl.concat([shuffled.slice(i, 33) for i in range(0, shuffled.height, 33)],
+                        rechunk=False)
+    for other in (fd.compile(SPEC).fit(shuffled.lazy()), fd.compile(SPEC).fit(str(path)),
+                  fd.compile(SPEC).fit(chunked)):
+        assert other.stats == spec.stats
+
+
+def test_artifact_round_trip_and_tampering(tmp_path, fitted):
+    df, spec = fitted
+    p = tmp_path / "a.json"
+    spec.save(p)
+    back = fd.load(p)
+    assert back.stats == spec.stats
+    assert back.transform(df).equals(spec.transform(df))
+    doc = json.loads(p.read_text())
+    cases = {
+        "key": lambda t: t["keys"][0].__setitem__(0, 5),
+        "duplicate": lambda t: t["keys"].__setitem__(1, list(t["keys"][0])),
+        "order": lambda t: t["rows"].reverse(),
+        "rows": lambda t: t["rows"].__setitem__(0, 0),
+        "length": lambda t: t["values"].pop(),
+        "shape": lambda t: t.pop("rows"),
+    }
+    for what, change in cases.items():
+        bad = json.loads(json.dumps(doc))
+        change(bad["stats"]["mean(y, by=g)"]["value"])
+        bad["integrity"]["sha256"] = artifact.integrity_digest(bad)
+        q = tmp_path / f"{what}.json"
+        q.write_text(json.dumps(bad))
+        with pytest.raises(ArtifactError, match=r"mean\(y, by=g\)"):
+            fd.load(q)
+    bad = json.loads(json.dumps(doc))
+    t = bad["stats"]["share(by=g, top=2)"]["value"]
+    t["keys"].append(["zz"])
+    t["values"].append(0.0)
+    t["rows"].append(1)
+    bad["integrity"]["sha256"] = artifact.integrity_digest(bad)
+    q = tmp_path / "top.json"
+    q.write_text(json.dumps(bad))
+    with pytest.raises(ArtifactError, match="more than top=2"):
+        fd.load(q)
+
+
+@pytest.mark.parametrize(("text", "code", "needle"), [
+    ("feature x = mean(y, by=w)", "E212", "list"),
+    ("feature x = mean(y, by=mean(y))", "E212", "statistic"),
+    ("feature x = mean(y, by=g, smoothing=-1)", "E213", "non-negative"),
+    ("feature x = mean(y, by=g, smoothing=y)", "E213", "non-negative"),
+    ("feature x = max(y, by=g, smoothing=1)", "E213", "applies to `mean` only"),
+    ("feature x = mean(y, by=g, min_count=0)", "E214", "positive int"),
+    ("feature x = mean(y, by=g, top=1.5)", "E214", "positive int"),
+    ("feature x = median(y, by=g)", "E211", "does not take"),
+    ("feature x = vocab(g, by=g)", "E211", "does not take"),
+    ("feature x = mean(y, top=3)", "E211", "grouped"),
+    ("feature x = share(g)", "E211", "needs `by=`"),
+])
+def test_checker_diagnostics(text, code, needle):
+    src = "input { g: string?, y: float?, w: list[int]? }\n" + text + "\n"
+    with pytest.raises(SpecError) as info:
+        fd.compile(src)
+    d = next(d for d in info.value.diagnostics if d.code.startswith("E"))
+    assert d.code == code and needle in d.message + (d.hint or "")
+
+
+def test_empty_grouped_table_warns():
+    spec = fd.compile("input { g: string?, y: float? }\nfeature x = mean(y, by=g)\n")
+    df = pl.DataFrame({"g": [None, None], "y": [1.0, 2.0]},
+                      schema={"g": pl.String, "y": pl.Float64})
+    with pytest.warns(fd.FitTimeWarning if hasattr(fd, "FitTimeWarning") else UserWarning):
+        f = spec.fit(df)
+    assert any(w.kind == "empty_groups" for w in f.fit_warnings)
+    assert f.transform(df)["x"].to_list() == [None, None]
+
+
+def test_group_keys_are_serving_inputs_and_the_label_is_not():
+    spec = fd.compile("input { g: string?, y: float?, z: int? }\n"
+                      "let key = g\nfeature te = mean(y, by=key) ?? 0.0\n")
+    assert list(spec.serving_inputs) == ["g"]
+    df = pl.DataFrame({"g": ["a", "a", "b"], "y": [1.0, 3.0, 5.0], "z": [1, 2, 3]})
+    ev = spec.fit(df).row_evaluator()
+    assert ev({"g": "a"})["te"] == 2.0
+    assert ev({"g": "q"})["te"] == 0.0
