@@ -8,11 +8,11 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import polars as pl
 
-from featuredsl import artifact, ir
+from featuredsl import artifact, ir, matrix
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
 from featuredsl.backends.row_backend import build_evaluator
 from featuredsl.bind import bind, inputs_read
@@ -32,6 +32,8 @@ from featuredsl.windows.online import MemoryState
 from featuredsl.windows.sources import prepare_sources
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from featuredsl.types import Type
     from featuredsl.windows.redis_state import RedisState
 
@@ -75,6 +77,7 @@ class Spec:
         self._evaluator: Callable[[dict], dict] | None = None
         self._plan: BatchPlan | None = None
         self._bound: ir.BoundProgram | None = None
+        self._layout: matrix.Layout | None = None
 
     # ------------------------------------------------------------------ description
     @property
@@ -319,6 +322,28 @@ class Spec:
                              "computed; no output")
         return out
 
+    # ------------------------------------------------------------------ model-ready
+    def matrix_layout(self) -> matrix.Layout:
+        """The columns of :meth:`to_matrix` per feature (see :mod:`featuredsl.matrix`);
+        ``LayoutError`` naming a feature with no numeric form."""
+        if self._layout is None:
+            self._layout = matrix.layout_of(self.bound())
+        return self._layout
+
+    def feature_names_out(self) -> list[str]:
+        """The column names of :meth:`to_matrix` and of ``row_evaluator(layout="vector")``: a
+        scalar feature's name, a one-hot's slots as ``name[value]`` and ``name[<oov>]``."""
+        return self.matrix_layout().names
+
+    def to_matrix(self, data: object, dtype: matrix.DType = "float64",
+                  sources: Mapping[str, object] | None = None) -> np.ndarray:
+        """The features of ``data`` as a 2-D NumPy array (rows x :meth:`feature_names_out`):
+        bools as 0/1, one column per one-hot slot, nulls as NaN; strings and temporal values
+        are refused (``LayoutError``: convert them in the spec). docs/model-ready.md."""
+        layout = self.matrix_layout()
+        matrix.check_dtype(dtype)
+        return matrix.frame_to_matrix(layout, self.transform(data, sources=sources), dtype)
+
     # ------------------------------------------------------------------ row
     def online_state(self, url: str | None = None, namespace: str | None = None, *,
                      restore: str | os.PathLike[str] | None = None,
@@ -356,12 +381,23 @@ class Spec:
             persist.load(state, restore)
         return state
 
-    def row_evaluator(self, state: OnlineState | None = None) -> Callable[[dict], dict]:
+    def row_evaluator(self, state: OnlineState | None = None, layout: str = "dict",
+                      dtype: matrix.DType = "float64") -> Callable[[dict], Any]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.
 
         Its generated Python source is ``evaluator.source``. A spec with window aggregates
         reads them from ``state`` (``online_state()``) at the row's time.
+
+        ``layout="vector"`` returns a 1-D NumPy array of ``dtype`` instead, in
+        :meth:`feature_names_out` order: the row of :meth:`to_matrix` for this input, bit for
+        bit (``vector.reshape(1, -1)`` is what ``model.predict`` takes).
         """
+        if layout == "vector":
+            lay = self.matrix_layout()
+            matrix.check_dtype(dtype)
+            return matrix.row_vectorizer(lay, self.row_evaluator(state), dtype)
+        if layout != "dict":
+            raise FeatureDSLError(f'layout must be "dict" or "vector", not {layout!r}')
         bound = self.bound()
         if bound.windows:
             if state is None:

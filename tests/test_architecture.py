@@ -32,7 +32,13 @@ ALLOWED: dict[str, set[str]] = {
     "fit/": {"ir", "bind", "backends/", "data/", "windows/", "functions/", "errors", "types"},
     "artifact": {"syntax/", "checker/", "ir", "fit/", "errors", "types", "__version__"},
     "api": {"syntax/", "checker/", "ir", "bind", "backends/", "data/", "windows/", "fit/",
-            "artifact", "errors", "types"},
+            "artifact", "matrix", "errors", "types"},
+    # model-ready output: the matrix layout of a bound program, both backends' conversion
+    "matrix": {"ir", "errors", "types"},
+    # the JSON row encoding (eval's): values by their declared types
+    "jsonrow": {"errors", "types"},
+    # the scikit-learn transformer, on the public API
+    "sklearn": {"api", "matrix", "errors"},
     "irshow": {"ir", "types"},
     "diff_report": {"api", "parity", "errors"},
     "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
