@@ -68,6 +68,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import cast
 
 from featuredsl.errors import InputError, describe_value
+
+# The timestamp/date text grammar and its parsers, shared with the functions parse_timestamp
+# and parse_date (re-exported here for the batch reader, data/, which may not import functions/).
+from featuredsl.functions.isotext import (  # noqa: F401
+    DATE_BOUNDS,
+    TIMESTAMP_FORMS,
+    TIMESTAMP_PATTERN,
+    TS_RE,
+    parse_date,
+    parse_date_expr,
+    parse_timestamp,
+    parse_timestamp_expr,
+    time_part,
+)
 from featuredsl.functions.temporal_ops import TS_MAX_US, TS_MIN_US  # years 1..9999, µs
 from featuredsl.types import Type
 
@@ -80,17 +94,6 @@ _MIDNIGHT = dt.time()
 #: Days since the epoch of 0001-01-01 and 9999-12-31 (the dates Python holds).
 _DAY_MIN, _DAY_MAX = -719_162, 2_932_896
 
-#: The one timestamp string grammar, shared with the batch side (which anchors it ``^...$``;
-#: both Python ``re`` and Rust ``regex`` read it the same way: ASCII digits only). Groups:
-#: year, month, day, hour, minute, second, fraction, ``Z``, offset sign, hours, minutes.
-TIMESTAMP_PATTERN = (
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
-    r"(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
-)
-#: Human-readable list of the accepted timestamp forms, for messages and docs.
-TIMESTAMP_FORMS = ("YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.ffffff]] with T or a space, optionally "
-                   "followed by Z, +HH:MM, +HHMM or +HH")
 #: The duration string grammar (``duration`` inputs), shared with the batch side. Groups:
 #: sign, days, ``T``, hours, minutes, seconds, fraction. At least one part must be present and
 #: a ``T`` must be followed by one (checked by :func:`parse_duration`, not by the pattern, which
@@ -102,7 +105,6 @@ DURATION_PATTERN = (
 #: Human-readable form of the accepted duration strings, for messages and docs.
 DURATION_FORMS = "ISO 8601 [-]P[nD][T[nH][nM][n[.f]S]], e.g. PT90S, -PT0.5S, P1DT2H30M"
 
-_TS_RE = re.compile(TIMESTAMP_PATTERN)
 _DURATION_RE = re.compile(DURATION_PATTERN)
 _CALENDAR_RE = re.compile(r"-?P[0-9.YMWD]*[YMW][0-9.YMWD]*(?:T.*)?")  # for the message only
 _NOT_A_DATE = "only a datetime (or its text) at exactly midnight without a zone is read as a date"
@@ -300,31 +302,9 @@ def in_bool(v: object, name: str, nullable: bool) -> bool | None:
     raise _bad(name, _t("bool", nullable), v)
 
 
-def parse_timestamp(s: str) -> int | None:
-    """An ISO-8601 string of the accepted forms as µs since the epoch, or ``None``."""
-    m = _TS_RE.fullmatch(s)
-    if m is None:
-        return None
-    y, mo, d, hh, mi, ss, frac, _z, sign, oh, om = m.groups()
-    try:
-        local = dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
-    except ValueError:
-        return None
-    us = (local - _EPOCH_NAIVE) // _US
-    if frac:
-        us += int(frac.ljust(9, "0")) // 1000
-    if sign:
-        oh_i, om_i = int(oh), int(om or 0)
-        if oh_i > 23 or om_i > 59:
-            return None
-        offset = (oh_i * 3600 + om_i * 60) * 1_000_000
-        us -= offset if sign == "+" else -offset
-    return us if TS_MIN_US <= us <= TS_MAX_US else None
-
-
 def timestamp_text_problem(s: str) -> str:
     """Why a string is not an accepted timestamp (for the error message, both backends)."""
-    m = _TS_RE.fullmatch(s)
+    m = TS_RE.fullmatch(s)
     if m is None:
         return f"not a timestamp; use {TIMESTAMP_FORMS}"
     y, mo, d, hh, mi, ss, _frac, _z, sign, oh, om = m.groups()
@@ -339,34 +319,12 @@ def timestamp_text_problem(s: str) -> str:
     return "outside the years 1..9999 in UTC"
 
 
-def parse_date(s: str) -> int | None:
-    """A date string as days since the epoch, or ``None``: ``YYYY-MM-DD``, or a timestamp
-    string (:data:`TIMESTAMP_PATTERN`) of exactly midnight without an offset (the text of a
-    naive midnight datetime, which a date input reads as its date: :func:`in_date`)."""
-    m = _TS_RE.fullmatch(s)
-    if m is None or _time_part(m):
-        return None
-    try:
-        return (dt.date(int(m[1]), int(m[2]), int(m[3])) - _EPOCH_DATE).days
-    except ValueError:
-        return None
-
-
-def _time_part(m: re.Match) -> str:
-    """What a timestamp string's match holds that a date cannot ("" if nothing)."""
-    if m[8] or m[9]:
-        return "a timestamp with a UTC offset is not a date"
-    if any(int(g or 0) for g in m.groups()[3:7]):
-        return "a time of day is not a date"
-    return ""
-
-
 def date_text_problem(s: str) -> str:
     """Why a string is not an accepted date (for the error message, both backends)."""
-    m = _TS_RE.fullmatch(s)
+    m = TS_RE.fullmatch(s)
     if m is None:
         return "not a date; use YYYY-MM-DD"
-    why = _time_part(m)
+    why = time_part(m)
     if why:
         return f"{why}; {_NOT_A_DATE}"
     return "outside the years 1..9999" if int(m[1]) == 0 else "not a date: no such calendar date"
