@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from featuredsl import ir
 from featuredsl.backends.row_backend import evaluate_constant
 from featuredsl.errors import NotFittedError
-from featuredsl.functions.grouped import lookup_call
+from featuredsl.functions.grouped import LOOKUP, lookup_overload
 from featuredsl.functions.registry import specialized
 from featuredsl.types import BOOL, Type
 
@@ -156,7 +156,7 @@ class _Binder:
             stat = self.program.stats.get(e.name)
             if stat is not None and stat.expr.by:  # the row's group in the fitted table
                 assert isinstance(value, ir.GroupTable)
-                return self._call(lookup_call(e.type, value, stat.expr.by))
+                return self._call(_lookup_call(e.type, value, stat.expr.by))
             return ir.Const(e.type, value)
         if isinstance(e, ir.Call):
             return self._call(e)
@@ -219,3 +219,10 @@ class _Binder:
         """A row-independent expression (every leaf a constant) as a constant, computed by
         the row backend's code: the reference semantics, shared by both backends."""
         return ir.Const(e.type, _frozen(evaluate_constant(e)))
+
+
+def _lookup_call(result: Type, table: ir.GroupTable, keys: tuple[ir.Expr, ...]) -> ir.Call:
+    """The call a grouped statistic's reference becomes: the table (a constant) and its keys."""
+    key_types = tuple(Type(k.type.kind) for k in keys)
+    ov = lookup_overload(result.with_nullable(), key_types)
+    return ir.Call(result.with_nullable(), LOOKUP, ov, (ir.Const(Type("any"), table), *keys))

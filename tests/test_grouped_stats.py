@@ -259,3 +259,24 @@ def test_group_keys_are_serving_inputs_and_the_label_is_not():
     ev = spec.fit(df).row_evaluator()
     assert ev({"g": "a"})["te"] == 2.0
     assert ev({"g": "q"})["te"] == 0.0
+
+
+def test_many_keys_whose_code_space_passes_int64():
+    # 6 keys with 2,000 distinct values each: 2000**6 > 2**63, so the batch lookup must
+    # re-code its prefix densely instead of wrapping (a wrapped code could hit another group)
+    n = 2000
+    spec = fd.compile("input { a: int, b: int, c: int, d: int, e: int, h: int, y: float }\n"
+                      "feature te = mean(y, by=[a, b, c, d, e, h])\n")
+    cols = {name: [(j * m) % n for j in range(n)]
+            for name, m in zip("abcdeh", (1, 7, 11, 13, 17, 19), strict=True)}
+    df = pl.DataFrame({**cols, "y": [float(j) for j in range(n)]})
+    fitted = spec.fit(df)
+    # the training rows, then rows whose every key value was seen but never together
+    mixed = pl.DataFrame({**{k: v[1:] + v[:1] if k == "e" else v for k, v in cols.items()},
+                          "y": [0.0] * n})
+    got = fitted.transform(df)["te"].to_list()
+    assert got == df["y"].to_list()
+    assert fitted.transform(mixed)["te"].to_list() == [None] * n
+    ev = fitted.row_evaluator()
+    assert [ev(r)["te"] for r in mixed.head(50).to_dicts()] == [None] * 50
+    assert [ev(r)["te"] for r in df.head(50).to_dicts()] == got[:50]
