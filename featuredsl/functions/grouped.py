@@ -2,8 +2,9 @@
 
 ``bind`` turns a reference to ``mean(x, by=g)`` into a call of :data:`LOOKUP` with the
 fitted :class:`~featuredsl.ir.GroupTable` (a constant) and the bound key expressions
-(built in ``bind``). It is not a registry entry (users never write it). Both lowerings normalize a float key the way
-fit does (NaN is null, ``-0.0`` is ``0.0``), and a null key gives null.
+(built in ``bind``). It is not a registry entry (users never write it). Both lowerings
+normalize a float key the way fit does (NaN is null, ``-0.0`` is ``0.0``), and a null key
+gives null.
 
 * row: one ``dict.get`` of the key (a tuple for several keys);
 * Polars: ``replace_strict`` of the key into the values (streaming-native, no join); several
@@ -32,10 +33,12 @@ class Table(Protocol):
     not import the IR)."""
 
     @property
-    def keys(self) -> Sequence[tuple[Any, ...]]: ...
+    def keys(self) -> Sequence[tuple[Any, ...]]:
+        """One tuple per group, an element per ``by`` key."""
 
     @property
-    def values(self) -> Sequence[Any]: ...
+    def values(self) -> Sequence[Any]:
+        """The fitted value of each group, in the order of ``keys``."""
 
 
 def _canon_float(x: float) -> float | None:
@@ -93,7 +96,7 @@ def lookup_overload(result: Type, key_types: tuple[Type, ...]) -> Overload:
         combined = [0] * len(table.keys)
         bound = 1
         for i, (c, kind) in enumerate(zip(cols, kinds, strict=True)):
-            distinct = sorted({k[i] for k in table.keys})  # type: ignore[type-var]
+            distinct = sorted({k[i] for k in table.keys})
             pos = {v: j for j, v in enumerate(distinct)}
             radix = len(distinct)
             one = c.replace_strict(pl.Series(distinct, dtype=_DTYPES[kind]),
