@@ -5,6 +5,7 @@
     python benchmarks/run.py --big             # also the batch and fit comparisons at 10M rows
     python benchmarks/run.py --windows         # then the window-aggregate section (windows.py)
     python benchmarks/run.py windows [--quick] # the window-aggregate section alone
+    python benchmarks/run.py grouped           # grouped statistics' fit (grouped.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -503,6 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import diff
 
         return diff.main(argv[1:])
+    if argv[:1] == ["grouped"]:  # grouped statistics' fit against a hand-written group_by
+        import grouped
+
+        return grouped.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, help="batch rows (default 1,000,000; quick 100,000)")
     ap.add_argument("--row-rows", type=int, help="rows for the row benchmark "

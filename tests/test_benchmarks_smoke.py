@@ -126,3 +126,14 @@ def test_diff_benchmark_runs_on_tiny_sizes():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 definition_changed" in proc.stdout
     assert "| `fd.diff(old, new, data=)` |" in proc.stdout
+
+
+def test_grouped_benchmark_runs_on_tiny_sizes():
+    """benchmarks/grouped.py end to end on a few thousand rows: the table line is printed and
+    the count of groups is the data's. No timing is judged."""
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "grouped", "--rows", "3000",
+                           "--groups", "50", "--repeat", "1"], capture_output=True, text=True,
+                          timeout=180, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "| `spec.fit` of mean/count/std `by=` |" in proc.stdout
+    assert " 50 groups" in proc.stdout

@@ -13,6 +13,7 @@ import pytest
 
 import featuredsl as fd
 from featuredsl import artifact
+from featuredsl.fit import grouped
 from featuredsl.errors import ArtifactError, SpecError
 
 SPEC = """
@@ -34,11 +35,20 @@ feature nf = null_fraction(y, by=g)
 """
 
 
-def _data(n: int = 400, seed: int = 1) -> pl.DataFrame:
+# "wide": exponents too far apart for the fixed-point sums (fit/grouped.py), the general
+# per-exponent path; "narrow": the one-group_by fixed-point path, with -0.0 and a subnormal-free
+# spread of about 2**40
+Y_VALUES = {
+    "wide": [1.0, -3.5, 2.25, None, float("nan"), 1e300, -1e-300, 7.0, 0.1],
+    "narrow": [1.0, -3.5, 2.25, None, float("nan"), 7.0, 0.1, -0.0, 1234.5678, 3e-6, -8e5],
+}
+
+
+def _data(n: int = 400, seed: int = 1, ys: list | None = None) -> pl.DataFrame:
     rnd = random.Random(seed)
     gs = ["a", "b", "é", "", "日本", None]
     fs = [0.0, -0.0, 1.5, float("nan"), None, float("inf"), -2.0]
-    ys = [1.0, -3.5, 2.25, None, float("nan"), 1e300, -1e-300, 7.0, 0.1]
+    ys = Y_VALUES["wide"] if ys is None else ys
     return pl.DataFrame({
         "g": [rnd.choice(gs) for _ in range(n)],
         "k": [rnd.choice([1, 2, -(2**63), 2**63 - 1, None]) for _ in range(n)],
@@ -95,10 +105,24 @@ def _same(a, b):
         else a == b and type(a) is type(b)
 
 
-@pytest.fixture(scope="module")
-def fitted():
-    df = _data()
+@pytest.fixture(scope="module", params=sorted(Y_VALUES))
+def fitted(request):
+    df = _data(ys=Y_VALUES[request.param])
+    lf = df.lazy().with_columns(pl.col("y").fill_nan(None))
+    assert (grouped._fixed_point(lf, "y", squares=True) is None) == (request.param == "wide")
     return df, fd.compile(SPEC).fit(df)
+
+
+@pytest.mark.parametrize("extra", [[], [float("inf")], [float("inf"), -float("inf")]])
+def test_fixed_point_path_equals_the_general_path(monkeypatch, tmp_path, extra):
+    # the same narrow data through both exact paths: the artifacts are identical, byte for byte
+    df = _data(ys=Y_VALUES["narrow"] + extra, n=600, seed=3)
+    spec = fd.compile(SPEC)
+    spec.fit(df).save(tmp_path / "fast.json")
+    monkeypatch.setattr(grouped, "_INT128_BITS", 0)  # no range fits: the general path
+    spec.fit(df).save(tmp_path / "general.json")
+    fast, general = (tmp_path / "fast.json").read_bytes(), (tmp_path / "general.json").read_bytes()
+    assert fast == general
 
 
 def test_against_independent_computation(fitted):

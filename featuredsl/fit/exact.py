@@ -43,7 +43,7 @@ class Moments:
             return math.inf if self.pos_inf else -math.inf
         if self.n == 0:
             return None
-        return _round(Fraction(self.s, self.n << 1074))
+        return round_ratio(self.s, self.n << 1074)
 
     def exact_var(self) -> Fraction | None:
         """The exact population variance (divided by ``n``) of the finite values; ``None`` with an
@@ -54,30 +54,48 @@ class Moments:
         # (sum x2)/n - (sum x / n)**2 == (n * q - s**2) / (n**2 * 2**2148)
         return Fraction(self.n * self.q - self.s * self.s, (self.n * self.n) << 2148)
 
+    def _var_ratio(self) -> tuple[int, int] | None:
+        # the exact variance as numerator / denominator, unreduced: reducing big integers
+        # (gcd) costs more than the rounding itself, and neither rounding needs it
+        if self.pos_inf or self.neg_inf or self.n == 0:
+            return None
+        return self.n * self.q - self.s * self.s, (self.n * self.n) << 2148
+
     def var(self) -> float | None:
         """The population variance, correctly rounded (``None`` as for :meth:`exact_var`)."""
-        v = self.exact_var()
-        return None if v is None else _round(v)
+        v = self._var_ratio()
+        return None if v is None else round_ratio(*v)
 
     def std(self) -> float | None:
         """The population standard deviation: the correctly rounded square root of the exact
         variance (``None`` as for :meth:`exact_var`).
         """
-        v = self.exact_var()
-        return None if v is None else sqrt_rounded(v)
+        v = self._var_ratio()
+        return None if v is None else sqrt_ratio(*v)
 
 
 def _round(f: Fraction) -> float:
     """The float nearest to ``f`` (ties to even), inf when beyond the float range."""
+    return round_ratio(f.numerator, f.denominator)
+
+
+def round_ratio(p: int, q: int) -> float:
+    """The float nearest to ``p / q`` (``q > 0``; ties to even), +-inf beyond the float range.
+    CPython's ``int / int`` is correctly rounded, on reduced or unreduced operands alike."""
     try:
-        return f.numerator / f.denominator
+        return p / q
     except OverflowError:
-        return math.inf if f > 0 else -math.inf
+        return math.inf if p > 0 else -math.inf
 
 
 def sqrt_rounded(f: Fraction) -> float:
     """The correctly rounded square root of a non-negative rational."""
-    p, q = f.numerator, f.denominator
+    return sqrt_ratio(f.numerator, f.denominator)
+
+
+def sqrt_ratio(p: int, q: int) -> float:
+    """The correctly rounded square root of ``p / q`` (``p >= 0``, ``q > 0``, unreduced
+    operands allowed)."""
     if p == 0:
         return 0.0
     # sqrt(p/q) = sqrt(p * 4**k / q) / 2**k; pick k so the integer root has >= 64 bits.
@@ -88,8 +106,8 @@ def sqrt_rounded(f: Fraction) -> float:
     # r <= root < r + 1; an odd numerator 2r+1 stands for any inexact value in (r, r+1): with
     # more than 54 significant bits it is never a rounding tie, so it rounds like the root.
     if exact:
-        return _round(Fraction(r, 1 << k))
-    return _round(Fraction(2 * r + 1, 1 << (k + 1)))
+        return round_ratio(r, 1 << k)
+    return round_ratio(2 * r + 1, 1 << (k + 1))
 
 
 def lower_rank(n: int, i: int, k: int) -> int:

@@ -27,12 +27,13 @@ not the fit's group_by (unlike ``vocab``'s partitioned count).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 
 import polars as pl
 
 from featuredsl import ir
-from featuredsl.fit.exact import Moments, _round
+from featuredsl.fit.exact import Moments, _round, round_ratio
 
 _HALF = 26
 
@@ -54,53 +55,145 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str]
     lf = lf.with_columns([key_column(pl.col(k), b.type.kind).alias(a)
                           for k, b, a in zip(keys, agg.by, aliases, strict=True)])
     keys = aliases
-    kcols = [pl.col(k) for k in keys]
-    lf = lf.filter(pl.all_horizontal([c.is_not_null() for c in kcols]))
+    nk = len(keys)
+    lf = lf.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
     x = pl.col(col)
-    is_float = agg.args[0].type.kind in ("float", "int") and fn in ("mean", "var", "std")
+    needs_moments = agg.args[0].type.kind in ("float", "int") and fn in ("mean", "var", "std")
     aggs = [pl.len().cast(pl.Int64).alias("__rows"), x.count().cast(pl.Int64).alias("__n")]
     if fn in ("min", "max"):
-        v = x
-        if agg.args[0].type.kind == "float":
-            v = key_column(x, "float")
+        v = key_column(x, "float") if agg.args[0].type.kind == "float" else x
         aggs.append((v.min() if fn == "min" else v.max()).alias("__v"))
+    fixed = _fixed_point(lf, col, fn != "mean") if needs_moments else None
+    if fixed is not None:
+        aggs += fixed.aggs(col)
     base = lf.group_by(keys).agg(aggs).collect(engine="streaming")
-    rows_of: dict[tuple, tuple[int, int, object]] = {}
-    for r in base.iter_rows():
-        k = tuple(r[: len(keys)])
-        rows_of[k] = (r[len(keys)], r[len(keys) + 1], r[len(keys) + 2] if fn in ("min", "max")
-                      else None)
-    min_count = int(agg.option("min_count", 1))  # type: ignore[call-overload]
-    kept = [k for k, v in rows_of.items() if v[0] >= min_count]
-    kept.sort(key=lambda k: (-rows_of[k][0], k))
+    total_rows = int(base["__rows"].sum())
+    moments: dict[tuple, Moments] = {}
+    overall = None
+    smoothing = fn == "mean" and agg.option("smoothing") is not None
+    if needs_moments and fixed is None:  # a wide exponent range: sums per exponent
+        moments = _moments(lf, col, keys, need_squares=fn != "mean")
+        if smoothing:
+            overall = _sum_moments(moments.values())
+    elif smoothing:
+        assert fixed is not None
+        total = base.select(pl.col("__fin", "__pinf", "__ninf", "__s").sum())
+        overall = fixed.moments(total.to_dicts()[0])
+    # kept groups: at least min_count rows, most rows first, ties by key ascending (Polars
+    # orders strings by UTF-8 bytes, which is code point order, as Python compares them)
+    kept = base.filter(pl.col("__rows") >= int(agg.option("min_count", 1)))  # type: ignore[call-overload]
+    kept = kept.sort(["__rows", *keys], descending=[True] + [False] * nk)
     top = agg.option("top")
     if top is not None:
-        kept = kept[: int(top)]  # type: ignore[call-overload]
-    moments: dict[tuple, Moments] = {}
-    if is_float:
-        moments = _moments(lf, col, keys, need_squares=fn != "mean")
-    total_rows = sum(v[0] for v in rows_of.values())
-    overall = None
-    if fn == "mean" and agg.option("smoothing") is not None:
-        overall = _sum_moments(moments.values())
-    values: list[object] = []
-    for k in kept:
-        rows, n, mm = rows_of[k]
-        if fn == "count":
-            values.append(n)
-        elif fn == "share":
-            values.append(rows / total_rows)
-        elif fn == "null_fraction":
-            values.append((rows - n) / rows)
-        elif fn in ("min", "max"):
-            values.append(mm)
-        elif fn == "mean" and overall is not None:
-            values.append(_smoothed(moments.get(k), overall,
-                                    float(agg.option("smoothing"))))  # type: ignore[arg-type]
+        kept = kept.head(int(top))  # type: ignore[call-overload]
+    cols = {c: kept[c].to_list() for c in kept.columns}  # columns, not per-row dicts: fast
+    group_keys = list(zip(*(cols[a] for a in keys), strict=True))
+    rows_col, n_col = cols["__rows"], cols["__n"]
+    values: list[object]
+    if fn == "count":
+        values = n_col
+    elif fn == "share":
+        values = [rows / total_rows for rows in rows_col]
+    elif fn == "null_fraction":
+        values = [(rows - n) / rows for rows, n in zip(rows_col, n_col, strict=True)]
+    elif fn in ("min", "max"):
+        values = cols["__v"]
+    elif fixed is not None and overall is None and fn == "mean":
+        values = fixed.means(cols)
+    else:
+        if fixed is None:
+            ms = [moments.get(k) for k in group_keys]
         else:
-            m = moments.get(k)
-            values.append(None if m is None else getattr(m, fn)())
-    return ir.GroupTable(tuple(kept), tuple(values), tuple(rows_of[k][0] for k in kept))
+            names = [c for c in cols if c.startswith("__")]
+            ms = [fixed.moments(dict(zip(names, r, strict=True)))
+                  for r in zip(*(cols[c] for c in names), strict=True)]
+        if overall is not None:
+            weight = float(agg.option("smoothing"))  # type: ignore[arg-type]
+            values = [_smoothed(m, overall, weight) for m in ms]
+        else:
+            values = [None if m is None else getattr(m, fn)() for m in ms]
+    group_rows = rows_col
+    return ir.GroupTable(tuple(group_keys), tuple(values), tuple(group_rows))
+
+
+# The fixed-point path. Every finite float64 is an integer multiple of the unit in the last
+# place of the smallest-exponent value present, 2**unit; when the values' exponents span a
+# narrow range (the usual label: delays, prices, 0/1), each value is an integer number of
+# units that fits in Int128 with room for the sum of every row (and, split in two halves, of
+# the squares), so one group_by on the keys alone sums them exactly. Otherwise the general
+# path sums per (key, sign, exponent) and combines in Python (:func:`_moments`).
+_INT128_BITS = 126  # every sum kept strictly inside the signed range
+
+
+@dataclass(frozen=True, slots=True)
+class _FixedPoint:
+    """Values as Int128 integers of ``2**unit``; squares through ``v = hi * 2**half + lo``."""
+
+    unit: int
+    half: int
+    squares: bool
+
+    def aggs(self, col: str) -> list[pl.Expr]:
+        """Per group: finite count, +-inf counts, the sum (and the three square sums)."""
+        x = pl.col(col).cast(pl.Float64)
+        scale = -self.unit
+        step = max(-1000, min(1000, scale))  # 2.0**scale may not be a float: two exact steps
+        v = (x * pl.lit(2.0**step) * pl.lit(2.0 ** (scale - step))).filter(x.is_finite())
+        v = v.cast(pl.Int128)
+        out = [x.is_finite().sum().cast(pl.Int64).alias("__fin"),
+               (x == math.inf).sum().cast(pl.Int64).alias("__pinf"),
+               (x == -math.inf).sum().cast(pl.Int64).alias("__ninf"),
+               v.sum().alias("__s")]
+        if self.squares:  # v**2 = hi**2 * 4**half + 2 * hi * lo * 2**half + lo**2
+            hi, lo = v // (1 << self.half), v % (1 << self.half)
+            out += [(hi * hi).sum().alias("__hh"), (hi * lo).sum().alias("__hl"),
+                    (lo * lo).sum().alias("__ll")]
+        return out
+
+    def means(self, cols: dict[str, list]) -> list[object]:
+        """Each group's mean straight from its sums (the common case: no Moments objects):
+        ``s * 2**unit / n`` as one correctly rounded integer division."""
+        out: list[object] = []
+        up, down = max(self.unit, 0), max(-self.unit, 0)
+        for fin, pinf, ninf, s in zip(cols["__fin"], cols["__pinf"], cols["__ninf"],
+                                      cols["__s"], strict=True):
+            if pinf or ninf:
+                out.append(None if pinf and ninf else math.inf if pinf else -math.inf)
+            elif fin == 0:
+                out.append(None)
+            else:
+                out.append(round_ratio(int(s) << up, fin << down))
+        return out
+
+    def moments(self, r: dict) -> Moments | None:
+        """A group's exact :class:`Moments` from its sums (``None`` without a value)."""
+        shift = self.unit + 1074  # Moments counts sums in 2**-1074 (squares in 2**-2148)
+        q = 0
+        if self.squares:
+            h = self.half
+            q = ((int(r["__hh"]) << (2 * h)) + (int(r["__hl"]) << (h + 1))
+                 + int(r["__ll"])) << (2 * shift)
+        m = Moments(int(r["__fin"]), int(r["__pinf"]), int(r["__ninf"]),
+                    int(r["__s"] or 0) << shift, q)
+        return m if m.count else None
+
+
+def _fixed_point(lf: pl.LazyFrame, col: str, squares: bool) -> _FixedPoint | None:
+    """The fixed-point plan for ``col``, or ``None`` when its exponents span too wide a range
+    for every sum to stay inside Int128 (one streaming pass for the range)."""
+    x = pl.col(col).cast(pl.Float64)
+    u = x.reinterpret(dtype=pl.UInt64)
+    e = ((u // pl.lit(1 << 52, pl.UInt64)) % pl.lit(1 << 11, pl.UInt64)).cast(pl.Int64)
+    nonzero = x.is_finite() & (x != 0.0)
+    lo, hi, n = lf.select(e.filter(nonzero).min(), e.filter(nonzero).max().alias("hi"),
+                          x.is_finite().sum().alias("n")).collect(engine="streaming").row(0)
+    lo = max(1, lo if lo is not None else 1)  # subnormals share the smallest normal unit
+    hi = max(lo, hi if hi is not None else 1)
+    bits = 53 + (hi - lo)  # |value / 2**unit| < 2**bits
+    # sum: < n * 2**bits; squares (half = ceil(bits / 2)): each part < 2**(bits + 1) per row
+    if bits + 1 + int(n).bit_length() > _INT128_BITS:
+        return None
+    return _FixedPoint(unit=lo - 1075, half=(bits + 1) // 2, squares=squares)
 
 
 def _moments(lf: pl.LazyFrame, col: str, keys: list[str], need_squares: bool
