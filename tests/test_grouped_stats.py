@@ -13,8 +13,8 @@ import pytest
 
 import featuredsl as fd
 from featuredsl import artifact
-from featuredsl.fit import grouped
 from featuredsl.errors import ArtifactError, SpecError
+from featuredsl.fit import grouped
 
 SPEC = """
 input { g: string?, k: int?, f: float?, b: bool?, y: float? }
@@ -304,3 +304,38 @@ def test_many_keys_whose_code_space_passes_int64():
     ev = fitted.row_evaluator()
     assert [ev(r)["te"] for r in mixed.head(50).to_dicts()] == [None] * 50
     assert [ev(r)["te"] for r in df.head(50).to_dicts()] == got[:50]
+
+
+@pytest.mark.parametrize("ys", sorted(Y_VALUES))
+@pytest.mark.parametrize("keys_per_pass", [None, 7])
+def test_top_is_the_head_of_the_full_table(monkeypatch, ys, keys_per_pass):
+    # top= finds its groups by the bounded count of fit/top.py (hash partitions when there are
+    # more distinct keys than one pass may hold: forced here with keys_per_pass); the table
+    # must be the head of the table without top, and share/smoothing still use every row
+    from featuredsl.fit import top as top_mod
+
+    if keys_per_pass is not None:
+        monkeypatch.setattr(top_mod, "KEYS_PER_PASS", keys_per_pass)
+    rnd = random.Random(5)
+    n = 3000
+    df = pl.DataFrame({
+        "g": [rnd.choice([f"k{i % 40}", "é", None, ""]) for i in range(n)],
+        "k": [rnd.choice([1, 2, 3, -(2**63), None]) for _ in range(n)],
+        "f": [rnd.choice([0.0, -0.0, 1.5, float("nan"), None, 2.5]) for _ in range(n)],
+        "y": [rnd.choice(Y_VALUES[ys]) for _ in range(n)],
+    }, schema={"g": pl.String, "k": pl.Int64, "f": pl.Float64, "y": pl.Float64})
+    pairs = [("mean(y, by=g, smoothing=2)", "mean(y, by=g, smoothing=2, top=5)"),
+             ("share(by=g)", "share(by=g, top=4)"),
+             ("std(y, by=g, min_count=60)", "std(y, by=g, min_count=60, top=6)"),
+             ("count(by=k)", "count(by=k, top=2)"),
+             ("mean(y, by=f)", "mean(y, by=f, top=2)")]
+    text = "input { g: string?, k: int?, f: float?, y: float? }\n" + "".join(
+        f"feature a{i} = {full}\nfeature b{i} = {capped}\n"
+        for i, (full, capped) in enumerate(pairs))
+    fitted = fd.compile(text).fit(df)
+    for full, capped in pairs:
+        whole, head = fitted.stats[full], fitted.stats[capped]
+        t = int(capped.split("top=")[1].rstrip(")"))
+        assert len(head.keys) == min(t, len(whole.keys)) > 0
+        assert head.keys == whole.keys[:t] and head.rows == whole.rows[:t]
+        assert all(_same(a, b) for a, b in zip(head.values, whole.values, strict=False)), capped

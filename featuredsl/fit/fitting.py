@@ -71,7 +71,7 @@ from featuredsl.bind import bind, windows_read
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
-from featuredsl.fit.grouped import fit_grouped
+from featuredsl.fit.grouped import fit_grouped, key_column
 from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
 from featuredsl.fit.profile import count_task, profiles, rank_fractions, scalar_task
 from featuredsl.fit.select import (
@@ -206,10 +206,20 @@ def _fit_level(program: ir.Program, base: pl.LazyFrame, names: list[str],
 
 def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
                   ) -> Task[object]:
-    """A grouped statistic: its own group_by queries (fit/grouped.py), no shared pass."""
-    if False:  # pragma: no cover - a generator that asks the shared passes for nothing
-        yield []
-    return fit_grouped(frame.lf, agg, col, keys)
+    """A grouped statistic: its own group_by queries (fit/grouped.py). With ``top=`` and one
+    key, the kept groups are first found by the bounded-memory count of ``vocab``
+    (fit/top.py: the same order, most rows first, ties by key ascending), so the aggregating
+    ``group_by`` holds only ``top`` groups however many distinct keys the data have."""
+    top = agg.option("top")
+    if top is None or len(keys) != 1:
+        if False:  # pragma: no cover - a generator that asks the shared passes for nothing
+            yield []
+        return fit_grouped(frame.lf, agg, col, keys)
+    kind = agg.by[0].type.kind
+    canon = Frame(frame.lf.select(key_column(pl.col(keys[0]), kind).alias("__fd_gkey")))
+    found = yield from top_values(canon, "__fd_gkey", kind, int(top),  # type: ignore[call-overload]
+                                  int(agg.option("min_count", 1)))  # type: ignore[call-overload]
+    return fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])
 
 
 def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],

@@ -20,8 +20,9 @@ Kept groups are ordered by rows descending, ties by key ascending. Sums come fro
 streaming ``group_by`` on (keys, sign, exponent) summing the integer mantissas as Int128 (the
 decomposition of :mod:`featuredsl.fit.select`), combined here as exact integers, so the
 result is a function of the multiset of rows alone (order, chunking and engine do not
-matter). Memory: one entry per distinct group (and exponent) -- ``top=`` caps the table kept,
-not the fit's group_by (unlike ``vocab``'s partitioned count).
+matter). Memory: one entry per distinct group (and exponent); with ``top=`` and one key the
+kept groups are found first by ``vocab``'s bounded, partitioned count (fit/top.py), so the
+``group_by`` holds only them. (Several keys with ``top=`` still group every distinct tuple.)
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ def key_column(e: pl.Expr, kind: str) -> pl.Expr:
     return pl.when(e == 0.0).then(pl.lit(0.0, pl.Float64)).otherwise(e)
 
 
-def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str]
-                ) -> ir.GroupTable:
+def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
+                only: list[object] | None = None) -> ir.GroupTable:
     """The table of the grouped statistic ``agg`` over ``lf`` (value column ``col``, key
-    columns ``keys``)."""
+    columns ``keys``). ``only``: the kept groups' keys when already known (one key, ``top=``;
+    found in bounded memory by the caller), so the aggregating ``group_by`` holds only them;
+    ``share``'s total and ``smoothing``'s overall mean still count every grouped row."""
     fn = agg.function.name
     aliases = [f"\x00k{i}" for i in range(len(keys))]
     lf = lf.with_columns([key_column(pl.col(k), b.type.kind).alias(a)
@@ -66,19 +69,29 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str]
     fixed = _fixed_point(lf, col, fn != "mean") if needs_moments else None
     if fixed is not None:
         aggs += fixed.aggs(col)
+    smoothing = fn == "mean" and agg.option("smoothing") is not None
+    every = lf  # every grouped row, for share's total and smoothing's overall mean
+    if only is not None:
+        kept_keys = pl.Series(only, dtype=_KEY_DTYPES[agg.by[0].type.kind])
+        lf = lf.filter(pl.col(keys[0]).is_in(kept_keys))
     base = lf.group_by(keys).agg(aggs).collect(engine="streaming")
-    total_rows = int(base["__rows"].sum())
     moments: dict[tuple, Moments] = {}
     overall = None
-    smoothing = fn == "mean" and agg.option("smoothing") is not None
     if needs_moments and fixed is None:  # a wide exponent range: sums per exponent
         moments = _moments(lf, col, keys, need_squares=fn != "mean")
         if smoothing:
-            overall = _sum_moments(moments.values())
+            overall = (_sum_moments(moments.values()) if only is None else
+                       _moments(every, col, [], need_squares=False).get((), _NO_MOMENTS))
     elif smoothing:
         assert fixed is not None
-        total = base.select(pl.col("__fin", "__pinf", "__ninf", "__s").sum())
-        overall = fixed.moments(total.to_dicts()[0])
+        sums = pl.col("__fin", "__pinf", "__ninf", "__s").sum()
+        total = (base.select(sums) if only is None else
+                 every.select(fixed.aggs(col)).collect(engine="streaming"))
+        overall = fixed.moments(total.to_dicts()[0]) or _NO_MOMENTS
+    if only is None:
+        total_rows = int(base["__rows"].sum())
+    else:
+        total_rows = int(every.select(pl.len()).collect(engine="streaming").item())
     # kept groups: at least min_count rows, most rows first, ties by key ascending (Polars
     # orders strings by UTF-8 bytes, which is code point order, as Python compares them)
     kept = base.filter(pl.col("__rows") >= int(agg.option("min_count", 1)))  # type: ignore[call-overload]
@@ -122,6 +135,8 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str]
 # units that fits in Int128 with room for the sum of every row (and, split in two halves, of
 # the squares), so one group_by on the keys alone sums them exactly. Otherwise the general
 # path sums per (key, sign, exponent) and combines in Python (:func:`_moments`).
+_NO_MOMENTS = Moments(0, 0, 0, 0, 0)
+_KEY_DTYPES = {"float": pl.Float64, "int": pl.Int64, "string": pl.String, "bool": pl.Boolean}
 _INT128_BITS = 126  # every sum kept strictly inside the signed range
 
 
