@@ -499,12 +499,42 @@ def _statistics(a: _Meaning, b: _Meaning) -> list[dict]:
                 removed=[_plain(v) for v in va if v not in ib],
                 reindexed=[{"value": _plain(v), "old": ia[v], "new": ib[v]}
                            for v in vb if v in ia and ia[v] != ib[v]])
+        elif isinstance(va, ir.GroupTable) and isinstance(vb, ir.GroupTable):
+            entry.update(_group_movement(va, vb))
         elif isinstance(va, tuple | list) and isinstance(vb, tuple | list):
             entry.update(old=[_plain(v) for v in va], new=[_plain(v) for v in vb])
         else:
             entry.update(old=repr(va), new=repr(vb))
         out.append(entry)
     return out
+
+
+def _group_movement(a: ir.GroupTable, b: ir.GroupTable, shown: int = 5) -> dict:
+    """How a grouped statistic's table moved: groups added and removed, values changed among
+    the groups both hold, and the largest numeric changes (key, old, new)."""
+    old = dict(zip(a.keys, a.values, strict=True))
+    new = dict(zip(b.keys, b.values, strict=True))
+    changed = [(k, old[k], v) for k, v in new.items()
+               if k in old and repr(_frozen(old[k])) != repr(_frozen(v))]
+
+    def size(c: tuple) -> float:
+        o, n = c[1], c[2]
+        if isinstance(o, int | float) and isinstance(n, int | float):
+            d = abs(n - o)
+            return d if d == d else math.inf
+        return math.inf  # null <-> value first
+
+    changed.sort(key=lambda c: (-size(c), repr(c[0])))
+    def plain_key(k: tuple) -> object:
+        return _plain(k[0]) if len(k) == 1 else [_plain(x) for x in k]
+    return {"groups": {"old": len(old), "new": len(new),
+                       "added": [plain_key(k) for k in b.keys if k not in old][:shown],
+                       "added_count": sum(1 for k in new if k not in old),
+                       "removed": [plain_key(k) for k in a.keys if k not in new][:shown],
+                       "removed_count": sum(1 for k in old if k not in new),
+                       "changed_count": len(changed),
+                       "largest_changes": [{"group": plain_key(k), "old": _plain(o),
+                                            "new": _plain(n)} for k, o, n in changed[:shown]]}}
 
 
 def _old_std(a: _Meaning, st: ir.Stat) -> float | None:

@@ -239,6 +239,14 @@ def _stat_line(s: dict) -> str:
         return (f"{head}: {len(s['added'])} added, {len(s['removed'])} removed, "
                 f"{len(s['reindexed'])} re-indexed"
                 + (f" (added: {', '.join(map(str, s['added'][:5]))})" if s["added"] else ""))
+    if "groups" in s:
+        g = s["groups"]
+        text_ = (f"{head}: {g['old']:,} -> {g['new']:,} groups, {g['added_count']:,} added, "
+                 f"{g['removed_count']:,} removed, {g['changed_count']:,} changed value")
+        if g["largest_changes"]:
+            text_ += " (" + ", ".join(f"{x['group']}: {x['old']} -> {x['new']}"
+                                      for x in g["largest_changes"][:3]) + ")"
+        return text_
     text_ = f"{head}: {s['old']} -> {s['new']}"
     if "shift_in_old_std" in s:
         text_ += f" ({s['shift_in_old_std']:+.3g} old std)"

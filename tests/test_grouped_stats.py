@@ -339,3 +339,28 @@ def test_top_is_the_head_of_the_full_table(monkeypatch, ys, keys_per_pass):
         assert len(head.keys) == min(t, len(whole.keys)) > 0
         assert head.keys == whole.keys[:t] and head.rows == whole.rows[:t]
         assert all(_same(a, b) for a, b in zip(head.values, whole.values, strict=False)), capped
+
+
+def test_diff_and_explain_show_grouped_tables(tmp_path):
+    import subprocess
+    import sys
+
+    text = "input { g: string?, y: float? }\nfeature te = mean(y, by=g) ?? mean(y)\n"
+    spec = fd.compile(text)
+    old = spec.fit(pl.DataFrame({"g": ["a", "b", "a", "c"], "y": [1.0, 2.0, 3.0, None]}))
+    new = spec.fit(pl.DataFrame({"g": ["a", "b", "a", "d"], "y": [1.0, 2.0, 7.0, 4.0]}))
+    d = fd.diff(old, new)
+    (entry,) = [s for s in d.statistics if s["stat"] == "mean(y, by=g)"]
+    g = entry["groups"]
+    assert (g["old"], g["new"], g["added"], g["removed"]) == (3, 3, ["d"], ["c"])
+    assert g["changed_count"] == 1 and g["largest_changes"] == [
+        {"group": "a", "old": 2.0, "new": 4.0}]
+    assert "3 -> 3 groups, 1 added, 1 removed, 1 changed value (a: 2.0 -> 4.0)" in d.to_text()
+    json.loads(d.to_json())  # the table summary is plain JSON
+    old.save(tmp_path / "a.json")
+    r = subprocess.run([sys.executable, "-m", "featuredsl", "explain", str(tmp_path / "a.json"),
+                        "--row", '{"g": "a", "y": 0}'], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "stat  mean(y, by=g) = <a table of 3 groups>" in r.stdout
+    assert "=> te = 2.0" in r.stdout

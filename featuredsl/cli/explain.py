@@ -167,7 +167,10 @@ def _trace(spec: Spec, row: dict, targets: list[str], sources: dict[str, str] | 
         for n in used_stats:
             s = program.stats[n]
             label = "" if s.inline else f"    ({s.source})"
-            lines.append(f"  stat  {n} = {c.dumps(c.to_json_value(stats[n]))}{label}")
+            value = stats[n]
+            shown = (f"<a table of {len(value.keys):,} groups>"
+                     if isinstance(value, ir.GroupTable) else c.dumps(c.to_json_value(value)))
+            lines.append(f"  stat  {n} = {shown}{label}")
         for n in _lets_used(definition):  # a let, or another feature used as a value
             label = "feature" if n in feature_names else "let  "
             lines.append(f"  {label} {n} = {val(ir.LetRef(program.values[n].type, n))}")
