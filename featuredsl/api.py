@@ -190,7 +190,7 @@ class Spec:
                          dtype=pl.Int64)
         grouped = [n for n, s in self.program.stats.items() if s.expr.by]
         if not grouped:
-            return full, full.transform(frame, keep=keep)
+            return full, full.transform(frame, keep=keep, sources=sources)
         parts = []
         index = pl.Series("__fd_row", range(frame.height), dtype=pl.Int64)
         for f in range(folds):
@@ -205,7 +205,8 @@ class Spec:
             for n in grouped:  # the other folds' tables; everything else from every row
                 stats[n] = fitted.stats[n] if fitted is not None else ir.GroupTable((), (), ())
             spec = FittedSpec(self.source, self.file, self.program, self.diagnostics, stats)
-            out = spec.transform(frame.filter(inside), keep=keep)
+            # window aggregates read the whole event history: folds split rows, not events
+            out = spec.transform(frame.filter(inside), keep=keep, sources=sources)
             parts.append(out.with_columns(index.filter(inside)))
         out = pl.concat(parts).sort("__fd_row").drop("__fd_row")
         return full, out

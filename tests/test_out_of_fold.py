@@ -103,3 +103,47 @@ def test_cli_train_out(tmp_path):
     assert pl.read_parquet(tmp_path / "oof.parquet").equals(want)
     bad = subprocess.run(run[:-2], capture_output=True, text=True)
     assert bad.returncode == 2 and "--train-out" in bad.stderr
+
+
+def test_window_features_through_folds():
+    # a target encoding keyed by a window count: per fold, the other folds' table; the window
+    # itself reads the whole event history (folds split rows, not events)
+    import datetime as dt
+
+    spec = fd.compile("""
+input {
+  user_id: int
+  ts: timestamp
+  y: float?
+  time ts
+}
+source txns {
+  user_id: int
+  ts: timestamp
+  key user_id
+  time ts
+}
+let n7 = count(txns, over=7d)
+feature n7f = n7
+feature te = mean(y, by=n7)
+""")
+    t0 = dt.datetime(2024, 1, 1)
+    rnd = random.Random(9)
+    events = pl.DataFrame({"user_id": [rnd.randrange(6) for _ in range(80)],
+                           "ts": [t0 + dt.timedelta(hours=rnd.randrange(24 * 20))
+                                  for _ in range(80)]})
+    rows = pl.DataFrame({"user_id": [rnd.randrange(6) for _ in range(60)],
+                         "ts": [t0 + dt.timedelta(hours=rnd.randrange(24 * 20))
+                                for _ in range(60)],
+                         "y": [rnd.choice([1.0, 2.0, None, 5.5]) for _ in range(60)]})
+    full, out = spec.fit_transform(rows, folds=3, seed=2, sources={"txns": events})
+    plain = full.transform(rows, sources={"txns": events})
+    assert out["n7f"].to_list() == plain["n7f"].to_list()  # the window: every event, every fold
+    counts = plain["n7f"].to_list()
+    ys = rows["y"].to_list()
+    for i in range(rows.height):
+        f = _fold_index(i, 3, 2)
+        same = [ys[j] for j in range(rows.height)
+                if _fold_index(j, 3, 2) != f and counts[j] == counts[i]]
+        want = _mean(same) if same else None
+        assert out["te"][i] == want, (i, out["te"][i], want)
