@@ -83,10 +83,9 @@ def auc(y: np.ndarray, score: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the three steps and print what they show."""
+    from featuredsl.sklearn import FeatureTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
-
-    from featuredsl.sklearn import FeatureTransformer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--flights", type=int, default=120_000)

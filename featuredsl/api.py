@@ -148,16 +148,21 @@ class Spec:
         return self._bound
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: object, sources: Mapping[str, object] | None = None) -> FittedSpec:
+    def fit(self, data: object, sources: Mapping[str, object] | None = None,
+            profile: bool = True) -> FittedSpec:
         """Fit every statistic on training data and freeze them (SPEC section 5).
 
         ``data`` is anything ``transform`` accepts. Returns a :class:`FittedSpec`; a spec
         without statistics fits too (cheaply: only the training profile is computed).
+        ``profile=False`` skips the training profile (most of a fit's time): the artifact
+        then holds ``"profile": {}`` and a serving monitor refuses it.
         """
         from featuredsl.fit import fit
 
+        if not isinstance(profile, bool):
+            raise InputError(f"profile= must be True or False, got {profile!r}")
         try:
-            result = fit(self.program, data, sources)
+            result = fit(self.program, data, sources, profile)
         except data_io.READ_ERRORS as exc:  # a Polars panic included
             raise InputError(f"cannot fit: {first_line(exc)}") from None
         return FittedSpec(self.source, self.file, self.program, self.diagnostics,
@@ -200,7 +205,7 @@ class Spec:
             rest = frame.filter(~inside)
             with warnings.catch_warnings():  # the full fit already warned about the data
                 warnings.simplefilter("ignore")
-                fitted = self.fit(rest, sources) if rest.height else None
+                fitted = self.fit(rest, sources, profile=False) if rest.height else None
             stats = dict(full.fitted_statistics())
             for n in grouped:  # the other folds' tables; everything else from every row
                 stats[n] = fitted.stats[n] if fitted is not None else ir.GroupTable((), (), ())

@@ -10,7 +10,7 @@ load safely. The layout, the encoding and what ``load`` checks are documented in
       "featuredsl_version": "0.1.0",
       "fit_warnings": [{"kind": ..., "message": ..., "subject": ...}, ...],
       "format": "featuredsl-artifact",
-      "format_version": 1,
+      "format_version": 2,              # 1 (no grouped tables, no monitor bins) still reads
       "inputs": [{"name": "amount", "type": "float?"}, ...],      # declaration order
       "integrity": {"sha256": "<hex>"},
       "outputs": [{"name": "z_amount", "type": "float?"}, ...],   # declaration order
@@ -66,9 +66,9 @@ class Contents:
 #: The value of the ``format`` field.
 FORMAT = "featuredsl-artifact"
 #: The format version this featuredsl writes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: The format versions this featuredsl reads.
-READABLE_VERSIONS = (1,)
+READABLE_VERSIONS = (1, 2)
 
 #: Top-level fields and the JSON type each must have.
 _FIELDS: dict[str, type] = {

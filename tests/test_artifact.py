@@ -202,7 +202,7 @@ def test_the_document_is_sorted_utf8_json_with_a_final_newline(saved: Path) -> N
 
     doc = json.loads(text, object_pairs_hook=keys_sorted)
     assert doc["format"] == "featuredsl-artifact"
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert doc["featuredsl_version"] == fd.__version__
     assert [e["name"] for e in doc["inputs"]] == ["amount", "category", "n"]
     assert [e["name"] for e in doc["outputs"]] == ["z", "ci", "b", "d", "c2", "ni"]
@@ -397,10 +397,10 @@ def test_missing_format(tmp_path: Path) -> None:
 
 
 def test_newer_format_version(saved: Path) -> None:
-    rewrite(saved, lambda d: d.update(format_version=2, featuredsl_version="9.0.0"))
+    rewrite(saved, lambda d: d.update(format_version=3, featuredsl_version="9.0.0"))
     msg = load_error(saved)
-    assert "format version 2" in msg and "newer" in msg and "9.0.0" in msg
-    assert "reads format version 1" in msg and "upgrade featuredsl" in msg
+    assert "format version 3" in msg and "newer" in msg and "9.0.0" in msg
+    assert "reads format version 1, 2" in msg and "upgrade featuredsl" in msg
 
 
 @pytest.mark.parametrize("version", [0, -1])

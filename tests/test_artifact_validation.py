@@ -166,7 +166,7 @@ def test_a_huge_integer_gets_a_clear_message(saved: Path, where: str) -> None:
     text = saved.read_text(encoding="utf-8")
     huge = "9" * 5000
     if where == "format_version":
-        text = text.replace('"format_version": 1', f'"format_version": {huge}')
+        text = text.replace('"format_version": 2', f'"format_version": {huge}')
     elif where == "stat":
         doc = json.loads(text)
         text = text.replace(f'"value": {doc["stats"]["k"]["value"]}', f'"value": {huge}', 1)

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 import featuredsl.fit.top as ft
+from featuredsl.fit import profile
 from featuredsl.fit.passes import Frame, drive
 
 pytestmark = pytest.mark.filterwarnings("ignore::featuredsl.fit.FitTimeWarning")
@@ -160,9 +161,10 @@ def test_top_of_a_near_unique_column_does_not_hold_its_values(tmp_path: Path) ->
         fits.append((path, vocab, top))
     for path, vocab, top in fits:  # checked after the children ran (the parent's memory)
         want = (pl.scan_parquet(path).group_by("s").agg(pl.len().cast(pl.Int64).alias("n"))
-                .sort(["n", "s"], descending=[True, False]).head(20).collect().rows())
+                .sort(["n", "s"], descending=[True, False]).head(profile.TOP).collect().rows())
         assert vocab == [v for v, _ in want[:10]] and top == [list(p) for p in want]
-        assert want[0][1] > 1 and want[-1][1] > 1  # the heavy words, not the unique tail
+        # the 31 heavy words first, then (top keeps 100) the smallest ids of the unique tail
+        assert [n > 1 for _, n in want] == [True] * 31 + [False] * (profile.TOP - 31)
     held = 50 * (sizes[1] - sizes[0])  # what one group_by entry per distinct value adds
     print(f"peak RSS {peaks[0] / 2**20:.0f} MB at {sizes[0]:,} rows, "
           f"{peaks[1] / 2**20:.0f} MB at {sizes[1]:,}; holding the values: +{held / 2**20:.0f} MB")

@@ -73,7 +73,13 @@ from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
 from featuredsl.fit.grouped import fit_grouped, key_column
 from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
-from featuredsl.fit.profile import count_task, profiles, rank_fractions, scalar_task
+from featuredsl.fit.profile import (
+    count_task,
+    profiles,
+    rank_fractions,
+    scalar_task,
+    with_lengths,
+)
 from featuredsl.fit.select import (
     COLLECT_BUDGET,
     float_moments,
@@ -272,14 +278,16 @@ def _dedupe(edges: list) -> tuple:
 # ---------------------------------------------------------------------------- fit
 
 
-def fit(program: ir.Program, data: object, sources: Mapping[str, object] | None = None
-        ) -> FitResult:
+def fit(program: ir.Program, data: object, sources: Mapping[str, object] | None = None,
+        profile: bool = True) -> FitResult:
     """Fit ``program``'s statistics and training profile on ``data`` (see the module
     docstring). Warnings also go through :func:`warnings.warn` as :class:`FitTimeWarning`.
 
-    Window aggregates (in features or in statistics' arguments) read ``sources``."""
+    Window aggregates (in features or in statistics' arguments) read ``sources``. With
+    ``profile=False`` only the statistics are computed (the profile is ``{}``: no monitoring
+    against it, and no warnings about features' training values)."""
     with tempfile.TemporaryDirectory(prefix="featuredsl-fit-") as tmp:
-        return _fit(program, data, _Materializer(data, Path(tmp)), sources)
+        return _fit(program, data, _Materializer(data, Path(tmp)), sources, profile)
 
 
 def _with_windows(program: ir.Program, prepared: pl.LazyFrame,
@@ -337,11 +345,13 @@ def _check_flags(frame: Frame, flags: list[str], prepared: pl.LazyFrame, raw: pl
 
 
 def _fit(program: ir.Program, data: object, materialize: _Materializer,
-         sources: Mapping[str, object] | None = None) -> FitResult:
+         sources: Mapping[str, object] | None = None, with_profile: bool = True) -> FitResult:
     inputs = program.inputs
     src = data_io.open_source(data, inputs)
     prepared = materialize(data_io.prepare(src.lf, inputs, [], text=src.text, checks=True))
     prepared = _with_windows(program, prepared, sources)
+    if with_profile:
+        prepared = with_lengths(prepared, inputs.items())  # lists are profiled by length
     flags = data_io.flag_columns(prepared.collect_schema().names())
     budget = Budget(COLLECT_BUDGET)
     levels = stat_levels(program)
@@ -360,13 +370,19 @@ def _fit(program: ir.Program, data: object, materialize: _Materializer,
     # side (the profile of an input shares its summary with the statistics of that input).
     rows, _, in_prof = drive(all_of([
         _check_flags(frame, flags, prepared, src.lf, inputs), statistics(),
-        profiles(frame, ((n, n, t) for n, t in inputs.items()), budget)]), budget)
+        profiles(frame, ((n, n, t) for n, t in inputs.items() if with_profile), budget)]),
+        budget)
+    if not with_profile:
+        found = _fit_warnings(program, fitted, {"rows": rows, "inputs": {}, "features": {}})
+        for w in found:
+            warnings.warn(w.message, FitTimeWarning, stacklevel=3)
+        return FitResult(fitted, {}, found)
 
     with ir.deep_recursion():
         plan = PolarsLowering(bind(program, fitted)).plan()
-    features = Frame(materialize(plan.apply(prepared, [])))
-    feat_prof = drive(profiles(features, ((f.name, f.name, f.expr.type)
-                                          for f in program.features), budget), budget)
+    feature_types = [(f.name, f.expr.type) for f in program.features]
+    features = Frame(materialize(with_lengths(plan.apply(prepared, []), feature_types)))
+    feat_prof = drive(profiles(features, ((n, n, t) for n, t in feature_types), budget), budget)
     profile = {"rows": rows, "inputs": in_prof, "features": feat_prof}
     found = _fit_warnings(program, fitted, profile)
     for w in found:
@@ -415,6 +431,8 @@ def _fit_warnings(program: ir.Program, fitted: dict[str, object],
                                     f"value in the training data ({rows} rows)"))
     spread = _zero_spread(program, fitted)
     for f in program.features:
+        if f.name not in profile["features"]:  # fitted without a profile
+            continue
         p = profile["features"][f.name]
         if rows and p["count"] == 0:
             why = [spread[s] for s in sorted(_stats_used(program, f.expr)) if s in spread]

@@ -2,16 +2,32 @@
 
 ``profiles`` computes, for each column, plain JSON data: ``type``, ``count``, ``null_count``;
 numbers (ints as floats for the moments) add ``min``, ``max``, ``mean``, ``std`` and
-``quantiles`` (the 9 deciles by the 'lower' rule, not de-duplicated); strings and ints add
-``top`` (up to 20 ``[value, count]`` pairs, most frequent first, ties by value); bools add
-``true_count`` and ``false_count``; timestamps and dates add ``min``/``max`` as ISO strings,
-durations in µs. Every entry is a task of the fit's passes (:mod:`featuredsl.fit.passes`), so
-the profile of an input shares its queries with the statistics of that input.
+``quantiles`` (the 9 deciles by the 'lower' rule, not de-duplicated); bools add ``true_count``
+and ``false_count``; timestamps and dates add ``min``/``max`` as ISO strings, durations in µs.
+
+What a serving monitor compares against (SPEC 10), in ``kind``:
+
+* ``"numeric"`` (floats, and ints with more than :data:`INT_CATEGORIES` distinct values):
+  ``edges``, the deciles with duplicates removed (at most 9; ints stay ints), and
+  ``bin_counts``, the exact number of values in each of the ``len(edges) + 1`` bins with
+  ``bucketize`` semantics (bin ``i`` holds the values with exactly ``i`` edges ``<=`` them:
+  +-inf in the first and last bins);
+* ``"categorical"`` (strings, bools, ints with at most :data:`INT_CATEGORIES` distinct
+  values): ``top``, up to :data:`TOP` ``[value, count]`` pairs, most frequent first, ties by
+  value, and ``other_count``, the non-null values outside ``top``;
+* lists: ``length``, the profile of their lengths (an int column: numeric or categorical as
+  above); temporal columns have no ``kind`` (their range is ``min``/``max``).
+
+Every entry is a task of the fit's passes (:mod:`featuredsl.fit.passes`), so the profile of an
+input shares its queries with the statistics of that input; the bin counts take one more pass
+(they need the deciles), shared by every column.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import polars as pl
 
@@ -28,8 +44,10 @@ from featuredsl.fit.top import top_values
 from featuredsl.types import Type
 
 _DECILES = [(i, 10) for i in range(1, 10)]
-#: How many top values a string or int column's profile keeps.
-TOP = 20
+#: How many top values a categorical column's profile keeps (SPEC 10).
+TOP = 100
+#: An int column with at most this many distinct training values is categorical (SPEC 10).
+INT_CATEGORIES = 32
 
 
 def rank_fractions(fractions: list[tuple[int, int]]) -> Callable[[int], list[int]]:
@@ -61,7 +79,8 @@ def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dic
         parts["_float"] = _float_profile(frame, col, budget)
     if k == "int":
         parts["_int"] = _int_profile(frame, col, budget)
-    if k in ("int", "string"):
+        parts["_small"] = top_values(frame, col, k, INT_CATEGORIES + 1)
+    if k == "string":
         parts["top"] = top_values(frame, col, k, TOP)
     if k == "bool":
         parts["true_count"] = scalar_task(frame, c.sum().cast(pl.Int64), ("true", col))
@@ -69,16 +88,68 @@ def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dic
     if k in ("timestamp", "date", "duration"):
         parts["min"] = scalar_task(frame, c.min(), ("min", col))
         parts["max"] = scalar_task(frame, c.max(), ("max", col))
+    if k == "list":
+        parts["length"] = _profile_column(frame, length_column(col),
+                                          Type("int", t.nullable), budget)
     got = dict(zip(parts, (yield from all_of(parts.values())), strict=True))
-    out: dict[str, object] = {"type": str(t), "count": int(got.pop("count")),
+    count = int(got.pop("count"))
+    out: dict[str, object] = {"type": str(t), "count": count,
                               "null_count": int(got.pop("null_count"))}
     for part in (got.pop("_float", None), got.pop("_int", None)):
         if part is not None:
             out.update(part)
+    small = got.pop("_small", None)
     if "top" in got:
         got["top"] = [list(p) for p in got["top"]]
     out.update((name, _plain(v)) for name, v in got.items())
+    if k == "bool":
+        pairs = [[True, int(cast("int", out["true_count"]))],
+                 [False, int(cast("int", out["false_count"]))]]
+        out["top"] = sorted((p for p in pairs if p[1]), key=lambda p: (-p[1], p[0]))
+    if small is not None and len(small) <= INT_CATEGORIES:  # every distinct value: categorical
+        out["top"] = [list(p) for p in small]
+    deciles = cast("list", out.pop("_edges", None) or [])
+    if "top" in out:
+        top = cast("list[list]", out["top"])
+        out["kind"] = "categorical"
+        out["other_count"] = count - sum(p[1] for p in top)
+    elif k in ("int", "float"):
+        # -0.0 and 0.0 are one edge (bucketize compares them equal): written as 0.0
+        edges = sorted({(0.0 if v == 0 and isinstance(v, float) else v) for v in deciles
+                        if v is not None})
+        out["kind"] = "numeric"
+        out["edges"] = edges
+        out["bin_counts"] = (yield from _bin_counts(frame, col, edges))
     return out
+
+
+def length_column(col: str) -> str:
+    """The name of the helper column holding a list column's lengths (see ``with_lengths``)."""
+    return f"\x00len:{col}"
+
+
+def with_lengths(lf: pl.LazyFrame, columns: Iterable[tuple[str, Type]]) -> pl.LazyFrame:
+    """``lf`` with each list column's lengths beside it (profiled as an int column)."""
+    lens = [pl.col(c).list.len().cast(pl.Int64).alias(length_column(c))
+            for c, t in columns if t.kind == "list"]
+    return lf.with_columns(lens) if lens else lf
+
+
+def _bin_counts(frame: Frame, col: str, edges: list) -> Task[list[int]]:
+    """Exact counts of the ``len(edges) + 1`` bins, ``bucketize`` semantics (one Scalar each,
+    all columns' bins in one pass)."""
+    c = pl.col(col)
+    bounds = [None, *edges, None]
+    reqs = []
+    for lo, hi in itertools.pairwise(bounds):
+        inside = c.is_not_null()
+        if lo is not None:
+            inside = inside & (c >= lo)
+        if hi is not None:
+            inside = inside & (c < hi)
+        reqs.append(Scalar(frame, inside.sum().cast(pl.Int64), ("bin", col, lo, hi)))
+    got = yield reqs
+    return [int(v) for v in got]
 
 
 def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
@@ -92,7 +163,7 @@ def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
     lo = decode_float(ranges[0][0]) if ranges else None
     hi = decode_float(ranges[-1][1]) if ranges else None
     return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
-            "quantiles": deciles or [None] * len(_DECILES)}
+            "quantiles": deciles or [None] * len(_DECILES), "_edges": deciles or []}
 
 
 def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
@@ -103,7 +174,8 @@ def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
         int_moments(frame, col),
         order_stats(frame, col, "int", rank_fractions(_DECILES), budget)])
     return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
-            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES)}
+            "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES),
+            "_edges": list(deciles or [])}  # the bins of an int column are ints
 
 
 def _plain(v: object) -> object:

@@ -115,6 +115,37 @@ def _column_problem(entry: object, rows: int) -> str | None:
         v = entry.get(field)
         if isinstance(v, float) and not (v >= 0.0 or math.isnan(v)):
             return f"`{field}` is negative"
+    return _monitoring_problem(entry, count, rows)
+
+
+def _monitoring_problem(entry: Mapping, count: int, rows: int) -> str | None:
+    """The parts a serving monitor reads (SPEC 10; absent from format-1 artifacts)."""
+    kind = entry.get("kind")
+    if kind is None:
+        return None if "length" not in entry else _column_problem(entry["length"], rows)
+    if kind == "categorical":
+        if "top" not in entry:
+            return "is categorical but has no `top`"
+        other = _count(entry, "other_count")
+        if isinstance(other, str):
+            return other
+        if sum(p[1] for p in entry["top"]) + other != count:
+            return f"`top` and `other_count` do not add up to the {count} values"
+    elif kind == "numeric":
+        edges, bins = entry.get("edges"), entry.get("bin_counts")
+        if not isinstance(edges, list) or len(edges) > _DECILES or any(
+                not isinstance(v, int | float) or isinstance(v, bool) or v != v
+                for v in edges) or any(a >= b for a, b in itertools.pairwise(edges)):
+            return f"`edges` should be at most {_DECILES} strictly increasing numbers"
+        if not isinstance(bins, list) or len(bins) != len(edges) + 1 or any(
+                type(b) is not int or b < 0 for b in bins):
+            return "`bin_counts` should hold len(edges) + 1 non-negative integers"
+        if sum(bins) != count:
+            return f"`bin_counts` add up to {sum(bins)}, not the {count} values"
+    else:
+        return f"has an unknown `kind` {kind!r} (expected numeric or categorical)"
+    if "length" in entry:
+        return _column_problem(entry["length"], rows)
     return None
 
 
