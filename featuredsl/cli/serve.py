@@ -94,6 +94,27 @@ def _build(settings: dict[str, Any]) -> Any:
     return serving.app(spec, state=settings["state"], max_body=settings["max_body"])
 
 
+def _server_class() -> type:
+    """uvicorn's ``Server`` that, after a graceful shutdown on SIGTERM/SIGINT, returns instead
+    of re-raising the signal (uvicorn does, so that the process would die of it): the
+    command exits 0 after draining, as SPEC 14 and issue 16 ask."""
+    import contextlib
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    self._captured_signals.clear()
+
+    return Server
+
+
 def _factory() -> Any:
     """uvicorn's app factory in each worker process: the app from the parent's settings."""
     return _build(json.loads(os.environ[_ENV]))
@@ -131,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         try:
             if args.workers == 1:
-                uvicorn.run(app, **kw)
+                server = _server_class()(uvicorn.Config(app, **kw))
+                server.run()
+                if not server.started:  # could not bind, or the lifespan startup failed
+                    raise SystemExit(1)
             else:
                 del app  # each worker builds its own
                 os.environ[_ENV] = json.dumps(settings)
