@@ -71,9 +71,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    times = ["2024-01-01T00:00:00Z", "2024-01-01T05:00:00Z", "2024-01-02T00:00:00Z",
+             "2024-01-03T09:00:00Z"]
     train = pl.DataFrame({"x": [1.0, 2.0, None, 4.5], "n": [1, 2, 3, 4],
-                          "s": ["a", "b", None, "c"], "t": ["2024-01-01T00:00:00Z", "2024-01-01T05:00:00Z",
-                                                     "2024-01-02T00:00:00Z", "2024-01-03T09:00:00Z"],
+                          "s": ["a", "b", None, "c"], "t": times,
                           "d": [1, 2, 3, 4], "tags": [["a"], None, [], ["b"]],
                           "label": [0.0, 1.0, 0.0, 1.0]})
     train = train.with_columns(pl.col("t").str.to_datetime(time_zone="UTC"),
@@ -335,8 +336,8 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(artifact: Path,
                 data += chunk
             head, _, rest = data.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200"), head
-            length = int([h.split(b":")[1] for h in head.split(b"\r\n")
-                          if h.lower().startswith(b"content-length")][0])
+            length = int(next(h.split(b":")[1] for h in head.split(b"\r\n")
+                              if h.lower().startswith(b"content-length")))
             while len(rest) < length:
                 chunk = sock.recv(65536)
                 if not chunk:
