@@ -67,15 +67,23 @@ def dumps(obj: object, **kw: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=True, **kw)
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def encode_row(outputs: Mapping[str, object]) -> str:
     """A feature dict (what ``spec.row_evaluator()`` returns) as one compact line of JSON, in
     the key order given: exactly what ``featuredsl eval`` prints for the row."""
-    return json.dumps({k: to_json_value(v) for k, v in outputs.items()}, ensure_ascii=False,
-                      allow_nan=True, separators=(",", ":"))
+    plain = _PLAIN
+    for v in outputs.values():
+        if type(v) not in plain:
+            # (a row of numbers, strings and bools, the common case, is encoded as it is)
+            return _ENCODE({k: to_json_value(v) for k, v in outputs.items()})
+    return _ENCODE(outputs if type(outputs) is dict else dict(outputs))
 
 
 def decode_row(text_or_dict: str | bytes | Mapping[str, object], spec: Spec,
-               where: str | None = None) -> dict[str, object]:
+               where: str | None = None, *, check: bool = True) -> dict[str, object]:
     """A row in the JSON encoding as a dict the row evaluator takes.
 
     ``text_or_dict`` is JSON text (an object) or a dict already parsed from JSON. The values
@@ -88,6 +96,12 @@ def decode_row(text_or_dict: str | bytes | Mapping[str, object], spec: Spec,
     Raises :class:`~featuredsl.errors.InputError` for text that is not JSON, a value that is
     not an object, a key given twice, or a value of the wrong type, naming the field and the
     expected type, prefixed with ``where`` (e.g. ``line 3``, ``row 2``) when given.
+
+    ``check=False`` is the serving fast path (``featuredsl eval`` and ``serve`` use it): only
+    what the evaluator cannot read as it is gets converted (integer microseconds of duration
+    fields to ``timedelta``) and the evaluator checks every value itself, with the same
+    messages; strings of timestamps and dates are passed on as text (the evaluator parses them
+    by the same grammar).
     """
     pre = f"{where}: " if where else ""
     if isinstance(text_or_dict, str | bytes | bytearray):
@@ -103,21 +117,28 @@ def decode_row(text_or_dict: str | bytes | Mapping[str, object], spec: Spec,
         raise InputError(f"{pre}expected a JSON object {{\"field\": value, ...}}, got "
                          f"{_json_kind(obj)}")
     row = dict(obj)
-    inputs = _serving_inputs(spec)
+    inputs, durations = _serving_inputs(spec)
     try:
-        for name, t in inputs.items():
-            v = row.get(name)
-            if v is None:
-                continue
-            row[name] = _decode_value(v, t, name)
+        if check:
+            for name, t in inputs.items():
+                v = row.get(name)
+                if v is not None:
+                    row[name] = _decode_value(v, t, name)
+        else:
+            for name, t in durations:
+                v = row.get(name)
+                if v is not None and (type(v) is int or type(v) is list):
+                    row[name] = _decode_value(v, t, name)
     except InputError as exc:
         raise _prefixed(exc, pre, row, inputs) from None
     return row
 
 
-def decode_rows(text: str | bytes, spec: Spec) -> tuple[list[dict[str, object]], bool]:
+def decode_rows(text: str | bytes, spec: Spec, *, check: bool = True
+                ) -> tuple[list[dict[str, object]], bool]:
     """A request body: one JSON object, or a JSON list of objects. Returns the decoded rows
     and whether the body was a list. Errors name the row index within a list (``row 2: ...``).
+    ``check`` as for :func:`decode_row`.
     """
     try:
         obj = json.loads(text, object_pairs_hook=_unique_keys)
@@ -126,12 +147,12 @@ def decode_rows(text: str | bytes, spec: Spec) -> tuple[list[dict[str, object]],
     except RecursionError:
         raise InputError("not valid JSON: nested too deeply") from None
     if isinstance(obj, list):
-        return [decode_row(r, spec, f"row {i}") if isinstance(r, dict) else _not_object(r, i)
-                for i, r in enumerate(obj)], True
+        return [decode_row(r, spec, f"row {i}", check=check) if isinstance(r, dict)
+                else _not_object(r, i) for i, r in enumerate(obj)], True
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object {\"field\": value, ...} or a list of them, "
                          f"got {_json_kind(obj)}")
-    return [decode_row(obj, spec)], False
+    return [decode_row(obj, spec, check=check)], False
 
 
 def _not_object(v: object, i: int) -> dict[str, object]:
@@ -139,27 +160,34 @@ def _not_object(v: object, i: int) -> dict[str, object]:
                      f"{_json_kind(v)}", row=i)
 
 
-_SCHEMAS: weakref.WeakKeyDictionary[Any, Mapping[str, Type]] = weakref.WeakKeyDictionary()
+_Plan = tuple[Mapping[str, "Type"], list[tuple[str, "Type"]]]
+_SCHEMAS: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
 
 
-def _serving_inputs(spec: Spec) -> Mapping[str, Type]:
-    # The serving schema walks the program: computed once per spec (a spec is immutable).
+def _serving_inputs(spec: Spec) -> _Plan:
+    """The serving inputs, and those holding durations (the fast path converts only them)."""
+    # computed once per spec (a spec is immutable): the schema walks the program
     try:
         return _SCHEMAS[spec]
     except (KeyError, TypeError):
         pass
     schema = spec.serving_schema() if hasattr(spec, "serving_schema") else spec.program.inputs
+    durations = [(n, t) for n, t in schema.items() if t.kind == "duration"
+                 or (t.kind == "list" and t.elem is not None and t.elem.kind == "duration")]
+    plan = (schema, durations)
     try:
-        _SCHEMAS[spec] = schema
+        _SCHEMAS[spec] = plan
     except TypeError:  # not weak-referenceable: recomputed next time
         pass
-    return schema
+    return plan
 
 
 def _decode_value(v: object, t: Type, name: str) -> object:
     # The row backend's own converters check the value: the same messages as the evaluator
     # (field, expected type, why), and the JSON forms become the values it takes directly.
-    from featuredsl.backends import row_input as ri  # lazy: keeps `import featuredsl` cheap
+    # Imported here: the row backend brings Polars, and `import featuredsl.jsonrow` (every
+    # command's start-up) should not.
+    from featuredsl.backends import row_input as ri
 
     kind = t.kind
     if kind == "timestamp":

@@ -187,3 +187,24 @@ def test_missing_required_fields_are_left_to_the_evaluator() -> None:
 def test_unused_and_unknown_keys_pass_through(spec: fd.Spec) -> None:
     row = fd.decode_row('{"zzz": "2024-01-01T00:00:00Z", "i": 3}', spec)
     assert row == {"zzz": "2024-01-01T00:00:00Z", "i": 3}
+
+
+@pytest.mark.parametrize("n", range(len(ROWS)))
+def test_fast_path_gives_the_evaluator_the_same_row(spec: fd.Spec, n: int) -> None:
+    """check=False (eval's and serve's path) leaves timestamp/date text to the evaluator:
+    the features are the same as from the fully decoded row."""
+    evaluate = spec.row_evaluator()
+    text = fd.encode_row(evaluate(ROWS[n])).replace('"o_', '"')
+    fast = evaluate(fd.decode_row(text, spec, check=False))
+    full = evaluate(fd.decode_row(text, spec))
+    assert all(_same(fast[k], full[k]) for k in full)
+
+
+@pytest.mark.parametrize("text", ['{"i": "1"}', '{"t": 5}', '{"lt": ["2024-01-01", "x"]}',
+                                  '{"u": 1.5}', '{"lu": [1, "x"]}', '{"d": "2024-01-07T10:00"}'])
+def test_fast_path_errors_are_the_checked_ones(spec: fd.Spec, text: str) -> None:
+    with pytest.raises(fd.InputError) as full:
+        fd.decode_row(text, spec)
+    with pytest.raises(fd.InputError) as fast:
+        spec.row_evaluator()(fd.decode_row(text, spec, check=False))
+    assert str(fast.value) == str(full.value)
