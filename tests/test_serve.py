@@ -382,3 +382,44 @@ def test_bad_artifact_is_one_line_and_exit_2(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "featuredsl", "serve", str(bad), "--workers", "0"],
                        env=ENV, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--workers" in r.stderr
+
+
+def test_app_mounts_in_a_starlette_service(artifact: Path, eval_lines: list[str]) -> None:
+    """The ASGI factory under a Starlette Mount, driven in process (no server): the routes
+    are matched below the mount, the answer is eval's."""
+    import asyncio
+
+    starlette = pytest.importorskip("starlette.applications")
+    from starlette.routing import Mount
+
+    import featuredsl.serving
+
+    seen: list[int] = []
+    features = featuredsl.serving.app(str(artifact),
+                                      hooks=[lambda rows, outs: seen.append(len(outs))])
+    service = starlette.Starlette(routes=[Mount("/fd", app=features)])
+
+    async def call(method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        sent: list[dict] = []
+        chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
+                 "root_path": "", "query_string": b"", "headers": [], "scheme": "http",
+                 "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "http_version": "1.1",
+                 "asgi": {"version": "3.0"}}
+        await service(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    status, body = asyncio.run(call("POST", "/fd/features", json.dumps(ROWS[0]).encode()))
+    assert (status, body.decode()) == (200, eval_lines[0])
+    assert seen == [1]  # the hook saw the answered row
+    status, body = asyncio.run(call("POST", "/fd/features", json.dumps(ROWS).encode()))
+    assert status == 200 and seen == [1, len(ROWS)]
+    assert asyncio.run(call("GET", "/fd/healthz", b""))[0] == 200
+    assert asyncio.run(call("GET", "/fd/nope", b""))[0] == 404
