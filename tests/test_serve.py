@@ -423,3 +423,86 @@ def test_app_mounts_in_a_starlette_service(artifact: Path, eval_lines: list[str]
     assert status == 200 and seen == [1, len(ROWS)]
     assert asyncio.run(call("GET", "/fd/healthz", b""))[0] == 200
     assert asyncio.run(call("GET", "/fd/nope", b""))[0] == 404
+
+
+WINDOW_SPEC = """
+input {
+  user: int
+  ts: timestamp
+  amount: float?
+  time ts
+}
+source txns {
+  user: int
+  ts: timestamp
+  amount: float?
+  key user
+  time ts
+}
+feature n_1d = count(txns, over=1d)
+feature s_7d = sum(txns.amount, over=7d)
+feature m_all = mean(txns.amount) ?? -1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def window_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    import datetime as dt
+
+    d = tmp_path_factory.mktemp("serve_windows")
+    spec_path = d / "w.feat"
+    spec_path.write_text(WINDOW_SPEC)
+    base = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    events = [{"user": i % 3, "ts": (base + dt.timedelta(hours=5 * i)).isoformat(),
+               "amount": [1.5, None, -0.0, 1e300, 7.25][i % 5]} for i in range(30)]
+    frame = pl.DataFrame(events).with_columns(pl.col("ts").str.to_datetime(time_zone="UTC"))
+    events_path = d / "txns.parquet"
+    frame.write_parquet(events_path)
+    after = base + dt.timedelta(hours=5 * 30)
+    rows = [{"user": u, "ts": (after + dt.timedelta(minutes=m)).isoformat(), "amount": 2.0}
+            for u, m in [(0, 1), (1, 2), (2, 3), (5, 4), (1, 600)]]
+    r = subprocess.run([sys.executable, "-m", "featuredsl", "eval", str(spec_path), "--source",
+                        f"txns={events_path}"], input="".join(json.dumps(x) + "\n" for x in rows),
+                       env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return {"spec": spec_path, "events": events, "rows": rows, "want": r.stdout.splitlines()}
+
+
+def test_windowed_spec_with_in_process_state(window_files: dict) -> None:
+    s = Server(window_files["spec"], "--state", "memory")
+    try:
+        events = window_files["events"]
+        bad = [*events[:3], {"user": "x", "ts": events[0]["ts"], "amount": 1.0}]
+        status, body = s.request("POST", "/events/txns", json.dumps(bad))
+        assert status == 400 and "user" in json.loads(body)["error"]
+        assert s.request("POST", "/events/nope", "{}")[0] == 400
+        status, body = s.request("POST", "/events/txns", json.dumps(events))
+        assert (status, json.loads(body)) == (200, {"ingested": len(events)})
+        for row, want in zip(window_files["rows"], window_files["want"], strict=True):
+            status, body = s.request("POST", "/features", json.dumps(row))
+            assert status == 200 and body.decode() == want  # the bad batch added nothing
+        m = _metrics(s)
+        assert m[("featuredsl_events_ingested_total", (("source", "txns"),))] == len(events)
+    finally:
+        assert s.stop() == 0
+
+
+def test_windowed_spec_on_redis(window_files: dict, redis_url: str) -> None:
+    spec = fd.compile(window_files["spec"].read_text())
+    state = spec.online_state(redis_url)  # the default namespace: the server's too
+    state.ingest_batch("txns", window_files["events"])
+    s = Server(window_files["spec"], "--state", redis_url)
+    try:
+        assert s.request("GET", "/readyz")[0] == 200
+        body = json.dumps(window_files["rows"])
+        status, answer = s.request("POST", "/features", body)
+        assert status == 200 and answer.decode() == "[" + ",".join(window_files["want"]) + "]"
+    finally:
+        assert s.stop() == 0
+
+
+def test_windowed_spec_without_state_is_refused(window_files: dict) -> None:
+    r = subprocess.run([sys.executable, "-m", "featuredsl", "serve", str(window_files["spec"]),
+                        "--port", "0"], env=ENV, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "window aggregates" in r.stderr and "--state" in r.stderr
