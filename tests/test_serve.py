@@ -395,8 +395,10 @@ def test_app_mounts_in_a_starlette_service(artifact: Path, eval_lines: list[str]
     import featuredsl.serving
 
     seen: list[int] = []
+    closed: list[bool] = []
     features = featuredsl.serving.app(str(artifact),
-                                      hooks=[lambda rows, outs: seen.append(len(outs))])
+                                      hooks=[lambda rows, outs: seen.append(len(outs))],
+                                      on_shutdown=[lambda: closed.append(True)])
     service = starlette.Starlette(routes=[Mount("/fd", app=features)])
 
     async def call(method: str, path: str, body: bytes) -> tuple[int, bytes]:
@@ -423,6 +425,10 @@ def test_app_mounts_in_a_starlette_service(artifact: Path, eval_lines: list[str]
     assert status == 200 and seen == [1, len(ROWS)]
     assert asyncio.run(call("GET", "/fd/healthz", b""))[0] == 200
     assert asyncio.run(call("GET", "/fd/nope", b""))[0] == 404
+    features.close()
+    features.close()
+    assert closed == [True]  # once
+    assert asyncio.run(call("GET", "/fd/readyz", b""))[0] == 503
 
 
 WINDOW_SPEC = """

@@ -90,14 +90,23 @@ class FeatureServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.ready = False
-                for fn in self.on_shutdown:
-                    try:
-                        fn()
-                    except Exception as exc:  # one failing hook must not stop the others
-                        sys.stderr.write(f"featuredsl serve: shutdown hook failed: {exc}\n")
+                self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def close(self) -> None:
+        """Stop: ``/readyz`` answers 503 and the ``on_shutdown`` callables run, once. The ASGI
+        lifespan shutdown calls it; an app mounted in another service (whose framework does
+        not forward the lifespan to mounted apps) should call it from that service's own
+        shutdown."""
+        if not self.ready:
+            return
+        self.ready = False
+        for fn in self.on_shutdown:
+            try:
+                fn()
+            except Exception as exc:  # one failing hook must not stop the others
+                sys.stderr.write(f"featuredsl serve: shutdown hook failed: {exc}\n")
 
     async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
         start = time.perf_counter()
