@@ -512,3 +512,11 @@ def test_windowed_spec_without_state_is_refused(window_files: dict) -> None:
                         "--port", "0"], env=ENV, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "window aggregates" in r.stderr and "--state" in r.stderr
+
+
+def test_the_serving_example_runs_as_written() -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "serving" / "serve_example.py"),
+                        "--rows", "2000"], env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "a bad row -> 400: field `n_items`" in r.stdout
+    assert "SIGTERM -> exit 0" in r.stdout
