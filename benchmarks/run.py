@@ -508,6 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import grouped
 
         return grouped.main(argv[1:])
+    if argv[:1] == ["serve"]:  # `featuredsl serve` under load, next to a FastAPI app
+        import serve
+
+        return serve.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, help="batch rows (default 1,000,000; quick 100,000)")
     ap.add_argument("--row-rows", type=int, help="rows for the row benchmark "

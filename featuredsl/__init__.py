@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from featuredsl.api import FittedSpec, Spec, compile, compile_file
     from featuredsl.diff import diff
     from featuredsl.fit import FitTimeWarning, FitWarning
+    from featuredsl.jsonrow import decode_row, encode_row
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ _LAZY = {
     "Spec": "featuredsl.api", "compile": "featuredsl.api", "compile_file": "featuredsl.api",
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
+    "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
 }
 
 
@@ -75,6 +77,8 @@ __all__ = [
     "__version__",
     "compile",
     "compile_file",
+    "decode_row",
     "diff",
+    "encode_row",
     "load",
 ]

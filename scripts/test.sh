@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[test,redis]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q -e ".[test,redis,serve]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m ruff check featuredsl tests benchmarks examples tools
 .venv/bin/python -m mypy
 .venv/bin/python -m pytest -q "$@"

@@ -36,7 +36,10 @@ ALLOWED: dict[str, set[str]] = {
     # model-ready output: the matrix layout of a bound program, both backends' conversion
     "matrix": {"ir", "errors", "types"},
     # the JSON row encoding (eval's): values by their declared types
-    "jsonrow": {"errors", "types"},
+    # (the row backend's converters check the values: the evaluator's own messages)
+    "jsonrow": {"backends/", "errors", "types"},
+    # the HTTP server over an artifact (featuredsl serve), on the public API
+    "serving/": {"api", "jsonrow", "errors", "types", "__version__"},
     # the scikit-learn transformer, on the public API
     "sklearn": {"api", "matrix", "errors"},
     "irshow": {"ir", "types"},

@@ -196,8 +196,8 @@ def test_explain_shows_bounds_and_counts(files: dict[str, Path]) -> None:
     mine = [e for e in events if e["user"] == busy and e["ts"] < t]
     day = [e for e in mine if e["ts"] >= t - dt.timedelta(days=1)]
     n_big = sum(e["kind"] == "grö" for e in day)
-    start = (t - dt.timedelta(days=1)).isoformat() + ".000000+00:00"
-    end = t.isoformat() + ".000000+00:00"
+    start = (t - dt.timedelta(days=1)).isoformat() + ".000000Z"
+    end = t.isoformat() + ".000000Z"
     assert (f'window count(txns, over=1d, where=kind == "grö"): key user = {busy}, events in '
             f"[{start}, {end}), {n_big} events = {n_big}") in r.stdout
     assert (f"window mean(txns.amount): key user = {busy}, every event before {end}, "

@@ -11,26 +11,13 @@ bug: one line naming it as an internal error (``FEATUREDSL_DEBUG=1`` shows the t
 SPEC-or-ARTIFACT arguments: a ``.feat`` file is compiled; a ``.json`` file is loaded as a
 fitted artifact (``featuredsl.load``); anything else is a usage error.
 
-JSON values (``eval``, ``explain``, ``parity --format json``), both directions:
-
-==========  ===================================================================================
-timestamp   ISO-8601 string in UTC with microseconds, ``"2024-07-06T22:15:00.000000+00:00"``
-            (what Polars' NDJSON writer uses too); input: any form the row backend accepts
-date        ``"YYYY-MM-DD"``
-duration    integer microseconds (input: an integer is microseconds)
-float       shortest round-trip digits (``0.1``, ``-0.0``, ``5e-324``); +-inf as the tokens
-            ``Infinity`` / ``-Infinity`` (Python's ``json`` reads and writes them; strict JSON
-            has no infinity). NaN is never output (featuredsl has no NaN); NaN input is null.
-list        JSON array, elements by these rules
-null        ``null``
-==========  ===================================================================================
+JSON values (``eval``, ``explain``, ``parity --format json``): :mod:`featuredsl.jsonrow`.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -40,7 +27,9 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from featuredsl import jsonrow
 
 if TYPE_CHECKING:
     import argparse
@@ -349,67 +338,17 @@ class Ticker:
 
 
 # ------------------------------------------------------------------------------ JSON
+# The encoding is public API now (featuredsl.jsonrow); these names stay for the commands.
 
-
-def to_json_value(v: object) -> object:
-    """A feature or input value as a JSON-ready value (see the module doc)."""
-    if isinstance(v, dt.datetime):
-        if v.tzinfo is not None:
-            v = v.astimezone(dt.UTC)
-        else:
-            v = v.replace(tzinfo=dt.UTC)
-        return v.isoformat(timespec="microseconds")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, dt.timedelta):
-        return (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
-    if isinstance(v, list | tuple):
-        return [to_json_value(x) for x in v]
-    return v
-
-
-def dumps(obj: object, **kw: Any) -> str:
-    """JSON text with ``Infinity`` for infinities and no NaN (featuredsl never makes one)."""
-    return json.dumps(obj, ensure_ascii=False, allow_nan=True, **kw)
-
-
-def dumps_row(row: Mapping[str, object]) -> str:
-    return dumps({k: to_json_value(v) for k, v in row.items()}, separators=(",", ":"))
+to_json_value = jsonrow.to_json_value
+dumps = jsonrow.dumps
+dumps_row = jsonrow.encode_row
 
 
 def parse_row(text: str, spec: Spec, where: str) -> dict:
-    """A JSON object as a row for the evaluator; duration fields given in microseconds.
+    """A JSON object as a row for the evaluator (:func:`featuredsl.jsonrow.decode_row`).
 
     Raises ``InputError`` naming ``where`` (e.g. ``line 3``) for text that is not a JSON
-    object. Field-level errors come from the evaluator itself (it names the field).
+    object and for a field of the wrong type (naming the field and the expected type).
     """
-    from featuredsl.errors import InputError
-
-    try:
-        obj = json.loads(text, object_pairs_hook=_unique_keys)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise InputError(f"{where}: not valid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected a JSON object {{\"field\": value, ...}}, got "
-                         f"{type(obj).__name__}")
-    for name, t in spec.program.inputs.items():
-        v = obj.get(name)
-        if t.kind == "duration" and type(v) is int:
-            try:
-                obj[name] = dt.timedelta(microseconds=v)
-            except OverflowError:
-                raise InputError(f"{where}: field `{name}`: {v} microseconds is outside the "
-                                 "duration range", field=name, expected=str(t)) from None
-        elif t.kind == "list" and t.elem is not None and t.elem.kind == "duration" \
-                and isinstance(v, list):
-            obj[name] = [dt.timedelta(microseconds=x) if type(x) is int else x for x in v]
-    return obj
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    out: dict[str, object] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"field `{k}` appears twice")
-        out[k] = v
-    return out
+    return jsonrow.decode_row(text, spec, where, check=False)

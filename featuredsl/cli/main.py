@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parity": ("featuredsl.cli.parity",
                "run both backends over data and edge cases, report any mismatch"),
     "diff": ("featuredsl.cli.diff", "what a change to a spec or an artifact does to each feature"),
+    "serve": ("featuredsl.cli.serve", "serve features over HTTP from an artifact (ASGI, uvicorn)"),
 }
 
 EPILOG = """\

@@ -324,6 +324,14 @@ class RedisState:
         self._lock = threading.Lock()
         self.events = 0
 
+    def ping(self) -> None:
+        """Check that the server answers (``featuredsl serve``'s ``/readyz``); raises
+        :class:`StateError` if it does not."""
+        try:
+            self._client.ping()
+        except self._errors as exc:
+            raise self._fail("ping", exc) from None
+
     def __repr__(self) -> str:
         return f"<featuredsl RedisState {shown_url(self.url)} namespace={self.namespace}>"
 
