@@ -212,6 +212,7 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_params(spec)
         data = self._frame(X, y, fitting=True)
         self.spec_ = spec.fit(data)
+        self.spec_.matrix_layout()  # a feature with no numeric form fails at fit, not later
         return data
 
     def transform(self, X: object) -> np.ndarray:
@@ -234,6 +235,7 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
         fitted, out = spec.fit_transform(data, folds=self.folds, seed=self.seed,
                                          fold_by=self.fold_by)
         self.spec_ = fitted
+        fitted.matrix_layout()
         return matrix.frame_to_matrix(fitted.matrix_layout(), out, self.dtype)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
