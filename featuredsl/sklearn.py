@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +47,15 @@ def _is_frame(X: object) -> bool:
     """Whether ``X`` is a table with named columns that ``Spec.transform`` reads by name."""
     module = type(X).__module__.split(".")[0]
     name = type(X).__name__
-    return (module == "polars" and name == "DataFrame") or \
+    return (module == "polars" and name in ("DataFrame", "LazyFrame")) or \
         (module == "pandas" and name == "DataFrame") or (module == "pyarrow" and name == "Table")
 
 
 def _columns(X: Any) -> list[str]:
     if type(X).__module__.split(".")[0] == "pyarrow":
         return [str(c) for c in X.column_names]
+    if type(X).__name__ == "LazyFrame":  # the schema only: nothing is read
+        return list(X.collect_schema().names())
     return [str(c) for c in X.columns]
 
 
@@ -72,7 +75,8 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
       the name of a declared input that ``y`` fills at fit (the spec's statistics read it;
       its features must not, since ``transform`` has no ``y``).
 
-    ``X`` is a polars or pandas DataFrame or a pyarrow Table (columns read by name), or a 2-D
+    ``X`` is a polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table (columns
+    read by name), or a 2-D
     array whose columns are the spec's declared inputs in declaration order (``target``
     left out when set).
 
@@ -130,6 +134,13 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
         import numpy as np
         import polars as pl
 
+        # a sparse DOK matrix is a dict: it gets scikit-learn's sparse message below
+        if isinstance(X, str | bytes | os.PathLike | Mapping) and not hasattr(X, "tocsr"):
+            hint = " (for a file, pass pl.scan_parquet(path) or pl.read_csv(path))" \
+                if isinstance(X, str | os.PathLike) else ""
+            raise TransformerInputError(
+                "X must be a polars or pandas DataFrame, a polars LazyFrame, a pyarrow Table or "
+                f"a 2-D array, got {type(X).__name__}{hint}")
         # scikit-learn's own validation: its messages for 1-D, 3-D, sparse, complex and empty
         # input; values stay as given (NaN is null, the spec's types are checked by transform)
         arr = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False,

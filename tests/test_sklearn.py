@@ -93,6 +93,9 @@ def test_pandas_pyarrow_and_array_inputs_give_the_same_bytes() -> None:
     ref = t.transform(DATA).tobytes()
     assert t.transform(DATA.to_pandas()).tobytes() == ref
     assert t.transform(DATA.to_arrow()).tobytes() == ref
+    assert t.transform(DATA.lazy()).tobytes() == ref
+    lazy = FeatureTransformer(SPEC, target="y").fit(DATA.drop("y").lazy(), DATA["y"])
+    assert lazy.transform(DATA).tobytes() == ref and lazy.n_features_in_ == 4
     assert FeatureTransformer(SPEC).fit(DATA.to_pandas()).transform(DATA).tobytes() == ref
     with pytest.raises(InputError, match="column `b`, row 0: expected int, got float"):
         FeatureTransformer("input { b: int }\nfeature t = b\n").fit(np.array([[2.0]]))
@@ -105,6 +108,22 @@ def test_pandas_pyarrow_and_array_inputs_give_the_same_bytes() -> None:
         tn.transform(arr[:, :2])
     with pytest.raises(ValueError, match="expecting 3"):  # scikit-learn's convention
         tn.transform(arr[:, :2])
+
+
+def test_array_after_a_frame_reads_the_frame_columns_and_warns() -> None:
+    num = "input { a: float?, b: float? }\nfeature d = a - b\n"
+    t = FeatureTransformer(num).fit(pl.DataFrame({"b": [1.0, 2.0], "a": [5.0, 7.0]}))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        got = t.transform(np.array([[1.0, 5.0]]))  # columns b, a: those seen at fit
+    assert got.tolist() == [[4.0]]
+
+
+@pytest.mark.parametrize(("X", "words"), [
+    ({"a": [1.0]}, "got dict"), ("train.parquet", "pl.scan_parquet"),
+    (5, "Expected 2D array"), (np.array([1.0, 2.0]), "Expected 2D array")])
+def test_unsupported_x_is_a_clear_value_error(X: object, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        FeatureTransformer("input { a: float? }\nfeature s = a\n").fit(X)
 
 
 def test_serving_frame_without_the_label() -> None:
@@ -215,7 +234,7 @@ def test_target_joins_y_as_the_label_column() -> None:
     # an array X: the declared inputs without the target
     arr = np.array([[0.0, 1.0]])
     num = "input { a: float?, lab: float? }\nfeature m = a - mean(lab)\n"
-    tn = FeatureTransformer(num, target="lab").fit(arr[:, :1].repeat(3, 0), [1.0, 2.0, 6.0])
+    tn = FeatureTransformer(num, target="lab").fit([[0.0], [1.0], [2.0]], [1.0, 2.0, 6.0])
     assert tn.array_inputs_ == ["a"] and tn.transform(arr[:, :1]).tolist() == [[-3.0]]
     with pytest.raises(TransformerInputError, match="pass the label once"):
         t.fit(data, y)
