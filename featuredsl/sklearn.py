@@ -108,6 +108,12 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _check_params(self, spec: api.Spec) -> None:
         matrix.check_dtype(self.dtype)
+        if spec.program.sources:
+            # the events are not rows of X (no split or fold applies to them): out of scope
+            raise InputError(
+                f"the spec reads event sources ({', '.join(spec.program.sources)}) for window "
+                "aggregates; FeatureTransformer takes only X: compute the window features with "
+                "Spec.transform(data, sources=...) first and pass them as columns")
         folds = self.folds
         if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int)
                                   or folds < 2):

@@ -266,6 +266,25 @@ def test_parameter_errors_are_clear() -> None:
         FeatureTransformer(TE_SPEC).fit(data.with_columns(pl.col("v").cast(pl.String)))
 
 
+def test_a_spec_with_window_sources_is_refused_clearly() -> None:
+    spec = """
+input {
+  k: int
+  ts: timestamp
+  time ts
+}
+source ev {
+  k: int
+  ts: timestamp
+  key k
+  time ts
+}
+feature n = count(ev, over=7d)
+"""
+    with pytest.raises(InputError, match=r"event sources \(ev\).*Spec\.transform"):
+        FeatureTransformer(spec).fit(pl.DataFrame({"k": [1]}))
+
+
 def test_fold_by_groups_rows_of_one_key() -> None:
     data = _grouped_data().with_columns(k=pl.Series([i // 3 for i in range(90)]))
     spec = TE_SPEC.replace("y: float? }", "y: float?, k: int }")
