@@ -311,6 +311,10 @@ def test_pipeline_with_a_real_estimator() -> None:
     ft = pipe.named_steps["features"]
     full = pd.DataFrame({"g": X["g"], "y": y}).groupby("g")["y"].mean()
     np.testing.assert_array_equal(ft.transform(X)[:, 0], X["g"].map(full).to_numpy())
+    oof = FeatureTransformer(TE_SPEC, folds=5, target="y").fit_transform(X, y)
+    assert not np.array_equal(oof, ft.transform(X))  # the folds did change the encodings
+    alone = LogisticRegression().fit(oof, y)
+    np.testing.assert_array_equal(pipe.named_steps["model"].coef_, alone.coef_)
     proba = pipe.predict_proba(X)[:, 1]
     assert proba.shape == (len(X),) and proba[X["g"].isin(["a", "b"])].mean() > 0.6
     assert list(pipe[:-1].get_feature_names_out()) == ["te", "vv"]
