@@ -353,3 +353,25 @@ def test_parse_accepts_exactly_what_an_input_accepts(kind: str, fn: str) -> None
 def test_parse_types_are_nullable() -> None:
     spec = spec_of("parse_timestamp(s)", {"s": "string"})
     assert str(spec.program.features[0].expr.type) == "timestamp?"
+
+
+@pytest.mark.parametrize(("expr", "message", "advice"), [
+    ('date("2013-01-01")', "no overload of `date` takes (string)",
+     'write `parse_date("2013-01-01")`'),
+    ("date(s)", "no overload of `date` takes (string)", "write `parse_date(s)`"),
+    ("hour(s)", "no overload of `hour` takes (string)", "write `parse_timestamp(s)`"),
+    ('t > "2013-01-01"', "no `>` for `timestamp, string`",
+     'write `parse_timestamp("2013-01-01")`'),
+    ("s - d", "no `-` for `string, date`", "write `parse_date(s)`"),
+])
+def test_a_string_where_a_time_is_expected_points_to_the_parsers(expr: str, message: str,
+                                                                 advice: str) -> None:
+    with pytest.raises(fd.SpecError) as info:
+        spec_of(expr, {"s": "string", "t": "timestamp", "d": "date"})
+    diag = info.value.errors[0]
+    assert (diag.code, diag.message) == ("E203", message)
+    assert advice in (diag.hint or "")
+    # the suggested call is itself a valid expression of the right type
+    fixed = advice.split("`")[1]
+    spec = spec_of(fixed, {"s": "string", "t": "timestamp", "d": "date"})
+    assert spec.program.features[0].expr.type.kind in ("date", "timestamp")
