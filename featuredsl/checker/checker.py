@@ -584,7 +584,8 @@ class Checker:
 
         A string given to a calendar function (parse it with `parse_date`/`parse_timestamp`,
         or declare the input `date` or `timestamp`); a date given where only a timestamp fits;
-        one row-level argument that a lossless conversion (`to_float`, `to_string`) would make fit exactly.
+        one row-level argument that a lossless conversion (`to_float`, `to_string`) would make
+        fit exactly.
         """
         types = [a.type for a in args]
         shown = [ov for ov in fn.overloads if not ov.hidden]
