@@ -375,3 +375,26 @@ def test_a_string_where_a_time_is_expected_points_to_the_parsers(expr: str, mess
     fixed = advice.split("`")[1]
     spec = spec_of(fixed, {"s": "string", "t": "timestamp", "d": "date"})
     assert spec.program.features[0].expr.type.kind in ("date", "timestamp")
+
+
+SHAPES = ["2013-01-01", "2013-01-01T05:30", "2013-01-01 05:30:59", "2013-01-01T05:30:59Z",
+          "2013-01-01T05:30:59.123456Z", "2013-01-01T05:30:59.1+05:30",
+          "2013-01-01T05:30:59.123456789-0800", "2013-01-01T05:30-01", "2013-01-01T00:00:00"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_parse_one_shape_columns_random_digits(shape: str) -> None:
+    """A column of one text shape (the batch side reads its fields at fixed positions) with
+    random digits, so months 13..99, Feb 29-31, hour 24+, offsets +24:00 or +05:60 occur:
+    both backends against the oracle, for parse_timestamp and parse_date."""
+    rng = random.Random(shape)
+    texts = []
+    for _ in range(3000):
+        chars = [rng.choice("0123456789") if c.isdigit() and rng.random() < 0.5 else c
+                 for c in shape]
+        texts.append("".join(chars))
+    rows = [{"s": t} for t in texts]
+    want = [oracle_parse(t) for t in texts]
+    assert any(w is None for w in want) and any(w is not None for w in want)
+    _check("parse_timestamp(s)", {"s": "string"}, rows, want)
+    _check("parse_date(s)", {"s": "string"}, rows, [oracle_parse_date(t) for t in texts])
