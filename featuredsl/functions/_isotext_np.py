@@ -131,12 +131,11 @@ class Fields:
         hour = np.where(timed, _two(m, 11), 0)
         mi = np.where(timed, _two(m, 14), 0)
         ss = np.where(has_s, _two(m, 17), 0)
-        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-        dim = _DIM[np.clip(mo, 1, 12) - 1] + (leap & (mo == 2))
-        ok &= (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= dim)
+        valid, days = _calendar(np.clip(y, 0, 9999), np.clip(mo, 0, 99), d)
+        ok &= valid
         ok &= (hour <= 23) & (mi <= 59) & (ss <= 59)
         ok &= ~numbered | ((oh <= 23) & (om <= 59))
-        self.days = _days_from_civil(y, mo, d)
+        self.days = days
         frac_us = (frac * 10 ** np.clip(9 - count, 0, 9)) // 1000
         offset_us = (oh * 3600 + om * 60) * 1_000_000
         offset_us = np.where(numbered, np.where(sign_char == ord("-"), -offset_us, offset_us), 0)
@@ -144,6 +143,34 @@ class Fields:
                    + ss * 1_000_000 + frac_us - offset_us)
         self.midnight = (hour == 0) & (mi == 0) & (ss == 0) & (frac == 0)
         self.ok = ok
+
+
+def _month_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(first, length) indexed by ``year * 13 + month`` for years 0..9999, months 0..12: the
+    day number (since 1970-01-01) of the month's first day and its number of days, 0 for
+    year 0 and month 0 (no such month: every day fails the ``d <= length`` check). A table
+    lookup per row replaces the leap-year and day-number arithmetic (integer divisions)."""
+    y = np.repeat(np.arange(10000, dtype=np.int64), 13)
+    mo = np.tile(np.arange(13, dtype=np.int64), 10000)
+    real = (y >= 1) & (mo >= 1)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    length = np.where(real, _DIM[np.clip(mo, 1, 12) - 1] + (leap & (mo == 2)), 0)
+    first = np.where(real, _days_from_civil(y, np.clip(mo, 1, 12), np.ones_like(y)), 0)
+    return first.astype(np.int32), length.astype(np.int8)
+
+
+_FIRST: np.ndarray | None = None
+_LENGTH: np.ndarray | None = None
+
+
+def _calendar(y: np.ndarray, mo: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(valid, days since 1970-01-01) of 4-digit years, 2-digit months and days (0..99)."""
+    global _FIRST, _LENGTH
+    if _FIRST is None or _LENGTH is None:
+        _FIRST, _LENGTH = _month_tables()
+    idx = y.astype(np.int32) * 13 + np.where(mo <= 12, mo, 0).astype(np.int32)
+    valid = (d >= 1) & (d <= _LENGTH[idx])
+    return valid, _FIRST[idx].astype(np.int64) + d - 1
 
 
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -177,35 +204,36 @@ class _Template:
 
     def __init__(self, rows: np.ndarray, m: re.Match[str]) -> None:
         self.n = rows.shape[1]
+        digits = rows - np.uint8(_ZERO)  # 0..9 wherever the template has a digit
 
         def num(g: int) -> np.ndarray:
-            a, b = m.span(g)
-            v = np.zeros(self.n, dtype=np.int64)
-            for k in range(a, b):
-                v = v * 10 + (rows[k].astype(np.int64) - _ZERO)
+            a, b = m.span(g)  # int32 holds every field (9 digits at most: < 10**9)
+            v = digits[a].astype(np.int32)
+            for k in range(a + 1, b):
+                v = v * 10 + digits[k]
             return v
 
-        zero = np.zeros(self.n, dtype=np.int64)
+        zero = np.zeros(self.n, dtype=np.int32)
         y, mo, d = num(1), num(2), num(3)
         hour = num(4) if m[4] else zero
         mi = num(5) if m[5] else zero
         ss = num(6) if m[6] else zero
-        frac = num(7) * 10 ** (9 - len(m[7])) if m[7] else zero
-        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-        dim = _DIM[np.clip(mo, 1, 12) - 1] + (leap & (mo == 2))
-        ok = (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= dim)
+        frac = num(7).astype(np.int64) * 10 ** (9 - len(m[7])) if m[7] else zero
+        ok, days = _calendar(y, mo, d)
         ok &= (hour <= 23) & (mi <= 59) & (ss <= 59)
         offset_us: np.ndarray | int = 0
         if m[9]:
             oh = num(10)
             om = num(11) if m[11] else zero
             ok &= (oh <= 23) & (om <= 59)
-            offset_us = (oh * 3600 + om * 60) * (1_000_000 if m[9] == "+" else -1_000_000)
+            offset_us = (oh * 3600 + om * 60).astype(np.int64) \
+                * (1_000_000 if m[9] == "+" else -1_000_000)
         self.ok = ok
         self.has_offset = np.full(self.n, bool(m[8] or m[9]))
-        self.days = _days_from_civil(y, mo, d)
-        self.us = (self.days * 86_400_000_000 + hour * 3_600_000_000 + mi * 60_000_000
-                   + ss * 1_000_000 + frac // 1000 - offset_us)
+        self.days = days
+        # seconds of the day fit int32; the µs sum is int64
+        second = hour * 3600 + mi * 60 + ss
+        self.us = ((self.days * 86_400 + second) * 1_000_000 + frac // 1000 - offset_us)
         self.midnight = (hour == 0) & (mi == 0) & (ss == 0) & (frac == 0)
 
 
