@@ -16,8 +16,11 @@ of exactly midnight without an offset. Everything else (surrounding spaces, lowe
 ``z``, ``24:00``, ``:60``, ``,`` as decimal mark, non-ASCII digits, week dates) does not parse.
 
 The Python side matches the regex and builds a ``datetime`` (which checks the calendar); the
-Polars side is integer arithmetic on the same fields with the same checks, nothing inferred
-from other rows, so a text gives the same value (or none) on both sides.
+batch side (:mod:`featuredsl.functions._isotext_np`, a NumPy kernel on the column's bytes,
+~50x faster than Polars' regex groups) walks the same grammar and does integer arithmetic on
+the same fields with the same checks, nothing inferred from other rows, so a text gives the
+same value (or none) on both sides. The regex version in Polars is kept
+(``parse_*_regex_expr``) as a reference for tests.
 """
 
 from __future__ import annotations
