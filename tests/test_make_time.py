@@ -398,3 +398,22 @@ def test_parse_one_shape_columns_random_digits(shape: str) -> None:
     assert any(w is None for w in want) and any(w is not None for w in want)
     _check("parse_timestamp(s)", {"s": "string"}, rows, want)
     _check("parse_date(s)", {"s": "string"}, rows, [oracle_parse_date(t) for t in texts])
+
+
+def test_batch_kernel_equals_the_regex_reference() -> None:
+    """The NumPy kernel (functions/_isotext_np.py) against the same grammar written with
+    Polars' regex groups, on mixed-shape texts (the general path) and on sliced, multi-chunk
+    columns (Arrow offsets not starting at 0)."""
+    import polars as pl
+
+    from featuredsl.functions import isotext
+
+    texts = [*_random_texts(random.Random(11), 20000), *TEXT_EDGES]
+    s = pl.concat([pl.Series("t", texts[:7000], dtype=pl.String),
+                   pl.Series("t", texts[7000:], dtype=pl.String)], rechunk=False).slice(3)
+    df = pl.DataFrame({"t": s})
+    for fast, ref in ((isotext.parse_timestamp_expr, isotext.parse_timestamp_regex_expr),
+                      (isotext.parse_date_expr, isotext.parse_date_regex_expr)):
+        a = df.select(fast(pl.col("t"))).to_series()
+        b = df.select(ref(pl.col("t"))).to_series()
+        assert a.equals(b)
