@@ -417,3 +417,17 @@ def test_batch_kernel_equals_the_regex_reference() -> None:
         a = df.select(fast(pl.col("t"))).to_series()
         b = df.select(ref(pl.col("t"))).to_series()
         assert a.equals(b)
+
+
+def test_parse_a_few_shapes_mixed_row_by_row() -> None:
+    """Rows of several shapes interleaved (the batch side parses each text length's rows by
+    their own shape), random digits included, against the oracle on both backends."""
+    rng = random.Random(21)
+    texts: list[str | None] = []
+    for _ in range(4000):
+        shape = rng.choice(SHAPES[:6] + ["2013-01-01T05:30:59.123+05:30"])
+        texts.append("".join(rng.choice("0123456789") if c.isdigit() and rng.random() < 0.3
+                             else c for c in shape))
+    rows = [{"s": t} for t in texts]
+    _check("parse_timestamp(s)", {"s": "string"}, rows, [oracle_parse(t) for t in texts])
+    _check("parse_date(s)", {"s": "string"}, rows, [oracle_parse_date(t) for t in texts])

@@ -266,10 +266,43 @@ def _template(s: pl.Series) -> _Template | None:
     return _Template(rows, m) if same else None
 
 
-def fields(s: pl.Series) -> Fields | _Template:
-    """The parsed fields of a String column: one shape read at fixed positions, else the
-    general walk of the grammar."""
-    return _template(s) or Fields(s)
+class _Merged:
+    """The fields of a column parsed in parts (rows grouped by text length), put back in
+    row order."""
+
+    def __init__(self, n: int, parts: list[tuple[np.ndarray, Fields | _Template]]) -> None:
+        self.ok = np.zeros(n, dtype=bool)
+        self.has_offset = np.zeros(n, dtype=bool)
+        self.midnight = np.zeros(n, dtype=bool)
+        self.days = np.zeros(n, dtype=np.int64)
+        self.us = np.zeros(n, dtype=np.int64)
+        for rows, f in parts:
+            for name in ("ok", "has_offset", "midnight", "days", "us"):
+                getattr(self, name)[rows] = getattr(f, name)
+
+
+_MAX_GROUPS = 8  # more distinct text lengths than this: one general pass is cheaper
+
+
+def fields(s: pl.Series) -> Fields | _Template | _Merged:
+    """The parsed fields of a String column: one shape read at fixed positions; else, for a
+    few shapes (one per text length, e.g. two writers' formats), each length's rows by their
+    own shape; else the general walk of the grammar."""
+    one = _template(s)
+    if one is not None:
+        return one
+    if len(s) < 1024 or s.null_count():
+        return Fields(s)
+    lengths = s.str.len_bytes().to_numpy()
+    kinds = np.unique(lengths)
+    if len(kinds) > _MAX_GROUPS:
+        return Fields(s)
+    parts: list[tuple[np.ndarray, Fields | _Template]] = []
+    for width in kinds:
+        rows = np.flatnonzero(lengths == width)
+        part = s.gather(rows)
+        parts.append((rows, _template(part) or Fields(part)))
+    return _Merged(len(s), parts)
 
 
 def timestamps(s: pl.Series) -> pl.Series:
