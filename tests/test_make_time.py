@@ -425,7 +425,7 @@ def test_parse_a_few_shapes_mixed_row_by_row() -> None:
     rng = random.Random(21)
     texts: list[str | None] = []
     for _ in range(4000):
-        shape = rng.choice(SHAPES[:6] + ["2013-01-01T05:30:59.123+05:30"])
+        shape = rng.choice([*SHAPES[:6], "2013-01-01T05:30:59.123+05:30"])
         texts.append("".join(rng.choice("0123456789") if c.isdigit() and rng.random() < 0.3
                              else c for c in shape))
     rows = [{"s": t} for t in texts]
