@@ -50,6 +50,13 @@ def frames(n: int, seed: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         # the forms without a fraction hold whole seconds: the parsed side must too
         whole = ts if "%.6f" in fmt else ts.dt.truncate("1s")
         texts[name] = (pl.DataFrame({"ts": whole.dt.strftime(fmt)}), pl.DataFrame({"ts": whole}))
+    # a column mixing the three forms row by row: no single shape, the general parser path
+    whole = ts.dt.truncate("1s")
+    form = pl.Series([rng.randrange(3) for _ in range(n)])
+    forms = [whole.dt.strftime(fmt) for fmt in FORMS.values()]
+    mixed = pl.select(pl.when(form == 0).then(forms[0]).when(form == 1).then(forms[1])
+                      .otherwise(forms[2]).alias("ts"))
+    texts["mixed: the three forms, row by row"] = (mixed, pl.DataFrame({"ts": whole}))
     return parsed, texts
 
 

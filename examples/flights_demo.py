@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     # 3. serving one request at a time from the fitted spec, checked against batch
     model = models["out-of-fold"]
     transformer, classifier = model[0], model[-1]
-    fitted: fd.FittedSpec = transformer.fitted_
+    fitted: fd.FittedSpec = transformer.spec_
     names = fitted.feature_names_out()
     print(f"\n{len(names)} model columns: {', '.join(names)}")
     print(f"serving needs only {sorted(fitted.serving_inputs)} (not the label)")

@@ -98,6 +98,12 @@ STR_EDGES = ["", "É", "ß", "ΑΣ", "\u1e9e", "a\u0345Σ", "👍🏽", "refund"
              "é", "e\u0301", "Σ", "ς", "straße", "İ", "ŉ", " x ", "\x1fabc\x1f", "a.b", ".",
              "7", "-12", "+3", "1e5", "1.5", "nan", "inf", "-Infinity", "9223372036854775808",
              "\ua7cb", "\u0264", "true", "US", "\x00", "\t", "ﬃ"]
+#: ISO-8601 texts for parse_timestamp / parse_date (and near misses): offsets, 1..9 fraction
+#: digits, a space separator, the range's ends, impossible dates, a surrounding space.
+ISO_EDGES = ["2013-01-01", "2024-02-29T23:59:59.123456789+05:30", "2023-02-29", "1900-02-29",
+             "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59-00:01",
+             "2013-01-01 00:00:00", "2013-01-01T05:30:59.5-0800", "2013-01-01T24:00",
+             "2013-01-01T05:30+01", " 2013-01-01", "2013-01-01t05:30", "２０１３-01-01"]
 TS_EDGES = [dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
             dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
             dt.datetime(1900, 2, 28, 12, 0, tzinfo=UTC), dt.datetime(2000, 2, 29, tzinfo=UTC),
@@ -106,6 +112,17 @@ TS_EDGES = [dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
             dt.datetime(2024, 1, 7, 23, 59, 59, tzinfo=UTC), dt.datetime(1600, 3, 1, tzinfo=UTC)]
 DATE_EDGES = [dt.date(1969, 12, 31), dt.date(1970, 1, 1), dt.date(1, 1, 1),
               dt.date(9999, 12, 31), dt.date(2000, 2, 29), dt.date(2024, 1, 7)]
+
+
+def _iso_text(t: dt.datetime) -> str:
+    """A timestamp text of the accepted grammar (the form varies with the value)."""
+    form = t.microsecond % 4
+    if form == 0:
+        return t.date().isoformat()
+    if form == 1:
+        return t.isoformat(sep=" ")
+    sign = "+" if t.second % 2 else "-"
+    return t.isoformat() + ("Z" if form == 2 else f"{sign}{t.minute % 24:02d}:{t.hour:02d}")
 
 
 def _value(kind: str, nullable: bool, elem_nullable: bool = False) -> st.SearchStrategy:
@@ -121,7 +138,9 @@ def _value(kind: str, nullable: bool, elem_nullable: bool = False) -> st.SearchS
         if nullable:
             s = st.one_of(s, st.just(float("nan")))
     elif kind == "string":
-        s = st.one_of(st.sampled_from(STR_EDGES), st.text(max_size=6))
+        s = st.one_of(st.sampled_from(STR_EDGES), st.text(max_size=6), st.sampled_from(ISO_EDGES),
+                      st.datetimes(min_value=dt.datetime(1, 1, 2),
+                                   max_value=dt.datetime(9999, 12, 30)).map(_iso_text))
     elif kind == "bool":
         s = st.booleans()
     elif kind == "timestamp":
@@ -409,7 +428,10 @@ def _call_text(draw, sig: Sig, depth: int, lets: dict[str, list[str]],
                         break
                 return text(v)
             return draw(literal_of(p))
-        return draw(expr_of(p, sub, lets, strict=all_strict or i == first_float))
+        # with `exact`, a float parameter after the first (`make_timestamp`'s `s`) is surely a
+        # float too: an int there would pick the function's int overload
+        sure_float = exact and p == "float" and fn.kind != "operator"
+        return draw(expr_of(p, sub, lets, strict=all_strict or i == first_float or sure_float))
 
     if fn.kind == "operator":
         if fn.name in _BINARY:

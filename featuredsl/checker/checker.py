@@ -531,7 +531,13 @@ class Checker:
             how: list[str | None] = written if written is not None else [""] * len(args)
             if symbol:
                 types = ", ".join(str(a.type) for a in args)
-                self.error("E203", f"no `{symbol}` for `{types}`", span, _signatures(fn))
+                hint = _signatures(fn)
+                kinds = [a.type.kind for a in args]
+                if len(args) == 2 and "string" in kinds and {"timestamp", "date"} & set(kinds):
+                    i = kinds.index("string")  # `ts > "2013-01-01"`: the text is to be parsed
+                    hint = (_parse_advice(symbol, {kinds[1 - i]}, self.text(nodes[i].span),
+                                          isinstance(args[i], ir.Const)) + "; " + hint)
+                self.error("E203", f"no `{symbol}` for `{types}`", span, hint)
                 return None
             # the arguments the user wrote, not the defaults filled in for the others
             types = ", ".join(f"{w}: {a.type}" if w else str(a.type)
@@ -576,9 +582,10 @@ class Checker:
                             written: list[str | None]) -> str | None:
         """What to write instead of a call no overload takes, when it is clear.
 
-        A string given to a calendar function (featuredsl has no parsing function: declare the
-        input `date` or `timestamp`); a date given where only a timestamp fits; one row-level
-        argument that a lossless conversion (`to_float`, `to_string`) would make fit exactly.
+        A string given to a calendar function (parse it with `parse_date`/`parse_timestamp`,
+        or declare the input `date` or `timestamp`); a date given where only a timestamp fits;
+        one row-level argument that a lossless conversion (`to_float`, `to_string`) would make
+        fit exactly.
         """
         types = [a.type for a in args]
         shown = [ov for ov in fn.overloads if not ov.hidden]
@@ -587,12 +594,8 @@ class Checker:
                 continue
             takes = {ov.params[min(i, len(ov.params) - 1)].kind for ov in shown}
             if t.kind == "string" and takes & {"timestamp", "date"}:
-                target = "date" if "date" in takes or fn.name == "date" else "timestamp"
-                what = ("there is no date or timestamp literal, and "
-                        if isinstance(args[i], ir.Const) else "")
-                return (f"{what}featuredsl has no function that parses a string into a "
-                        f"{target}: declare the input `{target}` (ISO-8601 text in CSV, NDJSON "
-                        f"and dict rows is read as a {target})")
+                return _parse_advice(fn.name, takes, self.text(nodes[i].span),
+                                     isinstance(args[i], ir.Const))
             if t.kind == "date" and "timestamp" in takes and "date" not in takes:
                 if fn.name == "date":
                     return "the argument is a date already: use it as it is"
@@ -709,6 +712,27 @@ def _const_problem(problem: str, ov: Overload, args: list[ir.Expr], nodes: list[
               and str(a.value) in problem]
     pick = quoted if len(quoted) == 1 else written if len(written) == 1 else []
     return problem, (nodes[pick[0]].span if pick else span), hint
+
+
+def _parse_advice(name: str, takes: set[str], arg_text: str, literal: bool) -> str:
+    """The advice for a string where a date or timestamp is expected (`date("2013-01-01")`,
+    `ts > "2013-01-01"`): the parsing functions, written around the argument as given."""
+    arg = _ws(arg_text)
+    arg = arg if len(arg) <= 40 else "..."
+    # `date(x)` of a string means the text's date; elsewhere the target is what fits
+    if name == "date" or takes & {"timestamp", "date"} == {"date"}:
+        calls = f"`parse_date({arg})`"
+        target = "date"
+    elif "date" in takes:
+        calls = f"`parse_timestamp({arg})` or `parse_date({arg})`"
+        target = "timestamp or date"
+    else:
+        calls = f"`parse_timestamp({arg})`"
+        target = "timestamp"
+    what = "there is no date or timestamp literal: " if literal else ""
+    return (f"{what}to read ISO-8601 text as a {target}, write {calls} (null where the text "
+            f"does not parse), or declare the input `{target.split()[0]}` (ISO-8601 text in "
+            "CSV, NDJSON and dict rows is then read as one)")
 
 
 def _signature(fn: Function, ov: Overload) -> str:

@@ -536,6 +536,8 @@ def _masks(name: str, i: int, t: Type, dtype: pl.DataType, widened: pl.Expr,
 
 #: The column ``prepare`` adds when it selects no input and no kept column (see there).
 ROW_ANCHOR = "__fd_rows"
+#: A parsed text input's temporary column in ``prepare`` (input position).
+_STAGED = "__fd_parsed_{}"
 
 
 def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bool = False,
@@ -564,8 +566,14 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
             raise InputError(f"column `{k}` (in keep=) is not in the data", field=k)
     exprs: dict[str, pl.Expr] = {}
     masks: list[pl.Expr] = []
+    staged: dict[str, pl.Expr] = {}
     for i, (n, t) in enumerate(inputs.items()):
         widened = widen(n, t, schema[n], text=text, lenient=checks)
+        if t.kind in ("timestamp", "date") and isinstance(schema[n], pl.String):
+            # text parsed by a NumPy kernel (functions/_isotext_np.py), which Polars would run
+            # again for the value and for each check that reads it: parse once, then refer
+            staged[_STAGED.format(i)] = widened
+            widened = pl.col(_STAGED.format(i))
         exprs[n] = widened.alias(n)
         if checks:
             masks += _masks(n, i, t, schema[n], widened, text, _TYPE_AT.format(n) in schema)
@@ -579,6 +587,8 @@ def prepare(lf: pl.LazyFrame, inputs: dict[str, Type], keep: list[str], text: bo
     if not exprs and not kept:
         rows = [pl.first().is_null().alias(ROW_ANCHOR) if lf.collect_schema().len()
                 else pl.int_range(pl.len()).alias(ROW_ANCHOR)]
+    if staged:
+        lf = lf.with_columns(**staged)
     return lf.select(kept + list(exprs.values()) + masks + rows)
 
 

@@ -8,7 +8,7 @@ compute the same formula from the same IEEE operations.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -269,15 +269,31 @@ def _pow_polars(x: pl.Expr, y: pl.Expr) -> pl.Expr:
     return _pl.no_nan(pl.when(~bad).then(_pl.libm_pow(x, y)))
 
 
+def _pow_total(consts: Sequence[object]) -> str | None:
+    """``pow`` cannot be null (for non-null arguments) with a constant exponent that is a
+    whole number >= 0 (any base to it is defined: IEEE gives no NaN, no 0 ** negative), or a
+    constant base > 0 (no negative base, no zero base)."""
+    x, y = consts
+    whole = isinstance(y, float) and math.isfinite(y) and y >= 0.0 and y == math.floor(y)
+    positive_base = isinstance(x, float) and x > 0.0
+    return "pow_float_total" if whole or positive_base else None
+
+
 register(
     "pow",
     "x raised to the power y (float). Null for 0 to a negative power and for a negative base "
-    "to a non-integer power; overflow gives +-inf.",
+    "to a non-integer power; overflow gives +-inf. Never null (for non-null arguments) when "
+    "the exponent is a literal whole number >= 0 (`pow(x, 2)`) or the base a literal > 0.",
     ("x", "y"),
     [Overload("pow_float", (FLOAT, FLOAT), FLOAT, _pow_polars,
               lambda g, x, y: f"{g.ref(pow_row, 'pow')}({x}, {y})", may_be_null=True,
-              row_nan=True, per_row_scalars="always")],
+              row_nan=True, per_row_scalars="always", specialize=_pow_total),
+     # the same computation; only the result type differs (see _pow_total)
+     Overload("pow_float_total", (FLOAT, FLOAT), FLOAT, _pow_polars,
+              lambda g, x, y: f"{g.ref(pow_row, 'pow')}({x}, {y})", row_nan=True,
+              per_row_scalars="always", hidden=True)],
     [Example("pow(x, y)", {"x": 2, "y": 10}, 1024.0), Example("pow(x, y)", {"x": 0, "y": -1}, None),
+     Example("pow(x, 2)", {"x": -3.0}, 9.0), Example("pow(2, y)", {"y": -1.0}, 0.5),
      Example("pow(x, y)", {"x": -8.0, "y": 1 / 3}, None),
      Example("pow(x, y)", {"x": -2.0, "y": 3.0}, -8.0)],
     category="math",

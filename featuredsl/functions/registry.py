@@ -199,6 +199,7 @@ def _load_all() -> None:
         # Importing the modules registers their functions.
         from featuredsl.functions import (  # noqa: F401
             aggregates,
+            construct,
             convert,
             encodings,
             lists,
