@@ -12,7 +12,8 @@
 
 Run it with `bash scripts/demo.sh` or `python examples/flights_demo.py [--flights N]`. The data
 are generated (seeded), not downloaded: 16 carriers, 3 New York origins, 100 destinations,
-delays driven by carrier, route, hour and season plus noise, 2.5% cancelled (null delay).
+delays driven by carrier, flight number, route, hour and season plus noise, 2.5% cancelled
+(null delay).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def generate(n: int, seed: int = 13) -> pl.DataFrame:
     dests = [f"D{i:02d}" for i in range(100)]
     carrier_effect = rng.normal(0.0, 6.0, len(CARRIERS))
     dest_effect = rng.normal(0.0, 5.0, len(dests))
-    dest_weight = rng.zipf(1.6, len(dests)).astype(float)
+    dest_weight = rng.permutation(1.0 / np.arange(1, len(dests) + 1))  # a few busy airports
     carrier = rng.integers(0, len(CARRIERS), n)
+    flight = rng.integers(1, 1500, n)  # a flight number: ~24,000 small groups with carrier
+    flight_effect = rng.normal(0.0, 9.0, (len(CARRIERS), 1500))
     origin = rng.integers(0, len(ORIGINS), n)
     dest = rng.choice(len(dests), n, p=dest_weight / dest_weight.sum())
     day_of_year = rng.integers(0, 365, n)
@@ -51,7 +54,8 @@ def generate(n: int, seed: int = 13) -> pl.DataFrame:
     hour = rng.choice(np.arange(5, 24), n, p=np.r_[np.full(14, 1.2), np.full(5, 0.6)] / 19.8)
     minute = rng.integers(0, 12, n) * 5
     season = 6.0 * np.cos(2 * np.pi * (months - 7) / 12)  # summer storms
-    mean_delay = (carrier_effect[carrier] + dest_effect[dest] + 0.9 * (hour - 5) + season)
+    mean_delay = (carrier_effect[carrier] + dest_effect[dest] + 0.9 * (hour - 5) + season
+                  + flight_effect[carrier, flight])
     delay = np.round(mean_delay + rng.gamma(1.3, 14.0, n) - 18.0)
     delay_list: list[float | None] = delay.tolist()
     for i in np.flatnonzero(rng.random(n) < 0.025).tolist():
@@ -60,12 +64,13 @@ def generate(n: int, seed: int = 13) -> pl.DataFrame:
     return pl.DataFrame({
         "year": np.full(n, 2013), "month": months, "day": days,
         "sched_dep_time": hour * 100 + minute,
-        "carrier": [CARRIERS[i] for i in carrier.tolist()],
+        "carrier": [CARRIERS[i] for i in carrier.tolist()], "flight": flight,
         "origin": [ORIGINS[i] for i in origin.tolist()],
         "dest": [dests[i] for i in dest.tolist()],
         "distance": distance, "dep_delay": delay_list,
     }, schema={"year": pl.Int64, "month": pl.Int64, "day": pl.Int64,
-               "sched_dep_time": pl.Int64, "carrier": pl.String, "origin": pl.String,
+               "sched_dep_time": pl.Int64, "carrier": pl.String, "flight": pl.Int64,
+               "origin": pl.String,
                "dest": pl.String, "distance": pl.Float64, "dep_delay": pl.Float64})
 
 
@@ -83,9 +88,10 @@ def auc(y: np.ndarray, score: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the three steps and print what they show."""
-    from featuredsl.sklearn import FeatureTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
+
+    from featuredsl.sklearn import FeatureTransformer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--flights", type=int, default=120_000)

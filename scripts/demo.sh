@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up .venv if needed, then compile examples/transactions.feat, transform
 # generated data in batch, serve single rows, and check parity (examples/demo.py, the Python
-# API) and window features over a transaction log (examples/fraud_demo.py); then the same
+# API), window features over a transaction log (examples/fraud_demo.py) and a departure-delay
+# model in scikit-learn (examples/flights_demo.py); then the same
 # job from the shell with the `featuredsl` command. Extra arguments go to the Python demo
 # (`--rows N`).
 set -euo pipefail
@@ -10,8 +11,9 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import featuredsl" >/dev/null 2>&1 || [ ! -x .venv/bin/featuredsl ]; then
-  .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+if ! .venv/bin/python -c "import featuredsl, sklearn" >/dev/null 2>&1 \
+    || [ ! -x .venv/bin/featuredsl ]; then
+  .venv/bin/python -m pip install -q -e ".[sklearn]" 2>&1 | grep -v "^WARNING: Location" || true
 fi
 .venv/bin/python examples/demo.py "$@"
 
@@ -19,6 +21,11 @@ fi
 # serving from live state with every value checked against batch, then a warm restart.
 printf '\n'
 .venv/bin/python examples/fraud_demo.py
+
+# A departure-delay model (examples/flights.feat): out-of-fold target encodings in a
+# scikit-learn pipeline, then single requests in the vector layout, checked against batch.
+printf '\n'
+.venv/bin/python examples/flights_demo.py
 
 # The command line: check, fit, transform (streaming, file to file), eval, explain, parity.
 FD=.venv/bin/featuredsl
