@@ -14,7 +14,7 @@ import polars as pl
 
 from featuredsl import artifact, ir, matrix
 from featuredsl.backends.polars_backend import BatchPlan, PolarsLowering
-from featuredsl.backends.row_backend import build_evaluator
+from featuredsl.backends.row_backend import RowObserver, build_evaluator
 from featuredsl.bind import bind, inputs_read
 from featuredsl.checker import check_source
 from featuredsl.data import inputs as data_io
@@ -55,6 +55,13 @@ class OnlineState(Protocol):
 
     def reader(self) -> Callable[..., tuple]:
         """The function the generated row code calls to read every window of a row."""
+
+
+class Observer(Protocol):
+    """What ``row_evaluator(monitor=, logger=)`` take: ``fd.Monitor``, ``fd.FeatureLogger``."""
+
+    def row_observer(self, spec: Spec) -> RowObserver:
+        """The hooks generated into ``spec``'s evaluator (refusing a spec it cannot watch)."""
 
 
 class Spec:
@@ -388,7 +395,8 @@ class Spec:
         return state
 
     def row_evaluator(self, state: OnlineState | None = None, layout: str = "dict",
-                      dtype: matrix.DType = "float64") -> Callable[[dict], Any]:
+                      dtype: matrix.DType = "float64", *, monitor: Observer | None = None,
+                      logger: Observer | None = None) -> Callable[[dict], Any]:
         """The serving function: one dict in, the feature dict out; built once, thread-safe.
 
         Its generated Python source is ``evaluator.source``. A spec with window aggregates
@@ -397,14 +405,20 @@ class Spec:
         ``layout="vector"`` returns a 1-D NumPy array of ``dtype`` instead, in
         :meth:`feature_names_out` order: the row of :meth:`to_matrix` for this input, bit for
         bit (``vector.reshape(1, -1)`` is what ``model.predict`` takes).
+
+        ``monitor=`` (``fd.Monitor``) and ``logger=`` (``fd.FeatureLogger``) are generated into
+        a new evaluator (SPEC 10, 11); without them the evaluator holds no monitoring or logging
+        code at all.
         """
         if layout == "vector":
             lay = self.matrix_layout()
             matrix.check_dtype(dtype)
-            return matrix.row_vectorizer(lay, self.row_evaluator(state), dtype)
+            return matrix.row_vectorizer(
+                lay, self.row_evaluator(state, monitor=monitor, logger=logger), dtype)
         if layout != "dict":
             raise FeatureDSLError(f'layout must be "dict" or "vector", not {layout!r}')
         bound = self.bound()
+        observers = tuple(o.row_observer(self) for o in (monitor, logger) if o is not None)
         if bound.windows:
             if state is None:
                 raise InputError("this spec has window aggregates: pass the live state, "
@@ -418,7 +432,10 @@ class Spec:
                 raise InputError("this state was made by another spec: use "
                                  "this spec's online_state()")
             with ir.deep_recursion():
-                return build_evaluator(bound, reader())
+                return build_evaluator(bound, reader(), observers)
+        if observers:
+            with ir.deep_recursion():
+                return build_evaluator(bound, observers=observers)
         if self._evaluator is None:
             bound = self.bound()
             with self._lock:

@@ -47,6 +47,27 @@ _LOCAL = re.compile(r"\bv[0-9]+\b")
 _ASSIGNED = re.compile(r"\b(v[0-9]+) :?=(?!=)")
 
 
+@dataclass(frozen=True)
+class RowObserver:
+    """What a serving monitor or feature logger hooks into the generated evaluator.
+
+    The hook is generated into the function only when an observer is given: an evaluator
+    without observers has no observing code at all (its source is byte-identical to one built
+    before observers existed). With observers, after the features are computed, each one's
+    ``sample()`` is called once per row (one cheap C call such as ``itertools.cycle(...)
+    .__next__`` is best); when it is truthy, ``record(inputs, features)`` is called with the
+    tuple of the row's checked, typed inputs (in ``program.inputs`` order; timestamps as naive
+    UTC datetimes) and the feature dict about to be returned (read it, do not keep or mutate
+    it: the caller gets that very dict). ``input_error(exc)``, when given, is called on every
+    rejected row (at full rate, whatever the sampling) with the complete :class:`InputError`,
+    before it is raised to the caller.
+    """
+
+    sample: Callable[[], object]
+    record: Callable[[tuple, dict], object]
+    input_error: Callable[[InputError], object] | None = None
+
+
 @dataclass
 class _Guarded:
     """Top-level statements that compute ``outs`` unless one of ``guard`` is null (then every
@@ -74,8 +95,11 @@ class RowCodegen:
     """
 
     def __init__(self, program: ir.BoundProgram,
-                 windows: Callable[..., tuple] | None = None) -> None:
+                 windows: Callable[..., tuple] | None = None,
+                 observers: tuple[RowObserver, ...] = ()) -> None:
         self.program = program
+        #: monitors and loggers called on the row (see :class:`RowObserver`)
+        self.observers = observers
         #: reads the program's windows for one row (``featuredsl.windows``): called with the
         #: row's time and the inputs of :func:`window_inputs`, returns one value per window
         self.window_reader = windows
@@ -153,7 +177,8 @@ class RowCodegen:
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
         self.emit("get = row.get")
-        self._fields_only = self._inputs_read_as_fields_only()
+        # observers see every timestamp input normalized (naive UTC)
+        self._fields_only = set() if self.observers else self._inputs_read_as_fields_only()
         if self.program.inputs:
             # A bad row names every missing required field, not only the first: completed on
             # the error path (a try block costs nothing when nothing is raised).
@@ -166,7 +191,15 @@ class RowCodegen:
             schema = self.ref(dict(self.program.inputs), "schema")
             exc = self.tmp()
             self.emit(f"except {self.ref(InputError, 'InputError')} as {exc}:")
-            self.emit(f"    raise {complete}({exc}, row, {schema}) from None")
+            errors = [self.ref(o.input_error, "input_error") for o in self.observers
+                      if o.input_error is not None]
+            if errors:
+                self.emit(f"    {exc} = {complete}({exc}, row, {schema})")
+                for hook in errors:
+                    self.emit(f"    {hook}({exc})")
+                self.emit(f"    raise {exc} from None")
+            else:
+                self.emit(f"    raise {complete}({exc}, row, {schema}) from None")
         if self.program.windows:
             self._read_windows()
         for name in self.program.order:  # the needed values, in dependency order
@@ -186,7 +219,17 @@ class RowCodegen:
                 code = f"{self.ref(_out_list, 'out_list')}({code})"
             handed_out.add(code)
             items.append(f"{f.name!r}: {code}")
-        self.emit("return {" + ", ".join(items) + "}")
+        if not self.observers:
+            self.emit("return {" + ", ".join(items) + "}")
+            return self.render(), self.globals
+        out = self.tmp()
+        self.emit(f"{out} = {{" + ", ".join(items) + "}")
+        typed = [self.values["$in:" + n] for n in self.program.inputs]
+        inputs = f"({', '.join(typed)}{',' if len(typed) == 1 else ''})"
+        for o in self.observers:
+            self.emit(f"if {self.ref(o.sample, 'sample')}():")
+            self.emit(f"    {self.ref(o.record, 'record')}({inputs}, {out})")
+        self.emit(f"return {out}")
         return self.render(), self.globals
 
     def _read_windows(self) -> None:
@@ -500,13 +543,14 @@ class _Evaluator(Protocol):
     def __call__(self, row: dict) -> dict: ...
 
 
-def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | None = None
-                    ) -> Callable[[dict], dict]:
+def build_evaluator(program: ir.BoundProgram, windows: Callable[..., tuple] | None = None,
+                    observers: tuple[RowObserver, ...] = ()) -> Callable[[dict], dict]:
     """Generate, compile and return the evaluator; its source is ``evaluator.source``.
 
     A program with window aggregates needs ``windows``, the state's reader (see
-    :mod:`featuredsl.windows.online`)."""
-    gen = RowCodegen(program, windows)
+    :mod:`featuredsl.windows.online`); ``observers`` hook monitors and loggers in (see
+    :class:`RowObserver`)."""
+    gen = RowCodegen(program, windows, tuple(observers))
     source, globs = gen.build()
     namespace: dict[str, object] = {"__builtins__": __builtins__, **globs}
     code = compile(source, "<featuredsl row evaluator>", "exec")
