@@ -459,11 +459,22 @@ class FittedSpec(Spec):
         super().__init__(source, file, program, diagnostics, stats)
         self.profile: dict[str, object] = dict(profile or {})
         self.fit_warnings: list[FitWarning] = list(fit_warnings or [])
+        self._artifact_hash: str | None = None
 
     @property
     def stats(self) -> dict[str, object]:
         """Fitted values by statistic name (inline aggregates by their source text)."""
         return dict(self.fitted_statistics())
+
+    @property
+    def artifact_hash(self) -> str:
+        """The hex SHA-256 of this fitted spec's artifact: ``integrity.sha256`` of the file
+        :meth:`save` writes (signed or not). Monitor snapshots and feature logs name it."""
+        if self._artifact_hash is None:
+            self._artifact_hash = artifact.artifact_digest(
+                self.source, self.program,
+                FitResult(self.stats, self.profile, self.fit_warnings))
+        return self._artifact_hash
 
     def save(self, path: str | Path, sign_key: bytes | str | None = None) -> None:
         """Write the artifact: one deterministic JSON document (see ``featuredsl.artifact``).

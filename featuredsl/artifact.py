@@ -397,6 +397,14 @@ def _document(source: str, program: ir.Program, fit: FitResult) -> dict[str, obj
     }
 
 
+def artifact_digest(source: str, program: ir.Program, fit: FitResult) -> str:
+    """``integrity.sha256`` of the artifact :func:`save` writes for this fit."""
+    try:
+        return integrity_digest(_document(source, program, fit))
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        raise ArtifactError(f"cannot hash the artifact: {exc}") from None
+
+
 def save(source: str, program: ir.Program, fit: FitResult, path: str | os.PathLike[str],
          sign_key: bytes | str | None = None) -> None:
     """Write the spec ``source`` (checked as ``program``) and its ``fit`` to ``path`` as one

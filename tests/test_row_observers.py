@@ -98,3 +98,20 @@ def test_vector_layout_passes_the_observers_on() -> None:
     vec = spec.row_evaluator(layout="vector", monitor=rec)
     assert list(vec({"x": 1.5})) == [3.0]
     assert rec.records == [((1.5,), {"y": 3.0})]
+
+
+def test_artifact_hash_is_the_saved_integrity_hash(tmp_path) -> None:
+    import json
+
+    import polars as pl
+
+    spec = fd.compile("input { x: float? }\nfeature z = (x - mean(x)) / std(x)\n")
+    fitted = spec.fit(pl.DataFrame({"x": [1.0, 2.0, None, 4.5]}))
+    for key in (None, b"secret"):
+        path = tmp_path / f"a{key is None}.json"
+        fitted.save(path, sign_key=key)
+        doc = json.loads(path.read_text())
+        assert fitted.artifact_hash == doc["integrity"]["sha256"]
+        assert fd.load(path).artifact_hash == fitted.artifact_hash
+    other = spec.fit(pl.DataFrame({"x": [1.0, 2.0]}))
+    assert other.artifact_hash != fitted.artifact_hash
