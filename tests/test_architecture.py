@@ -39,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     # (the row backend's converters check the values: the evaluator's own messages)
     "jsonrow": {"backends/", "errors", "types"},
     # the HTTP server over an artifact (featuredsl serve), on the public API
-    "serving/": {"api", "jsonrow", "errors", "types", "__version__"},
+    "serving/": {"api", "jsonrow", "errors", "types", "__version__", "monitor/"},
     # the scikit-learn transformer, on the public API
     "sklearn": {"api", "matrix", "errors"},
     "irshow": {"ir", "types"},
