@@ -349,7 +349,7 @@ def _literal_value(text: str, kind: str) -> object:
     promoted where a float is expected), or ``_NOT_CONST`` for any other expression."""
     words = {"true": "True", "false": "False", "null": "None"}
     try:
-        value = ast.literal_eval(words.get(text, text))
+        value = _fold(ast.parse(words.get(text, text), mode="eval").body)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _NOT_CONST
     if isinstance(value, list):
@@ -361,6 +361,19 @@ def _literal_value(text: str, kind: str) -> object:
 
 
 _NOT_CONST = object()
+
+
+def _fold(node: ast.AST) -> object:
+    """A literal, a list of them, or a literal under signs (``-(-1)``, which
+    ``ast.literal_eval`` refuses but the checker folds to the constant ``1``)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        v = _fold(node.operand)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError("a sign on a non-number")
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.List):
+        return [_fold(e) for e in node.elts]
+    return ast.literal_eval(node)
 
 
 def _constants_pass(ov: Overload, params: tuple[str, ...], args: list[str]) -> bool:
