@@ -338,3 +338,80 @@ def test_the_monitor_equals_its_twin_byte_for_byte(fitted) -> None:
     assert snapshot_json(got) == snapshot_json(fd.profile_rows(fitted, frame_for(fitted, rows)))
     assert got == reference(fitted, rows)
     assert snapshot_json(mon.snapshot()) == snapshot_json(got)  # deterministic, not reset
+
+
+def test_a_monitor_fed_the_training_rows_reproduces_the_profile(fitted) -> None:
+    got = watch(fitted, rows_of(3000, 1))
+    for part in ("inputs", "features"):
+        for name, field in got[part].items():
+            entry = fitted.profile[part][name]
+            if "length" in entry:
+                field, entry = field["length"], entry["length"]
+            assert (field["count"], field["nulls"]) == (entry["count"], entry["null_count"])
+            if entry.get("kind") == "numeric":
+                assert field["bins"] == entry["bin_counts"], name
+            if entry.get("kind") == "categorical":
+                assert field["top"] == [p[1] for p in entry["top"]], name
+                assert field["oov"] == entry["other_count"] == 0, name
+            assert field.get("below_min", 0) == field.get("above_max", 0) == 0, name
+
+
+def test_sampling_counts_exactly_one_row_in_n(fitted) -> None:
+    rows = rows_of(64 * 20 + 5, 9, drift=True)
+    for every in (64, 7):
+        got = watch(fitted, rows, sample_every=every)
+        assert got["rows"] == len(range(0, len(rows), every))
+        assert got == reference(fitted, rows[::every], sample_every=every)
+
+
+def test_input_errors_are_counted_per_field_at_full_rate(fitted) -> None:
+    mon = fd.Monitor(fitted, sample_every=64)
+    evaluate = fitted.row_evaluator(monitor=mon)
+    good = rows_of(10, 10)
+    bad = ([dict(good[0], n="twelve")] * 70 + [{k: v for k, v in good[1].items() if k != "n"}]
+           * 5 + [dict(good[2], amount="x")] * 3)
+    for r in bad:
+        with pytest.raises(fd.InputError):
+            evaluate(r)
+    for r in good:
+        evaluate(r)
+    snap = mon.snapshot()
+    assert snap["input_errors"] == {"amount": 3, "n": 75}
+    assert snap["rows"] == 1 and snap["sample_every"] == 64
+
+
+def test_a_monitor_refuses_another_artifact(fitted) -> None:
+    other = fd.compile(SPEC).fit(frame_for(fitted, rows_of(100, 11)))
+    mon = fd.Monitor(fitted)
+    with pytest.raises(FeatureDSLError, match="this monitor watches artifact"):
+        other.row_evaluator(monitor=mon)
+    with pytest.raises(FeatureDSLError, match="not fitted"):
+        fd.compile(SPEC).row_evaluator(monitor=mon)
+    for bad in (0, -1, 1.5, True, "64"):
+        with pytest.raises(FeatureDSLError, match="sample_every"):
+            fd.Monitor(fitted, sample_every=bad)  # type: ignore[arg-type]
+
+
+def test_reset_starts_a_new_window(fitted) -> None:
+    rows = rows_of(600, 12, drift=True)
+    mon = fd.Monitor(fitted, sample_every=1)
+    evaluate = fitted.row_evaluator(monitor=mon)
+    for r in rows[:250]:
+        evaluate(r)
+    first = mon.snapshot(reset=True)
+    assert first == reference(fitted, rows[:250])
+    assert mon.snapshot() == reference(fitted, [])
+    for r in rows[250:]:
+        evaluate(r)
+    second = mon.snapshot(reset=True)
+    assert second == reference(fitted, rows[250:])
+    assert snapshot_json(fd.merge_snapshots([first, second])) == snapshot_json(
+        reference(fitted, rows))
+
+
+def test_the_record_function_holds_no_user_text(fitted) -> None:
+    source = fd.Monitor(fitted)._record.source
+    for text in [*COUNTRIES[:3], "2024", "inf"]:
+        assert repr(text) not in source
+    names = {*fitted.profile["features"]} - {"a"}
+    assert all(repr(n) in source for n in names)  # feature names only, as repr literals
