@@ -210,8 +210,10 @@ def test_values_exactly_on_the_edges(fitted) -> None:
     for r, x in zip(rows, near, strict=True):
         r["amount"] = x
     rows[0]["amount"] = -0.0
+    rows[1]["n"] = fitted.profile["inputs"]["n"]["max"]  # the training max: in range
     twin = fd.profile_rows(fitted, frame_for(fitted, rows))
     assert twin == reference(fitted, rows)
+    assert snapshot_json(watch(fitted, rows)) == snapshot_json(twin)
     assert twin["inputs"]["amount"]["bins"][0] <= 2  # below the first edge: only its nextafter
 
 
@@ -233,7 +235,7 @@ def test_the_twin_refuses_bad_rows(fitted) -> None:
 
 def test_an_empty_table(fitted) -> None:
     twin = fd.profile_rows(fitted, frame_for(fitted, rows_of(10, 6)).head(0))
-    assert twin == reference(fitted, [])
+    assert twin == reference(fitted, []) == watch(fitted, [])
 
 
 def test_out_of_vocabulary_values_are_kept_up_to_the_cap() -> None:

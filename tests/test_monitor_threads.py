@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -169,8 +170,12 @@ _TRAIN = pl.DataFrame({
            "xs": pl.List(pl.Int64), "t": pl.Datetime("us", "UTC")})
 SMALL_FITTED = fd.compile(SMALL).fit(_TRAIN)
 
+_X = SMALL_FITTED.profile["inputs"]["x"]
+# the edges, the training min and max, and their neighbours (where bins and ranges turn)
+_NEAR = [y for v in [*_X["edges"], _X["min"], _X["max"]]
+         for y in (v, math.nextafter(v, -math.inf), math.nextafter(v, math.inf))]
 _floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([-0.0, 0.0, *SMALL_FITTED.profile["inputs"]["x"]["edges"]]))
+                    st.sampled_from([-0.0, 0.0, *_NEAR]))
 _ints = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-5, 70))
 _rows = st.lists(st.fixed_dictionaries({
     "x": st.none() | _floats, "i": st.none() | _ints,
@@ -203,3 +208,20 @@ def test_monitor_equals_twin_on_random_rows(rows: list[dict]) -> None:
     assert snapshot_json(got) == snapshot_json(
         fd.profile_rows(SMALL_FITTED, frame_for(SMALL_FITTED, served)))
     assert got == reference(SMALL_FITTED, served)
+
+
+def test_the_range_turns_exactly_at_the_training_min_and_max() -> None:
+    lo, hi = _X["min"], _X["max"]
+    values = [lo, math.nextafter(lo, -math.inf), hi, math.nextafter(hi, math.inf),
+              math.inf, -math.inf, -0.0]
+    rows = [{"x": v, "i": 59 + k % 2, "s": "a", "b": True, "xs": [], "t": None}
+            for k, v in enumerate(values)]
+    got = reference(SMALL_FITTED, rows)
+    assert got["inputs"]["x"]["below_min"] == 2 and got["inputs"]["x"]["above_max"] == 2
+    assert got["inputs"]["i"]["above_max"] == 3  # 60 > the training max 59
+    mon = fd.Monitor(SMALL_FITTED, sample_every=1)
+    evaluate = SMALL_FITTED.row_evaluator(monitor=mon)
+    for r in rows:
+        evaluate(r)
+    assert mon.snapshot() == got
+    assert fd.profile_rows(SMALL_FITTED, frame_for(SMALL_FITTED, rows)) == got
