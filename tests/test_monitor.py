@@ -227,10 +227,21 @@ def test_the_twin_reads_every_kind_of_data(fitted, tmp_path: Path) -> None:
     assert snapshot_json(fd.profile_rows(fitted, tmp_path / "d.parquet")) == want
 
 
-def test_the_twin_refuses_bad_rows(fitted) -> None:
+def test_the_twin_refuses_bad_rows(fitted, tmp_path: Path) -> None:
     df = frame_for(fitted, rows_of(10, 6)).with_columns(n=pl.lit(None, pl.Int64))
     with pytest.raises(fd.InputError, match="`n`"):
         fd.profile_rows(fitted, df)
+    # a file is streamed once, the checks' flags with the counts: the error names the row
+    good = frame_for(fitted, rows_of(10, 6)).drop("tags", "du")
+    spec = fd.compile("input { n: int, amount: float? }\nfeature y = amount\nfeature m = n")
+    small = spec.fit(good.select("n", "amount"))
+    text = good.select("n", "amount").with_columns(pl.col("n").cast(pl.String))
+    text = text.with_columns(n=pl.when(pl.int_range(pl.len()) == 7).then(pl.lit("x"))
+                             .otherwise(pl.col("n")))
+    text.write_csv(tmp_path / "bad.csv")
+    with pytest.raises(fd.InputError, match="row 7") as err:
+        fd.profile_rows(small, str(tmp_path / "bad.csv"))
+    assert err.value.field == "n"
 
 
 def test_an_empty_table(fitted) -> None:

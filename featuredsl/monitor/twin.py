@@ -2,7 +2,8 @@
 
 The same snapshot a ``Monitor(fitted, sample_every=1)`` gives for the same rows, computed
 with Polars: the inputs are read and checked as ``transform`` does (a bad row is an
-``InputError`` naming it), the features computed with the inputs kept beside them, then every
+``InputError`` naming it; the checks' flags are aggregated in the same query, so a file is
+read once, streaming), the features computed with the inputs kept beside them, then every
 count of every field is one aggregate of one query (:func:`count_exprs`): counts and nulls,
 bins by summing ``x >= edge`` comparisons (``bucketize`` semantics without ``cut``, whose edge
 rules differ), out-of-range counts, and ``value_counts`` for the top values of categorical
@@ -16,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import polars as pl
@@ -42,13 +43,17 @@ def profile_rows(fitted: Any, data: object,
     ``sources`` the window sources of a spec with window aggregates. Bad input raises
     ``InputError`` (the whole table is refused, as ``transform`` refuses it)."""
     layout = layout_of(fitted)
-    frame = _features_with_inputs(fitted, data, sources)
-    schema = frame.collect_schema()
-    exprs, readers = count_exprs(layout, schema)
+    frame, flags, recheck = _features_with_inputs(fitted, data, sources)
+    exprs, readers = count_exprs(layout, frame.collect_schema())
+    # the bad-row flags of the checks ride in the same query: any set, and the data is
+    # checked the usual way, which raises the InputError naming the first bad row
+    exprs += [pl.col(f).any().alias(f"flag{i}") for i, f in enumerate(flags)]
     try:
-        row = frame.select(exprs).collect(engine="streaming").row(0) if exprs else ()
+        row = frame.select(exprs).collect(engine="streaming").row(0)
     except data_io.READ_ERRORS as exc:
         raise InputError(f"cannot compute the monitor counts: {first_line(exc)}") from None
+    if any(row[len(exprs) - len(flags):]):
+        recheck()
     flat, oovs = layout.empty()
     flat[0] = int(row[0])
     for read in readers:
@@ -56,9 +61,14 @@ def profile_rows(fitted: Any, data: object,
     return layout.snapshot(flat, oovs, 1, {})
 
 
-def _features_with_inputs(fitted: Any, data: object,
-                          sources: Mapping[str, object] | None) -> pl.LazyFrame:
-    """The features of ``data`` beside its checked, widened inputs (``transform``'s path)."""
+def _features_with_inputs(fitted: Any, data: object, sources: Mapping[str, object] | None
+                          ) -> tuple[pl.LazyFrame, list[str], Callable[[], None]]:
+    """The features of ``data`` beside its widened inputs (``transform``'s path), the names
+    of the bad-row flag columns kept beside them, and what checks the data when one is set.
+
+    Without window aggregates it stays lazy (a file is streamed once); the windows need every
+    row's history, so a spec with them checks and collects the rows first, as ``transform``
+    does."""
     fitted.feature_exprs()
     bound = fitted.bound()
     events = prepare_sources(bound, sources) if bound.windows else None
@@ -70,19 +80,27 @@ def _features_with_inputs(fitted: Any, data: object,
     prepared_lf = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
     engine: Literal["streaming", "in-memory"] = (
         "streaming" if src.path is not None or isinstance(data, pl.LazyFrame) else "in-memory")
-    try:
-        prepared = prepared_lf.collect(engine=engine)
-    except data_io.READ_ERRORS as exc:
-        where = f"{src.path}: " if src.path is not None else ""
-        raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
-    prepared = data_io.check(prepared, src.lf, inputs)
-    if events is not None:
+
+    def collect_checked() -> pl.DataFrame:
         try:
-            prepared = window_batch.compute(prepared, bound, events)
+            prepared = prepared_lf.collect(engine=engine)
         except data_io.READ_ERRORS as exc:
-            raise InputError(f"cannot compute the windows: {first_line(exc)}") from None
+            where = f"{src.path}: " if src.path is not None else ""
+            raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
+        return data_io.check(prepared, src.lf, inputs)
+
     kept = [pl.col(n).alias(_IN + n) for n in bound.inputs]
-    return fitted.batch_plan().apply(prepared.lazy(), kept)
+    plan = fitted.batch_plan()
+    if events is None:
+        flags = data_io.flag_columns(prepared_lf.collect_schema().names())
+        return (plan.apply(prepared_lf, kept + [pl.col(f) for f in flags]), flags,
+                collect_checked)
+    prepared = collect_checked()
+    try:
+        prepared = window_batch.compute(prepared, bound, events)
+    except data_io.READ_ERRORS as exc:
+        raise InputError(f"cannot compute the windows: {first_line(exc)}") from None
+    return plan.apply(prepared.lazy(), kept), [], collect_checked
 
 
 Reader = Any  # (row, flat, oovs) -> None
