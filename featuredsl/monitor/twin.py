@@ -62,7 +62,7 @@ def profile_rows(fitted: Any, data: object,
 
 
 def _features_with_inputs(fitted: Any, data: object, sources: Mapping[str, object] | None
-                          ) -> tuple[pl.LazyFrame, list[str], Callable[[], None]]:
+                          ) -> tuple[pl.LazyFrame, list[str], Callable[[], object]]:
     """The features of ``data`` beside its widened inputs (``transform``'s path), the names
     of the bad-row flag columns kept beside them, and what checks the data when one is set.
 
