@@ -249,7 +249,7 @@ def test_an_empty_table(fitted) -> None:
     assert twin == reference(fitted, []) == watch(fitted, [])
 
 
-def test_out_of_vocabulary_values_are_kept_up_to_the_cap() -> None:
+def test_out_of_vocabulary_values_are_kept_up_to_the_cap(tmp_path: Path) -> None:
     # an accumulator keeps exact counts of the first OOV_TRACKED distinct new values it sees;
     # a value first seen later (however frequent) is counted in `oov` only
     spec = fd.compile("input { s: string }\nfeature t = s")
@@ -262,6 +262,8 @@ def test_out_of_vocabulary_values_are_kept_up_to_the_cap() -> None:
     twin = fd.profile_rows(fitted, pl.DataFrame({"s": rows}))
     mon = watch(fitted, [{"s": s} for s in rows])
     assert snapshot_json(twin) == snapshot_json(mon)
+    pl.DataFrame({"s": rows}).write_parquet(tmp_path / "s.parquet", row_group_size=500)
+    assert fd.profile_rows(fitted, tmp_path / "s.parquet") == twin  # streamed in row groups
     got = twin["inputs"]["s"]
     assert got["oov"] == len(rows) - 1 and got["top"] == [1, 0]
     seen: dict[str, int] = {}
