@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from featuredsl.diff import diff
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
+    from featuredsl.monitor import Monitor, merge_snapshots, profile_rows
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,8 @@ _LAZY = {
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
+    "Monitor": "featuredsl.monitor", "merge_snapshots": "featuredsl.monitor",
+    "profile_rows": "featuredsl.monitor",
 }
 
 
@@ -71,6 +74,7 @@ __all__ = [
     "FitWarning",
     "FittedSpec",
     "InputError",
+    "Monitor",
     "NotFittedError",
     "Spec",
     "SpecError",
@@ -81,4 +85,6 @@ __all__ = [
     "diff",
     "encode_row",
     "load",
+    "merge_snapshots",
+    "profile_rows",
 ]

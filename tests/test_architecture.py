@@ -40,6 +40,10 @@ ALLOWED: dict[str, set[str]] = {
     "jsonrow": {"backends/", "errors", "types"},
     # the HTTP server over an artifact (featuredsl serve), on the public API
     "serving/": {"api", "jsonrow", "errors", "types", "__version__", "monitor/"},
+    # the serving monitor (snapshots, its batch twin, the report), on the public API; it hooks
+    # into the row backend's RowObserver and reads data as transform does
+    "monitor/": {"api", "backends/", "data/", "windows/", "fit/", "ir", "errors", "types",
+                 "__version__"},
     # the scikit-learn transformer, on the public API
     "sklearn": {"api", "matrix", "errors"},
     "irshow": {"ir", "types"},
