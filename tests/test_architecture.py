@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     "diff_report": {"api", "parity", "errors"},
     "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
     "parity": {"api", "data/", "backends/", "windows/", "ir", "errors", "types"},
+    # the serving monitor, its batch twin and its report (SPEC 10), on the public API
+    "monitor/": {"api", "backends/", "data/", "fit/", "errors", "types", "__version__"},
 }
 #: Free to import anything below them (nothing imports them).
 TOP = {"cli/", "__init__", "__main__"}
