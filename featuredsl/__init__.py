@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from featuredsl.diff import diff
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
+    from featuredsl.monitor.report import monitor_report
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ _LAZY = {
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
+    "monitor_report": "featuredsl.monitor.report",
 }
 
 
@@ -81,4 +83,5 @@ __all__ = [
     "diff",
     "encode_row",
     "load",
+    "monitor_report",
 ]
