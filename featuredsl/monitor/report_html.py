@@ -32,7 +32,7 @@ svg.chart{display:block;margin:6px 0} .legend span{margin-right:14px}
 .sw{display:inline-block;width:10px;height:10px;margin-right:4px}
 .t{fill:#8da2bd} .s{fill:#d9822b} .sw.t{background:#8da2bd} .sw.s{background:#d9822b}
 """
-_BAR, _GAP, _PLOT_H, _LABEL_H, _LEFT = 7, 6, 150, 90, 44
+_BAR, _GAP, _PLOT_H, _LABEL_H, _LEFT = 7, 6, 150, 96, 64
 
 
 def _e(v: object) -> str:
