@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from featuredsl.diff import diff
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
+    from featuredsl.monitor import Monitor, merge_snapshots, profile_rows
     from featuredsl.monitor.report import monitor_report
 
 __version__ = "0.1.0"
@@ -38,7 +39,8 @@ _LAZY = {
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
-    "monitor_report": "featuredsl.monitor.report",
+    "Monitor": "featuredsl.monitor", "merge_snapshots": "featuredsl.monitor",
+    "profile_rows": "featuredsl.monitor", "monitor_report": "featuredsl.monitor.report",
 }
 
 
@@ -73,6 +75,7 @@ __all__ = [
     "FitWarning",
     "FittedSpec",
     "InputError",
+    "Monitor",
     "NotFittedError",
     "Spec",
     "SpecError",
@@ -83,5 +86,7 @@ __all__ = [
     "diff",
     "encode_row",
     "load",
+    "merge_snapshots",
     "monitor_report",
+    "profile_rows",
 ]

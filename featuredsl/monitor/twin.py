@@ -1,0 +1,164 @@
+"""The batch twin of the serving monitor: ``profile_rows(fitted, data)`` (SPEC 10).
+
+The same snapshot a ``Monitor(fitted, sample_every=1)`` gives for the same rows, computed
+with Polars: the inputs are read and checked as ``transform`` does (a bad row is an
+``InputError`` naming it), the features computed with the inputs kept beside them, then every
+count of every field is one aggregate of one query (:func:`count_exprs`): counts and nulls,
+bins by summing ``x >= edge`` comparisons (``bucketize`` semantics without ``cut``, whose
+edge rules differ), out-of-range counts, and ``value_counts`` for the top and
+out-of-vocabulary values of categorical fields (imploded into one row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import polars as pl
+
+from featuredsl.data import inputs as data_io
+from featuredsl.errors import InputError, first_line
+from featuredsl.monitor.snapshot import FieldLayout, Layout, layout_of
+from featuredsl.windows import batch as window_batch
+from featuredsl.windows.sources import prepare_sources
+
+#: The kept input columns beside the features (a feature name is an identifier: no clash).
+_IN = "\x00in:"
+#: The count field of ``value_counts`` (a name no column has).
+_N = "\x00n"
+
+
+def profile_rows(fitted: Any, data: object,
+                 sources: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The monitor snapshot of ``data``'s rows (``sample_every`` 1): equal, byte for byte in
+    its JSON, to the snapshot of a ``Monitor(fitted, sample_every=1)`` that served them.
+
+    ``data`` is anything ``transform`` reads (DataFrame, LazyFrame, file path...);
+    ``sources`` the window sources of a spec with window aggregates. Bad input raises
+    ``InputError`` (the whole table is refused, as ``transform`` refuses it)."""
+    layout = layout_of(fitted)
+    frame = _features_with_inputs(fitted, data, sources)
+    schema = frame.collect_schema()
+    exprs, readers = count_exprs(layout, schema)
+    try:
+        row = frame.select(exprs).collect(engine="streaming").row(0) if exprs else ()
+    except data_io.READ_ERRORS as exc:
+        raise InputError(f"cannot compute the monitor counts: {first_line(exc)}") from None
+    flat, oovs = layout.empty()
+    flat[0] = int(row[0])
+    for read in readers:
+        read(row, flat, oovs)
+    return layout.snapshot(flat, oovs, 1, {})
+
+
+def _features_with_inputs(fitted: Any, data: object,
+                          sources: Mapping[str, object] | None) -> pl.LazyFrame:
+    """The features of ``data`` beside its checked, widened inputs (``transform``'s path)."""
+    fitted.feature_exprs()
+    bound = fitted.bound()
+    events = prepare_sources(bound, sources) if bound.windows else None
+    if sources and not bound.windows:
+        raise InputError(f"sources= given ({', '.join(sources)}) but the spec has no window "
+                         "aggregates to read them")
+    inputs = fitted.serving_schema()
+    src = data_io.open_source(data, inputs)
+    prepared_lf = data_io.prepare(src.lf, inputs, [], text=src.text, checks=True)
+    engine: Literal["streaming", "in-memory"] = (
+        "streaming" if src.path is not None or isinstance(data, pl.LazyFrame) else "in-memory")
+    try:
+        prepared = prepared_lf.collect(engine=engine)
+    except data_io.READ_ERRORS as exc:
+        where = f"{src.path}: " if src.path is not None else ""
+        raise InputError(f"{where}cannot read the data: {first_line(exc)}") from None
+    prepared = data_io.check(prepared, src.lf, inputs)
+    if events is not None:
+        try:
+            prepared = window_batch.compute(prepared, bound, events)
+        except data_io.READ_ERRORS as exc:
+            raise InputError(f"cannot compute the windows: {first_line(exc)}") from None
+    kept = [pl.col(n).alias(_IN + n) for n in bound.inputs]
+    return fitted.batch_plan().apply(prepared.lazy(), kept)
+
+
+Reader = Any  # (row, flat, oovs) -> None
+
+
+def count_exprs(layout: Layout, schema: Mapping[str, pl.DataType]
+                ) -> tuple[list[pl.Expr], list[Reader]]:
+    """One aggregate expression per count of ``layout`` over a frame of ``schema`` (inputs as
+    ``\\x00in:<name>`` columns, features by name), and the readers that put the row of
+    results into the flat counters. The first expression is the row count."""
+    exprs: list[pl.Expr] = [pl.len().alias("rows")]
+    readers: list[Reader] = []
+    for prefix, fields in ((_IN, layout.inputs), ("", layout.features)):
+        for f in fields:
+            col = prefix + f.name
+            _field_exprs(f, pl.col(col), schema[col], exprs, readers)
+    return exprs, readers
+
+
+def _field_exprs(f: FieldLayout, c: pl.Expr, dtype: pl.DataType, exprs: list[pl.Expr],
+                 readers: list[Reader]) -> None:
+    o = f.offset
+
+    def scalar(e: pl.Expr, slot: int) -> None:
+        i = len(exprs)
+        exprs.append(e.cast(pl.Int64).alias(f"c{i}"))
+
+        def read(row: tuple, flat: list[int], oovs: list[dict]) -> None:
+            flat[slot] = int(row[i] or 0)
+        readers.append(read)
+
+    scalar(c.count(), o)
+    scalar(c.null_count(), o + 1)
+    if f.kind == "list":
+        assert f.length is not None
+        _field_exprs(f.length, c.list.len().cast(pl.Int64), pl.Int64(), exprs, readers)
+    elif f.kind == "numeric":
+        if f.lo is not None:
+            scalar((c < f.lo).sum(), o + 2)
+        if f.hi is not None:
+            scalar((c > f.hi).sum(), o + 3)
+        # bin i holds the values with exactly i edges <= them (bisect_right); a null stays
+        # null through `+` (sum_horizontal would count it as 0)
+        index = functools.reduce(operator.add, [(c >= e).cast(pl.Int32) for e in f.edges],
+                                 pl.when(c.is_not_null()).then(pl.lit(0, pl.Int32)))
+        for b in range(len(f.edges) + 1):
+            scalar((index == b).sum(), o + 4 + b)
+    elif f.kind == "range":
+        lo, hi = (_bound(v, f.temporal, dtype) for v in (f.lo, f.hi))
+        scalar((c < lo).sum(), o + 2)
+        scalar((c > hi).sum(), o + 3)
+    elif f.kind == "categorical":
+        i = len(exprs)
+        exprs.append(c.drop_nulls().value_counts(sort=False, name=_N).implode()
+                     .alias(f"c{i}"))
+
+        def read_values(row: tuple, flat: list[int], oovs: list[dict]) -> None:
+            outside = oovs[f.oov_index]
+            for item in row[i] or ():
+                n = item.pop(_N)
+                (v,) = item.values()  # the value's field is named after the column
+                slot = f.slots.get(v)
+                if slot is None:
+                    flat[o + 2] += n
+                    outside[v] = n
+                else:
+                    flat[slot] = n
+        readers.append(read_values)
+
+
+def _bound(v: object, kind: str, dtype: pl.DataType) -> pl.Expr:
+    """A temporal bound as a literal of the column's dtype (aware UTC for a zoned column)."""
+    if kind == "duration":
+        assert isinstance(v, int)
+        return pl.lit(dt.timedelta(microseconds=v), pl.Duration("us"))
+    if kind == "timestamp":
+        assert isinstance(v, dt.datetime)
+        zone = getattr(dtype, "time_zone", None)
+        return pl.lit(v, pl.Datetime("us")).dt.replace_time_zone(zone) if zone \
+            else pl.lit(v, pl.Datetime("us"))
+    return pl.lit(v, pl.Date)
