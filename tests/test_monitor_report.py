@@ -138,8 +138,9 @@ def oracle_snapshot(fitted: fd.FittedSpec, data: pl.DataFrame) -> dict:
     return {
         "kind": "featuredsl.monitor.snapshot", "format": 1, "artifact": fitted.artifact_hash,
         "sample_every": 1, "rows": data.height, "input_errors": {},
+        # the inputs the row evaluator reads (a key kept beside the features is not watched)
         "inputs": {n: oracle_field(e, data[n].to_list()) for n, e in prof["inputs"].items()
-                   if n in data.columns},
+                   if n in fitted.serving_inputs},
         "features": {n: oracle_field(e, feats[n].to_list())
                      for n, e in prof["features"].items()},
     }
@@ -216,7 +217,10 @@ def test_training_rows_reproduce_the_profile(trained) -> None:
     assert report.status == "ok"
     assert {f.level for f in report.findings} == {"ok"}
     psis = [f for f in report.findings if f.check == "psi"]
-    assert len(psis) == 23 and all(f.value == 0.0 for f in psis)  # every field but ts
+    binned = [e for sec in ("inputs", "features") for n, e in fitted.profile[sec].items()
+              if "kind" in e and (sec == "features" or n in fitted.serving_inputs)]
+    assert len(psis) == len(binned) == 22 and all(f.value == 0.0 for f in psis)
+    assert report.missing == ()  # user_id is read by no feature: not watched, not missing
     assert all(f.value == 0.0 for f in report.findings if f.check != "psi")
 
 
@@ -422,11 +426,17 @@ def test_input_errors_rate(trained) -> None:
     assert f.level == "insufficient_data" and f.value is None
 
 
-def test_json_is_deterministic_and_plain(trained) -> None:
+def test_json_is_deterministic_and_plain(trained, tmp_path: Path) -> None:
     _, fitted = trained
     snap = oracle_snapshot(fitted, _serving().with_columns(pl.col("amount") * 100))
     one = monitor_report(fitted, snap).to_json()
     assert one == monitor_report(fitted, json.loads(json.dumps(snap))).to_json()
+    # a loaded artifact (its profile's keys sorted) gives the same report, fields in spec order
+    fitted.save(tmp_path / "m.json")
+    loaded = monitor_report(fd.load(tmp_path / "m.json"), snap)
+    assert loaded.to_json() == one and loaded.to_html() == monitor_report(fitted, snap).to_html()
+    assert [fr.field for fr in loaded.fields][:3] == ["inputs.amount", "inputs.n_items",
+                                                      "inputs.ts"]
     doc = json.loads(one)
     assert doc["kind"] == "featuredsl.monitor.report" and doc["status"] == "alert"
     assert doc["artifact"] == fitted.artifact_hash
@@ -442,6 +452,8 @@ def test_json_is_deterministic_and_plain(trained) -> None:
 EDGE_SPEC = """
 input { x: float?, n: int?, s: string?, b: bool?, tags: list[string]?, t: timestamp? }
 feature x2 = x * 2.0
+feature n1 = n
+feature n_tags = length(tags)
 feature words = split(s, " ")
 feature hour_t = hour(t, "America/New_York")
 feature flag = b ?? false
@@ -572,3 +584,28 @@ def test_html_page_one_chart_per_field_with_the_counts(trained) -> None:
     assert "<script>alert(1)</script>" in text  # shown as text, never as a tag
     assert '"a\\"b&c"' in text
     assert "inputs.amount" in text and "out of the training range" in text
+
+
+# --- the independent counter against the batch twin -------------------------------------------
+
+
+def test_oracle_equals_profile_rows(trained) -> None:
+    """The report's tests count with the oracle; the monitor's batch twin gives the same bytes
+    (so every drift test above holds for fd.profile_rows snapshots too)."""
+    profile_rows = getattr(fd, "profile_rows", None)
+    if profile_rows is None:
+        pytest.skip("fd.profile_rows is not in this build")
+    df, fitted = trained
+
+    def text(snap: dict) -> str:
+        return json.dumps(snap, sort_keys=True, ensure_ascii=False)
+
+    serving = _serving().with_columns(pl.col("amount") * 100)
+    for data in (df, serving):
+        assert text(profile_rows(fitted, data)) == text(oracle_snapshot(fitted, data))
+    twin = profile_rows(fitted, serving)
+    assert monitor_report(fitted, twin).to_json() == \
+        monitor_report(fitted, oracle_snapshot(fitted, serving)).to_json()
+    edge = fd.compile(EDGE_SPEC).fit(_edge_data(4000, 1))
+    data = _edge_data(3000, 2, shift=1e9)
+    assert text(profile_rows(edge, data)) == text(oracle_snapshot(edge, data))

@@ -34,6 +34,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[name] = d / f"{name}.json"
         out[name].write_text(json.dumps(snap, sort_keys=True, ensure_ascii=False),
                              encoding="utf-8")
+    halves = workload(3000, 5).with_columns(pl.col("amount") * 100)
+    for name, part in (("half1", halves.head(1500)), ("half2", halves.tail(1500))):
+        out[name] = d / f"{name}.json"
+        out[name].write_text(json.dumps(fd.profile_rows(loaded, part)), encoding="utf-8")
     other = fd.compile(SPEC).fit(df.head(2000))
     out["foreign"] = d / "foreign.json"
     out["foreign"].write_text(json.dumps(oracle_snapshot(other, df.head(10))), encoding="utf-8")
@@ -80,6 +84,23 @@ def test_formats_and_output_file(files, capsys, tmp_path: Path) -> None:
                          "max_bin_shift_alert=1", "--threshold", "max_bin_shift_warn=1",
                          "--format", "json"], capsys)
     assert code == 0 and json.loads(out)["thresholds"]["psi_alert"] == 100
+
+
+def test_several_snapshots_are_merged(files, capsys) -> None:
+    a = str(files["artifact"])
+    code, out, _ = _run([a, str(files["half1"]), str(files["half2"]), "--format", "json"],
+                        capsys)
+    snaps = [json.loads(files[n].read_text(encoding="utf-8")) for n in ("half1", "half2")]
+    want = fd.monitor_report(fd.load(a), fd.merge_snapshots(snaps))
+    assert code == 1 and out == want.to_json() and json.loads(out)["rows"] == 3000
+    # each half alone has too few values for PSI on 100 merchants; merged it has enough
+    def merchant_psi(report: object) -> str:
+        (f,) = [f for f in report.findings  # type: ignore[attr-defined]
+                if f.field == "inputs.merchant" and f.check == "psi"]
+        return f.level
+
+    assert merchant_psi(fd.monitor_report(fd.load(a), snaps[0])) == "insufficient_data"
+    assert merchant_psi(want) != "insufficient_data"
 
 
 @pytest.mark.parametrize(("make", "message"), [

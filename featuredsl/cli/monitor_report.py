@@ -102,15 +102,7 @@ def run(args: argparse.Namespace) -> int:
     thresholds = _thresholds(args.threshold)
     fitted = fd.load(args.artifact)
     snaps = [_read_snapshot(p) for p in args.snapshots]
-    if len(snaps) == 1:
-        snap = snaps[0]
-    else:
-        try:
-            from featuredsl.monitor import merge_snapshots  # type: ignore[attr-defined]
-        except ImportError:
-            raise c.UsageError("merging several snapshots needs fd.merge_snapshots, which this "
-                               "build of featuredsl lacks: give one snapshot") from None
-        snap = merge_snapshots(snaps)
+    snap = snaps[0] if len(snaps) == 1 else fd.merge_snapshots(snaps)
     report = monitor_report(fitted, snap, thresholds=thresholds or None)
     out = {"text": report.to_text, "json": report.to_json, "html": report.to_html}[args.format]()
     if args.output:

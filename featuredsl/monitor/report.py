@@ -633,6 +633,14 @@ def _input_error_finding(name: str, errors: int, total: int | None, th: Threshol
                            f"{total} rows seen)")
 
 
+def _declared_order(fitted: FittedSpec, section: str, entries: Mapping[str, Any]) -> list[str]:
+    """The fields of a section in the spec's declaration order (a loaded artifact's profile
+    has sorted keys, a freshly fitted one declaration order: the report must not differ)."""
+    declared = list(getattr(fitted, section, None) or [])
+    return [n for n in declared if n in entries] + sorted(n for n in entries
+                                                          if n not in set(declared))
+
+
 def monitor_report(fitted: FittedSpec, snapshot: Mapping[str, Any],
                    thresholds: Thresholds | Mapping[str, object] | None = None
                    ) -> MonitorReport:
@@ -648,13 +656,17 @@ def monitor_report(fitted: FittedSpec, snapshot: Mapping[str, Any],
     snap = _check_snapshot(fitted, snapshot)
     reports: list[FieldReport] = []
     missing: list[str] = []
+    # a monitor watches the inputs the row evaluator reads (not a key kept beside the features)
+    read = set(getattr(fitted, "serving_inputs", None) or profile["inputs"])
     for section in _SECTIONS:
         watched = snap.get(section, {})
-        for name, entry in profile[section].items():
+        for name in _declared_order(fitted, section, profile[section]):
+            entry = profile[section][name]
             if not isinstance(entry, Mapping):
                 continue
             if name not in watched:
-                missing.append(f"{section}.{name}")
+                if section == "features" or name in read:
+                    missing.append(f"{section}.{name}")
                 continue
             f = _Field(f"{section}.{name}", entry, watched[name], th)
             f.run()
