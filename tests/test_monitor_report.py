@@ -609,3 +609,34 @@ def test_oracle_equals_profile_rows(trained) -> None:
     edge = fd.compile(EDGE_SPEC).fit(_edge_data(4000, 1))
     data = _edge_data(3000, 2, shift=1e9)
     assert text(profile_rows(edge, data)) == text(oracle_snapshot(edge, data))
+
+
+def test_live_monitor_on_the_row_evaluator(trained) -> None:
+    """End to end through fd.Monitor: the training rows served one by one reproduce the
+    profile (PSI 0 everywhere); rejected requests are counted by field at full rate and
+    become the input_errors check."""
+    monitor_cls = getattr(fd, "Monitor", None)
+    if monitor_cls is None:
+        pytest.skip("fd.Monitor is not in this build")
+    df, fitted = trained
+    mon = monitor_cls(fitted, sample_every=1)
+    evaluate = fitted.row_evaluator(monitor=mon)
+    rows = df.to_dicts()
+    for r in rows:
+        evaluate(r)
+    report = monitor_report(fitted, mon.snapshot(reset=True))
+    assert report.status == "ok" and report.rows == len(rows)
+    assert all(f.value == 0.0 for f in report.findings if f.check == "psi")
+    sampled = monitor_cls(fitted, sample_every=4)
+    evaluate = fitted.row_evaluator(monitor=sampled)
+    for r in rows[:8000]:
+        evaluate(r)
+    bad = 0
+    for r in rows[:400]:
+        try:
+            evaluate({**r, "n_items": "three"})
+        except fd.InputError:
+            bad += 1
+    f = _finding(monitor_report(fitted, sampled.snapshot()), "inputs.n_items", "input_errors")
+    assert bad == 400 and f.moved["errors"] == 400
+    assert f.value == 400 / (2000 * 4 + 400) and f.level == "warn"
