@@ -15,7 +15,9 @@ from featuredsl.monitor.snapshot import (
     check_snapshot,
     layout_of,
     merge_snapshots,
+    read_snapshot,
     snapshot_json,
+    write_snapshot,
 )
 from featuredsl.monitor.twin import profile_rows
 
@@ -28,5 +30,7 @@ __all__ = [
     "layout_of",
     "merge_snapshots",
     "profile_rows",
+    "read_snapshot",
     "snapshot_json",
+    "write_snapshot",
 ]

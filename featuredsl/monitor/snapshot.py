@@ -15,12 +15,16 @@ cannot disagree on the shape, only on counts (and the tests hold them equal, byt
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
 import math
+import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from featuredsl.errors import FeatureDSLError
@@ -365,3 +369,53 @@ def _check_field(where: str, f: object) -> None:
                 raise FeatureDSLError(f"{where}.{k} is not a list of counts")
         elif type(v) is not int:
             raise FeatureDSLError(f"{where}.{k} is not a count")
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> dict[str, object]:
+    """A snapshot written by :func:`write_snapshot` (or any JSON of one), checked; every
+    failure is a ``FeatureDSLError`` starting with the path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FeatureDSLError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise FeatureDSLError(f"{p}: is a directory, not a snapshot file") from None
+    except UnicodeDecodeError:
+        raise FeatureDSLError(f"{p}: not UTF-8 text: not a snapshot file") from None
+    except OSError as exc:
+        raise FeatureDSLError(f"{p}: {exc.strerror or exc}") from None
+
+    def constant(name: str) -> object:
+        raise ValueError(f"{name} is not a count")
+
+    try:
+        snap = json.loads(text, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        end = " (truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        raise FeatureDSLError(f"{p}: not JSON: {exc.msg} at line {exc.lineno} column "
+                              f"{exc.colno}{end}") from None
+    except (ValueError, RecursionError) as exc:
+        raise FeatureDSLError(f"{p}: not a snapshot: {exc}") from None
+    check_snapshot(snap, str(p))
+    return snap
+
+
+def write_snapshot(snap: Mapping[str, object], path: str | os.PathLike[str]) -> None:
+    """Write ``snap`` as its canonical JSON text (:func:`snapshot_json`) and a newline, to a
+    temporary file moved into place (a reader never sees half a snapshot)."""
+    check_snapshot(snap)
+    p = Path(path)
+    data = (snapshot_json(snap) + "\n").encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
