@@ -52,3 +52,7 @@ REQUEST='{"user_id": 42, "amount": 250.0, "n_items": 0, "ts": "2024-07-06T22:15:
 run eval out/model.json --row "$REQUEST"
 run explain out/model.json --row "$REQUEST" --feature amount_z,big_us
 run parity out/model.json --data out/train.parquet --edge-cases
+# The monitor report of examples/monitor_demo.py's drifted snapshot, from the shell (the same
+# page; --fail-on never: the drift is the point here, a CI gate would exit 1 on it).
+run monitor report out/monitor_model.json out/monitor_snapshot.json --format html \
+  -o out/monitor_report.html --fail-on never

@@ -121,3 +121,25 @@ def test_errors_are_one_line_exit_2(files, capsys, tmp_path: Path, make, message
     assert code == 2
     assert err.startswith("featuredsl monitor report: error:") and err.count("\n") == 1
     assert message in err
+
+
+def test_through_featuredsl_monitor_report(files, capsys, tmp_path: Path) -> None:
+    """The command as users type it: `featuredsl monitor profile` then `monitor report`."""
+    from featuredsl.cli.main import main
+
+    a = str(files["artifact"])
+    data = tmp_path / "today.parquet"
+    workload(2000, 9).with_columns(pl.col("amount") * 100).write_parquet(data)
+    snap = tmp_path / "today.snap.json"
+    assert main(["monitor", "profile", a, "--data", str(data), "-o", str(snap)]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "report", a, str(snap)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("monitor report: ALERT") and "inputs.amount" in out
+    want = fd.monitor_report(fd.load(a), json.loads(snap.read_text(encoding="utf-8")))
+    assert out == want.to_text()
+    assert main(["monitor", "report", a, str(files["foreign"])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("featuredsl monitor")  # the dispatcher names itself
+    assert "error: the snapshot was taken against another artifact" in err
+    assert err.count("\n") == 1
