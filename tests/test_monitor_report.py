@@ -43,8 +43,9 @@ _HOURS = np.array([1 + 0.9 * math.sin(2 * math.pi * (h - 13) / 24) for h in rang
 _HOURS /= _HOURS.sum()
 
 
-def workload(n: int, seed: int) -> pl.DataFrame:
-    """The reference workload's inputs with a Zipf ``category`` and a diurnal ``ts``."""
+def workload(n: int, seed: int, words: int = 60) -> pl.DataFrame:
+    """The reference workload's inputs with a Zipf ``category`` and a diurnal ``ts``
+    (``words=12``: descriptions of exactly 3 words of 12, 1,728 equally likely values)."""
     rng = np.random.default_rng(seed)
     amount = rng.lognormal(3.5, 1.0, n)
     amount_null = rng.random(n) < 0.05
@@ -57,8 +58,8 @@ def workload(n: int, seed: int) -> pl.DataFrame:
     hour = rng.choice(24, n, p=_HOURS)
     sec = rng.integers(0, 3600, n)
     us = (day * 86_400 + hour * 3600 + sec) * 1_000_000 + rng.integers(0, 1_000_000, n)
-    words = rng.integers(0, len(WORDS), (n, 6))
-    n_words = rng.integers(2, 7, n)
+    text = rng.integers(0, words, (n, 6))
+    n_words = rng.integers(2, 7, n) if words == len(WORDS) else np.full(n, 3)
     return pl.DataFrame({
         "user_id": rng.integers(1, 100_001, n),
         "amount": [None if z else float(a) for a, z in zip(amount, amount_null, strict=True)],
@@ -70,7 +71,7 @@ def workload(n: int, seed: int) -> pl.DataFrame:
         "merchant": [f"merchant_{k}" for k in rng.zipf(1.3, n) % 5000],
         "category": [CATEGORIES[i] for i in rng.choice(30, n, p=zipf / zipf.sum())],
         "description": [" ".join(WORDS[w] for w in ws[:k])
-                        for ws, k in zip(words, n_words, strict=True)],
+                        for ws, k in zip(text, n_words, strict=True)],
     }, schema={"user_id": pl.Int64, "amount": pl.Float64, "n_items": pl.Int64,
                "ts": pl.Datetime("us", "UTC"), "country": pl.String, "merchant": pl.String,
                "category": pl.String, "description": pl.String})
@@ -317,6 +318,39 @@ def test_20_percent_unseen_categories(trained) -> None:
     idx = _levels(report, "features.category_idx")
     assert idx["oov_rate"] == "alert" and idx["psi"] == "alert"
     assert _finding(report, "features.category_idx", "oov_rate").moved["new_values"][0][0] == -1
+
+
+def test_the_training_tops_selection_does_not_read_as_new_values() -> None:
+    """A top of 100 among 1,728 equally likely values: its training counts are the lucky
+    ones (the winner's curse), so fresh traffic is 'outside the top' more often with no drift.
+    Counting the top values near the cutoff with the outside ones removes that; a real rise
+    of new values is still caught."""
+    fitted = fd.compile(SPEC).fit(workload(TRAIN, 1, words=12))
+    serving = workload(SERVE, 2, words=12)
+    snap = oracle_snapshot(fitted, serving)
+    naive = _finding(monitor_report(fitted, snap, thresholds={"oov_cutoff_sd": 0}),
+                     "inputs.description", "oov_rate")
+    assert naive.level == "warn" and naive.after - naive.before > 0.02  # the curse, alone
+    report = monitor_report(fitted, snap)
+    f = _finding(report, "inputs.description", "oov_rate")
+    assert f.level == "ok" and report.alarms == []
+    entry = fitted.profile["inputs"]["description"]
+    low = min(c for _, c in entry["top"])
+    near = [v for v, c in entry["top"] if c <= low + 2 * math.sqrt(low)]
+    assert f.moved["near_cutoff"] == near
+    assert f.before == (entry["other_count"] + sum(c for v, c in entry["top"] if v in near)) \
+        / entry["count"]
+    assert "near the top's cutoff" in f.message
+    # 20% of requests with merchants never seen: still an alert on the merchant input
+    rng = np.random.default_rng(3)
+    hit = rng.random(SERVE) < 0.20
+    merchants = [f"new_{i}" if h else m for i, (m, h)
+                 in enumerate(zip(serving["merchant"].to_list(), hit, strict=True))]
+    drifted = monitor_report(fitted, oracle_snapshot(
+        fitted, serving.with_columns(pl.Series("merchant", merchants))))
+    assert _finding(drifted, "inputs.merchant", "oov_rate").level == "alert"
+    # the category's top holds every training value: nothing was selected, nothing moves
+    assert _finding(report, "inputs.category", "oov_rate").moved["near_cutoff"] == []
 
 
 def test_timestamps_shifted_5_hours(trained) -> None:
