@@ -56,10 +56,11 @@ def render_text(report: MonitorReport) -> str:
         for c in _SHOWN:
             got = by.get(c)
             cell = "" if got is None else (_value(got)
-                                           + {"alert": "!!", "warn": "!"}.get(got.level, ""))
+                                           + {"alert": "!!", "warn": "!", "insufficient_data": "?"}
+                                           .get(got.level, ""))
             cells.append(f"{cell:>13}")
         lines.append(f"{fr.field:<{width}}  {fr.status:<17}  " + "  ".join(cells).rstrip())
     lines.append("")
-    lines.append("(null_rate and oov_rate: the serving rate; ! warn, !! alert; "
-                 "docs/monitoring-report.md explains each check)")
+    lines.append("(null_rate and oov_rate: the serving rate; ! warn, !! alert, ? insufficient "
+                 "data; docs/monitoring-report.md explains each check)")
     return "\n".join(lines) + "\n"
