@@ -68,6 +68,11 @@ class RowObserver:
     input_error: Callable[[InputError], object] | None = None
 
 
+def _naive_utc(t: dt.datetime | None) -> dt.datetime | None:
+    """A checked timestamp input (naive, or aware in a UTC zone) as naive UTC."""
+    return t if t is None or t.tzinfo is None else t.replace(tzinfo=None)
+
+
 @dataclass
 class _Guarded:
     """Top-level statements that compute ``outs`` unless one of ``guard`` is null (then every
@@ -177,8 +182,9 @@ class RowCodegen:
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
         self.emit("get = row.get")
-        # observers see every timestamp input normalized (naive UTC)
-        self._fields_only = set() if self.observers else self._inputs_read_as_fields_only()
+        # timestamp inputs read only by calendar fields may stay aware UTC; observers get them
+        # naive, converted in the sampled branch only (not on every row)
+        self._fields_only = self._inputs_read_as_fields_only()
         if self.program.inputs:
             # A bad row names every missing required field, not only the first: completed on
             # the error path (a try block costs nothing when nothing is raised).
@@ -224,7 +230,9 @@ class RowCodegen:
             return self.render(), self.globals
         out = self.tmp()
         self.emit(f"{out} = {{" + ", ".join(items) + "}")
-        typed = [self.values["$in:" + n] for n in self.program.inputs]
+        naive = self.ref(_naive_utc, "naive_utc")
+        typed = [f"{naive}({self.values['$in:' + n]})" if n in self._fields_only
+                 else self.values["$in:" + n] for n in self.program.inputs]
         inputs = f"({', '.join(typed)}{',' if len(typed) == 1 else ''})"
         for o in self.observers:
             self.emit(f"if {self.ref(o.sample, 'sample')}():")

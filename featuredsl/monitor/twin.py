@@ -5,8 +5,9 @@ with Polars: the inputs are read and checked as ``transform`` does (a bad row is
 ``InputError`` naming it), the features computed with the inputs kept beside them, then every
 count of every field is one aggregate of one query (:func:`count_exprs`): counts and nulls,
 bins by summing ``x >= edge`` comparisons (``bucketize`` semantics without ``cut``, whose
-edge rules differ), out-of-range counts, and ``value_counts`` for the top and
-out-of-vocabulary values of categorical fields (imploded into one row).
+edge rules differ), out-of-range counts, and ``value_counts`` for the top values of categorical fields and for
+the first :data:`~featuredsl.monitor.snapshot.OOV_TRACKED` distinct values outside them in
+row order (what one monitor accumulator keeps; imploded into the one row of results).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import polars as pl
 
 from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
-from featuredsl.monitor.snapshot import FieldLayout, Layout, layout_of
+from featuredsl.monitor.snapshot import OOV_TRACKED, FieldLayout, Layout, layout_of
 from featuredsl.windows import batch as window_batch
 from featuredsl.windows.sources import prepare_sources
 
@@ -133,21 +134,27 @@ def _field_exprs(f: FieldLayout, c: pl.Expr, dtype: pl.DataType, exprs: list[pl.
         scalar((c < lo).sum(), o + 2)
         scalar((c > hi).sum(), o + 3)
     elif f.kind == "categorical":
+        # The monitor keeps exact counts of the first OOV_TRACKED distinct outside values it
+        # sees (a later new value is counted in `oov` only): in row order, the same values.
+        top = c.is_in(pl.lit(pl.Series(list(f.top), dtype=dtype)).implode())
+        outside = c.filter(c.is_not_null() & ~top)
+        first = outside.unique(maintain_order=True).head(OOV_TRACKED).implode()
+        scalar((c.is_not_null() & ~top).sum(), o + 2)
         i = len(exprs)
-        exprs.append(c.drop_nulls().value_counts(sort=False, name=_N).implode()
-                     .alias(f"c{i}"))
+        exprs.append(c.filter(top).value_counts(sort=False, name=_N).implode().alias(f"c{i}"))
+        exprs.append(outside.filter(outside.is_in(first)).value_counts(sort=False, name=_N)
+                     .implode().alias(f"c{i + 1}"))
 
         def read_values(row: tuple, flat: list[int], oovs: list[dict]) -> None:
-            outside = oovs[f.oov_index]
             for item in row[i] or ():
                 n = item.pop(_N)
                 (v,) = item.values()  # the value's field is named after the column
-                slot = f.slots.get(v)
-                if slot is None:
-                    flat[o + 2] += n
-                    outside[v] = n
-                else:
-                    flat[slot] = n
+                flat[f.slots[v]] = n
+            tracked = oovs[f.oov_index]
+            for item in row[i + 1] or ():
+                n = item.pop(_N)
+                (v,) = item.values()
+                tracked[v] = n
         readers.append(read_values)
 
 
