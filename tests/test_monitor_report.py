@@ -111,17 +111,20 @@ def oracle_field(entry: dict, values: list) -> dict:
     elif kind == "categorical":
         where = {(type(v), v): i for i, (v, _) in enumerate(entry["top"])}
         top = [0] * len(entry["top"])
-        outside: Counter = Counter()
+        oov = 0
+        outside: Counter = Counter()  # the first OOV_TRACKED distinct outside values kept
         for v in present:
             i = where.get((type(v), v))
-            if i is None:
-                outside[v] += 1
-            else:
+            if i is not None:
                 top[i] += 1
+                continue
+            oov += 1
+            if v in outside or len(outside) < OOV_TRACKED:
+                outside[v] += 1
         out["top"] = top
-        out["oov"] = sum(outside.values())
+        out["oov"] = oov
         pairs = sorted(outside.items(), key=lambda kv: (-kv[1], kv[0]))
-        out["oov_values"] = [[v, n] for v, n in pairs[:OOV_TRACKED]]
+        out["oov_values"] = [[v, n] for v, n in pairs]
     elif entry.get("min") is not None and present:
         lo = _range_value(entry["min"], present[0])
         hi = _range_value(entry["max"], present[0])
