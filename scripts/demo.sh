@@ -52,6 +52,14 @@ REQUEST='{"user_id": 42, "amount": 250.0, "n_items": 0, "ts": "2024-07-06T22:15:
 run eval out/model.json --row "$REQUEST"
 run explain out/model.json --row "$REQUEST" --feature amount_z,big_us
 run parity out/model.json --data out/train.parquet --edge-cases
+
+# Reviewing a change before it ships: the next version of the spec (examples/transactions_v2.feat),
+# fitted on newer data, against this one on the training rows (docs/diff.md, "A real review").
+.venv/bin/python -c "import sys; sys.path.insert(0, 'examples'); import demo; \
+demo.generate(20_000, seed=8).write_parquet('out/newer.parquet')"
+run fit examples/transactions_v2.feat --data out/newer.parquet -o out/model_v2.json
+run diff out/model.json out/model_v2.json --data out/train.parquet --fail-on never
+
 # The monitor report of examples/monitor_demo.py's drifted snapshot, from the shell (the same
 # page; --fail-on never: the drift is the point here, a CI gate would exit 1 on it).
 run monitor report out/monitor_model.json out/monitor_snapshot.json --format html \
