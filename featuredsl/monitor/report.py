@@ -1,12 +1,14 @@
 """The monitor report (SPEC 10): a serving snapshot checked against the artifact's training profile.
 
 ``monitor_report(fitted, snapshot)`` reads a snapshot (the counts of ``fd.Monitor`` or of its
-batch twin ``fd.profile_rows``; the layout is docs/monitoring-report.md "The snapshot") and runs,
-per watched field, the checks MONITORING.md calibrated on the reference workload:
+batch twin ``fd.profile_rows``; docs/monitoring-report.md "What the report reads") and runs,
+per watched field, the checks calibrated by simulation on the reference workload (why each
+threshold: docs/monitoring-report.md):
 
 ==================  ===========================================================================
 ``null_rate``       two-proportion z: warn at a change of 0.02 with ``|z| >= 4``, alert at 0.10
-``oov_rate``        the same rule on the share of values outside the training ``top``
+``oov_rate``        the same rule on the share of values outside the training ``top`` (its
+                    values near the top's cutoff counted outside: the winner's curse)
 ``out_of_range``    share of values below the training min or above its max: warn 0.01,
                     alert 0.05, both with ``z >= 4``
 ``psi``             PSI on the frozen bins (Jeffreys smoothing), warn ``max(0.10, bound)``,
