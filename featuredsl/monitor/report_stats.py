@@ -8,6 +8,7 @@ snapshot's integer counts, so the same snapshot always gives the same report.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -70,6 +71,7 @@ def chi2_sf(x: float, df: int) -> float:
     return gamma_q(df / 2.0, x / 2.0)
 
 
+@functools.lru_cache(maxsize=1024)  # a report asks for a few (tail, df) pairs, many times
 def chi2_isf(tail: float, df: int) -> float:
     """The chi-square quantile with upper-tail probability ``tail``: x with P(X > x) = tail.
 
