@@ -587,8 +587,11 @@ def _slot_counts(field: dict, entry: dict) -> tuple[list[int], list[int]]:
     if "bins" in field:
         return list(entry["bin_counts"]), field["bins"]
     if "top" in field:
-        return ([c for _, c in entry["top"]] + [entry["other_count"]],
-                [*field["top"], field["oov"]])
+        pairs = list(zip(entry["top"], field["top"], strict=True))
+        if all(type(v) is int for v, _ in entry["top"]):  # int values are drawn in order
+            pairs.sort(key=lambda p: p[0][0])
+        return ([p[0][1] for p in pairs] + [entry["other_count"]],
+                [p[1] for p in pairs] + [field["oov"]])
     inside = field["count"] - field["below_min"] - field["above_max"]
     return [0, entry["count"], 0], [field["below_min"], inside, field["above_max"]]
 

@@ -557,6 +557,8 @@ class _Field:
         other = int(entry.get("other_count") or 0)
         self.slots = [Slot(value_label(v), int(c), s, v)
                       for (v, c), s in zip(top, counts, strict=True)]
+        if all(type(v) is int for v, _ in top):  # hours, buckets, codes: drawn in value order
+            self.slots.sort(key=lambda sl: sl.value)  # type: ignore[arg-type, return-value]
         self.slots.append(Slot(OTHER, other, oov, None))
         ref_count = int(entry.get("count") or 0)
         shown = ", ".join(f"{value_label(v)} ({c})" for v, c in new_top[:5])
