@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 import featuredsl as fd
 from featuredsl.errors import FeatureDSLError
@@ -192,6 +194,23 @@ def test_chi2_quantile_matches_scipy() -> None:
     # 2 degrees of freedom has a closed form: P(X > x) = exp(-x / 2)
     assert st.chi2_isf(1e-6, 2) == pytest.approx(-2 * math.log(1e-6), rel=1e-12)
     assert st.chi2_isf(1e-6, 9) == pytest.approx(44.81, abs=0.01)  # MONITORING.md's 44.8/M
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.lists(hs.tuples(hs.integers(0, 10**6), hs.integers(0, 10**6)), min_size=2,
+                max_size=40).filter(lambda b: sum(x for x, _ in b) and sum(y for _, y in b)),
+       hs.randoms(use_true_random=False))
+def test_psi_and_js_properties(bins: list[tuple[int, int]], rnd) -> None:
+    ref, srv = [a for a, _ in bins], [b for _, b in bins]
+    value = st.psi(ref, srv)
+    assert value >= 0.0 and st.psi(ref, ref) == 0.0
+    js = st.jensen_shannon(ref, srv)
+    assert 0.0 <= js <= 1.0 + 1e-12
+    assert js == pytest.approx(st.jensen_shannon(srv, ref), abs=1e-12)  # symmetric
+    order = list(range(len(bins)))
+    rnd.shuffle(order)  # the bins' order does not matter
+    assert st.psi([ref[i] for i in order], [srv[i] for i in order]) == \
+        pytest.approx(value, rel=1e-9, abs=1e-15)
 
 
 def test_psi_and_js_by_hand() -> None:
