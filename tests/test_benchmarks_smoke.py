@@ -137,3 +137,15 @@ def test_grouped_benchmark_runs_on_tiny_sizes():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| `spec.fit` of mean/count/std `by=` |" in proc.stdout
     assert " 50 groups" in proc.stdout
+
+
+def test_monitor_benchmark_runs_on_tiny_sizes():
+    """benchmarks/monitor.py end to end on a few thousand rows: the table is printed, the
+    monitored evaluators serve the plain outputs and the monitor equals its twin. No timing
+    is judged."""
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "monitor", "--rows", "3000",
+                           "--fit-rows", "3000", "--repeat", "1"], capture_output=True,
+                          text=True, timeout=180, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "| `Monitor(sample_every=64)` |" in proc.stdout
+    assert "snapshot == profile_rows snapshot, byte for byte" in proc.stdout

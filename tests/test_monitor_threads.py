@@ -114,27 +114,37 @@ sys.stdout.write(snapshot_json(mon.snapshot()))
 """
 
 
-def test_snapshots_of_processes_merge_into_one_monitor(tmp_path: Path) -> None:
-    rows = rows_of(900, 23, drift=True)
+def test_snapshots_of_processes_and_threads_merge_into_one_monitor(tmp_path: Path) -> None:
+    rows = rows_of(1200, 23, drift=True)
     FITTED.save(tmp_path / "a.json")
     fitted = fd.load(str(tmp_path / "a.json"))
     assert fitted.artifact_hash == FITTED.artifact_hash
-    shards = []
-    for i in range(3):
-        frame_for(fitted, rows[i::3]).write_parquet(tmp_path / f"s{i}.parquet")
-        shards.append(subprocess.Popen(
+    children = []
+    for i in range(3):  # three processes, a quarter of the rows each
+        frame_for(fitted, rows[i::4]).write_parquet(tmp_path / f"s{i}.parquet")
+        children.append(subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(tmp_path / "a.json"),
              str(tmp_path / f"s{i}.parquet")], stdout=subprocess.PIPE, cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}))
-    snaps = [json.loads(p.communicate(timeout=300)[0]) for p in shards]
-    one = fd.Monitor(fitted, sample_every=1)
+    # the last quarter: two monitors in this process, each served by two threads
+    local = [fd.Monitor(fitted, sample_every=1) for _ in range(2)]
+    evaluators = [fitted.row_evaluator(monitor=m) for m in local]
+    part = rows[3::4]
+    threads = [threading.Thread(target=_serve, args=(evaluators[k % 2], part[k::4]))
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    snaps = [json.loads(p.communicate(timeout=300)[0]) for p in children]
+    snaps += [m.snapshot() for m in local]
+    merged = snapshot_json(fd.merge_snapshots(snaps))
+    one = fd.Monitor(fitted, sample_every=1)  # one monitor over every row
     evaluate = fitted.row_evaluator(monitor=one)
     for r in rows:
         evaluate(r)
-    merged = fd.merge_snapshots([*snaps, one.snapshot(reset=True)])
-    assert snapshot_json(fd.merge_snapshots(snaps)) == snapshot_json(
-        fd.profile_rows(fitted, frame_for(fitted, rows)))
-    assert merged["rows"] == 2 * len(rows)
+    assert merged == snapshot_json(one.snapshot())
+    assert merged == snapshot_json(fd.profile_rows(fitted, frame_for(fitted, rows)))
 
 
 # ---------------------------------------------------------------------------- random data

@@ -4,24 +4,29 @@ How it stays cheap and exact (docs/monitoring.md "The monitor"):
 
 * Sampling is one C call per row: ``itertools.cycle([True] + [False] * (n - 1)).__next__``,
   one cycle per evaluator (each evaluator counts exactly one row in ``n``, its first included).
-* A sampled row runs one generated, straight-line ``record`` function (:func:`_generate`): per
-  field an ``is None`` test, ``bisect_right`` on the edges tuple, a dict lookup of the top slot,
-  increments of a flat list of ints. The code is generated only from the checked profile
-  layout (slot numbers, and constants bound by reference in the function's globals, ``repr``
-  only for ints, finite floats and feature names, which are identifiers): no user text becomes
-  code.
+* A sampled row runs one generated, straight-line ``record`` function (:func:`_generate`):
+  per field about one increment of a flat list of ints: a numeric value's bin and range slot
+  is one ``bisect_right`` on a tuple of cuts, a categorical value's slot one dict lookup (None
+  included: the nulls slot), an outside value goes to a dict; ``count`` and ``oov`` are
+  derived (rows minus nulls, count minus top), see :class:`~.snapshot.FieldLayout`. The code
+  is generated only from the checked profile layout (slot numbers; every constant bound by
+  reference in the function's globals): no user text becomes code.
 * Counters are per thread (``threading.local``, read only on sampled rows): one thread alone
   writes its accumulator, so under the GIL (or without it) no increment is lost. Each new
-  accumulator is registered, under a lock, in the monitor, and ``snapshot`` sums them.
+  accumulator is registered, under a lock, in the monitor, and ``snapshot`` sums them
+  (accumulators of ended threads are folded into a base count and let go).
 * ``snapshot(reset=True)`` starts a new *generation*: the current accumulators are read once
   (that read is both what the window reports and the baseline they are retired with), and a
-  thread that records again notices the new generation and takes a fresh accumulator. An
+  new ``threading.local`` replaces the old, so a thread that records again takes a fresh
+  accumulator. An
   increment that lands in a retired accumulator after the read (a record that was running
   during the reset) is reported by the next snapshot, as the difference from that baseline;
   a retired accumulator is dropped once its thread has moved to a newer one or ended. So every
   increment is reported exactly once, by the first snapshot that can see it. What is not
   guaranteed: a snapshot taken while rows are being recorded may hold some of one row's
-  counts and leave the others to the next window (a row is not atomic across fields).
+  counts and leave the others to the next window (a row is not atomic across fields), so
+  such a window's derived counts can be off by the rows in flight (a field's ``count`` one
+  more or less than its bins add up to); the sum over consecutive windows is exact.
 * ``InputError``s are counted at full rate, by the field they name (``""`` for a row-level
   error), under a lock (the error path is rare and already costly).
 """
@@ -39,19 +44,19 @@ from featuredsl.monitor.snapshot import OOV_TRACKED, FieldLayout, Layout, layout
 
 
 class _Acc:
-    """One thread's counters of one generation (``cells``: the generation token, the flat
-    list, then one dict of out-of-vocabulary values per categorical field)."""
+    """One thread's counters of one generation (``cells``: the flat list, then one dict of
+    out-of-vocabulary values per categorical field)."""
 
     __slots__ = ("cells", "thread")
 
-    def __init__(self, token: object, layout: Layout, thread: threading.Thread) -> None:
+    def __init__(self, layout: Layout, thread: threading.Thread) -> None:
         flat, oovs = layout.empty()
-        self.cells: list[Any] = [token, flat, *oovs]
+        self.cells: list[Any] = [flat, *oovs]
         self.thread = thread
 
     def read(self) -> tuple[list[int], list[dict]]:
         """A copy of the counters (each list and dict copied in one C call)."""
-        return list(self.cells[1]), [d.copy() for d in self.cells[2:]]
+        return list(self.cells[0]), [d.copy() for d in self.cells[1:]]
 
 
 class Monitor:
@@ -69,10 +74,15 @@ class Monitor:
         self.sample_every = sample_every
         self._layout = layout_of(fitted)
         self.artifact: str = self._layout.artifact
-        self._input_index = {n: i for i, n in enumerate(fitted.bound().inputs)}
+        bound = fitted.bound()
+        self._input_index = {n: i for i, n in enumerate(bound.inputs)}
+        #: which fields may be null (by their declared types): the others skip the test
+        self._nullable = {("in", n): t.nullable for n, t in bound.inputs.items()}
+        self._nullable.update((("out", f.name), f.type.nullable) for f in bound.features)
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self._gen: list[object] = [object()]  # the current generation's token
+        #: the current generation's thread-local accumulators: a reset puts a new
+        #: ``threading.local`` here, so each thread's next record takes a fresh accumulator
+        self._local: list[threading.local] = [threading.local()]
         self._live: list[_Acc] = []
         #: retired accumulators (earlier generations) and the counts already reported of them
         self._retired: list[tuple[_Acc, list[int], list[dict]]] = []
@@ -82,7 +92,7 @@ class Monitor:
         self._errors: dict[str, int] = {}
         self._swept = 8
         self.record_failures = 0
-        self._record = _generate(self, self._layout, self._input_index)
+        self._record = _generate(self, self._layout, self._input_index, self._nullable)
 
     # ------------------------------------------------------------------ the evaluator's hook
     def row_observer(self, spec: Any) -> RowObserver:
@@ -106,13 +116,14 @@ class Monitor:
         ``record``: once per thread and generation)."""
         thread = threading.current_thread()
         with self._lock:
-            acc = _Acc(self._gen[0], self._layout, thread)
+            acc = _Acc(self._layout, thread)
+            local = self._local[0]
             self._live.append(acc)
             self._latest[thread] = acc
             if len(self._live) > 2 * self._swept:  # many threads came and went: fold them
                 self._fold_ended()
                 self._swept = max(8, len(self._live))
-        self._local.acc = acc.cells
+        local.acc = acc.cells
         return acc.cells
 
     def _fold_ended(self) -> None:
@@ -154,7 +165,7 @@ class Monitor:
                     retired.append((acc, flat, oovs))
             errors = dict(self._errors)
             if reset:
-                self._gen[0] = object()
+                self._local[0] = threading.local()
                 retired.extend((acc, *got) for acc, got in live)
                 self._live = []
                 self._base = self._layout.empty()
@@ -197,44 +208,45 @@ class _Code:
         self.globals[name] = obj
         return name
 
-    def lit(self, v: object) -> str:
-        """An int or a finite float as its repr (exact), anything else bound by reference."""
-        if type(v) is int or (type(v) is float and v - v == 0):
-            return repr(v)
-        return self.ref(v)
-
     def tmp(self) -> str:
         """A fresh local name."""
         self._n += 1
         return f"x{self._n}"
 
 
-def _generate(mon: Monitor, layout: Layout, input_index: dict[str, int]) -> Any:
+def _generate(mon: Monitor, layout: Layout, input_index: dict[str, int],
+              nullable: dict[tuple[str, str], bool]) -> Any:
     """The ``record(inputs, features)`` function of ``mon``: straight-line counting of every
-    field of ``layout`` (see the module docstring)."""
+    field of ``layout`` (see the module docstring). A field whose type is not nullable has no
+    ``is None`` test (the checker guarantees a value; were one None, the ``except`` below
+    would count a record failure, never fail the request)."""
     code = _Code()
     g = code.globals
-    g.update(_local=mon._local, _gen=mon._gen, _new=mon._new_acc, _br=bisect.bisect_right,
+    g.update(_local=mon._local, _new=mon._new_acc, _br=bisect.bisect_right,
              _mon=mon)
     w = code.lines.append
     w("def record(i, o):")
     w("    try:")
     w("        try:")
-    w("            a = _local.acc")
+    w("            a = _local[0].acc")
     w("        except AttributeError:")
     w("            a = _new()")
-    w("        if a[0] is not _gen[0]:")
-    w("            a = _new()")
-    w("        n = a[1]")
+    w("        n = a[0]")
     w("        n[0] += 1")
+    # One unpacking each (C-level) instead of an index or a dict lookup per field: the
+    # inputs tuple is in the evaluator's input order, the feature dict was built in
+    # declaration order (the layout's, checked by the tests against the batch twin).
+    ins = {n: code.tmp() for n in input_index}
+    if ins:
+        w(f"        {', '.join(ins.values())}, = i")
+    outs = {f.name: code.tmp() for f in layout.features}
+    if outs:
+        w(f"        {', '.join(outs.values())}, = o.values()")
     for f in layout.inputs:
-        x = code.tmp()
-        w(f"        {x} = i[{input_index[f.name]}]")
-        _field(code, f, x, "        ", temporal_as="input")
+        _field(code, f, ins[f.name], "        ", "input", nullable.get(("in", f.name), True))
     for f in layout.features:
-        x = code.tmp()
-        w(f"        {x} = o[{f.name!r}]")
-        _field(code, f, x, "        ", temporal_as="output")
+        _field(code, f, outs[f.name], "        ", "output",
+               nullable.get(("out", f.name), True))
     w("    except Exception:")  # counting must never fail a request
     w("        _mon.record_failures += 1")
     source = "\n".join(code.lines) + "\n"
@@ -246,50 +258,43 @@ def _generate(mon: Monitor, layout: Layout, input_index: dict[str, int]) -> Any:
 
 def _field(code: _Code, f: FieldLayout, x: str, ind: str, temporal_as: str,
            nullable: bool = True) -> None:
+    """Count the value in local ``x`` (see :class:`FieldLayout` for the slots)."""
     w = code.lines.append
     o = f.offset
-    if nullable:
-        w(f"{ind}if {x} is None:")
-        w(f"{ind}    n[{o + 1}] += 1")
-        if f.kind == "list":
-            assert f.length is not None
-            w(f"{ind}    n[{f.length.offset + 1}] += 1")
-        w(f"{ind}else:")
-        ind += "    "
-    w(f"{ind}n[{o}] += 1")
-    if f.kind == "list":
-        assert f.length is not None
-        y = code.tmp()
-        w(f"{ind}{y} = len({x})")
-        _field(code, f.length, y, ind, temporal_as, nullable=False)
-    elif f.kind == "numeric":
-        w(f"{ind}n[{o + 4} + _br({code.ref(f.edges)}, {x})] += 1")
-        _range(code, f, x, ind, f.lo, f.hi)
-    elif f.kind == "range":
-        _range(code, f, x, ind, *_temporal_bounds(f, temporal_as))
-    elif f.kind == "categorical":
+    if f.kind == "categorical":  # None is a key of the slot table: its nulls slot
         s = code.tmp()
-        w(f"{ind}{s} = {code.ref(dict(f.slots))}.get({x})")
+        w(f"{ind}{s} = {code.ref({None: o, **f.slots})}.get({x})")
         w(f"{ind}if {s} is None:")
-        w(f"{ind}    n[{o + 2}] += 1")
-        w(f"{ind}    d = a[{2 + f.oov_index}]")
+        w(f"{ind}    d = a[{1 + f.oov_index}]")
         w(f"{ind}    if {x} in d:")
         w(f"{ind}        d[{x}] += 1")
         w(f"{ind}    elif len(d) < {OOV_TRACKED}:")
         w(f"{ind}        d[{x}] = 1")
         w(f"{ind}else:")
         w(f"{ind}    n[{s}] += 1")
-
-
-def _range(code: _Code, f: FieldLayout, x: str, ind: str, lo: object, hi: object) -> None:
-    w = code.lines.append
-    o = f.offset
-    if lo is not None:
-        w(f"{ind}if {x} < {code.lit(lo)}:")
+        return
+    if nullable:
+        w(f"{ind}if {x} is None:")
+        w(f"{ind}    n[{o}] += 1")
+        if f.kind == "plain":
+            return
+        w(f"{ind}else:")
+        ind += "    "
+    if f.kind == "list":
+        assert f.length is not None
+        y = code.tmp()
+        w(f"{ind}{y} = len({x})")
+        _field(code, f.length, y, ind, temporal_as, nullable=False)
+    elif f.kind == "numeric":
+        w(f"{ind}n[{o + 1} + _br({code.ref(f.cuts)}, {x})] += 1")
+    elif f.kind == "range":
+        lo, hi = _temporal_bounds(f, temporal_as)
+        w(f"{ind}if {x} < {code.ref(lo)}:")
+        w(f"{ind}    n[{o + 1}] += 1")
+        w(f"{ind}elif {x} > {code.ref(hi)}:")
         w(f"{ind}    n[{o + 2}] += 1")
-    if hi is not None:
-        w(f"{ind}{'el' if lo is not None else ''}if {x} > {code.lit(hi)}:")
-        w(f"{ind}    n[{o + 3}] += 1")
+    elif not nullable:  # a plain field of non-null values: nothing to count
+        w(f"{ind}pass")
 
 
 def _temporal_bounds(f: FieldLayout, temporal_as: str) -> tuple[object, object]:

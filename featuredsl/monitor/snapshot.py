@@ -37,8 +37,7 @@ SNAPSHOT_FORMAT = 1
 #: traffic).
 OOV_TRACKED = 1000
 
-#: Slots before the bins / top counts of a field, by kind (see :class:`FieldLayout`).
-_HEAD = {"numeric": 4, "categorical": 3, "list": 2, "range": 4, "plain": 2}
+_I64_MAX = 2**63 - 1
 _REFIT = ("refit it with this featuredsl (`featuredsl fit`, or `spec.fit(data)` without "
           "profile=False)")
 _OLD = ("`{}` has no monitoring profile (no `kind` or `length`: the artifact was written by "
@@ -47,14 +46,22 @@ _OLD = ("`{}` has no monitoring profile (no `kind` or `length`: the artifact was
 
 @dataclass(frozen=True)
 class FieldLayout:
-    """What one monitored field counts, from its training-profile entry.
+    """What one monitored field counts, from its training-profile entry, and where.
 
-    ``kind`` is ``"numeric"`` (slots: count, nulls, below_min, above_max, then one per bin
-    of ``edges``), ``"categorical"`` (count, nulls, oov, then one per ``top`` value; and a
-    dict of the outside values), ``"list"`` (count, nulls, then the ``length`` field's slots),
-    ``"range"`` (timestamps, dates, durations with a training min/max: count, nulls,
-    below_min, above_max) or ``"plain"`` (count, nulls). ``offset`` is the first slot's index
-    in the flat counter list, ``oov_index`` a categorical field's index among the dicts.
+    ``kind`` is ``"numeric"``, ``"categorical"``, ``"list"``, ``"range"`` (timestamps, dates,
+    durations with a training min/max) or ``"plain"``. Every field's first slot (at
+    ``offset`` in the flat counter list) counts its nulls: ``count`` is the rows minus the
+    nulls, so a non-null value costs no increment for it. Then, by kind:
+
+    * numeric: one slot per index of ``bisect_right(cuts, x)``, where ``cuts`` are the bin
+      ``edges`` between the training ``min`` and the first value above ``max`` (the next
+      float, or ``max + 1`` for an int): the first index is below the min, the last above
+      the max, the others the bins; so one bisect and one increment count a value's bin and
+      range;
+    * categorical: one slot per ``top`` value (``slots`` maps a value to its slot), and a
+      dict (``oov_index``) of the values outside them; ``oov`` is ``count`` minus the top;
+    * list: the ``length`` field's slots follow (its nulls are the list's);
+    * range: below the min, above the max.
     """
 
     name: str
@@ -62,7 +69,11 @@ class FieldLayout:
     kind: str
     offset: int
     edges: tuple = ()
-    #: numeric: the profile's min/max (None: no training value); range: the parsed bounds
+    #: numeric: ``edges`` with the range bounds (see above); ``has_lo``/``has_hi``: present
+    cuts: tuple = ()
+    has_lo: bool = False
+    has_hi: bool = False
+    #: range: the training min and max (naive UTC datetimes, dates, durations in µs)
     lo: Any = None
     hi: Any = None
     top: tuple = ()
@@ -73,31 +84,32 @@ class FieldLayout:
     #: the top value -> its slot (absolute index), for categorical fields
     slots: Mapping[Any, int] = field(default_factory=dict)
 
-    @property
-    def width(self) -> int:
-        """How many flat slots the field takes (its length field's included)."""
-        if self.kind == "list":
-            assert self.length is not None
-            return 2 + self.length.width
-        return _HEAD[self.kind] + len(self.edges) + (1 if self.kind == "numeric" else 0) \
-            + len(self.top)
-
-    def counts(self, flat: list[int], oovs: list[dict]) -> dict[str, object]:
+    def counts(self, flat: list[int], oovs: list[dict], rows: int,
+               nulls: int | None = None) -> dict[str, object]:
         """This field's FIELD dict of the snapshot, from the flat counters."""
         o = self.offset
-        out: dict[str, object] = {"count": flat[o], "nulls": flat[o + 1]}
+        nulls = flat[o] if nulls is None else nulls
+        count = rows - nulls
+        out: dict[str, object] = {"count": count, "nulls": nulls}
         if self.kind == "numeric":
-            out["below_min"], out["above_max"] = flat[o + 2], flat[o + 3]
-            out["bins"] = flat[o + 4:o + 4 + len(self.edges) + 1]
+            c = flat[o + 1:o + 2 + len(self.cuts)]
+            k = len(self.edges)
+            bins = c[int(self.has_lo):int(self.has_lo) + k + 1]
+            out["below_min"] = c[0] if self.has_lo else 0
+            out["above_max"] = c[-1] if self.has_hi else 0
+            bins[0] += out["below_min"]  # type: ignore[operator]
+            bins[k] += out["above_max"]  # type: ignore[operator]
+            out["bins"] = bins
         elif self.kind == "categorical":
-            out["oov"] = flat[o + 2]
-            out["top"] = flat[o + 3:o + 3 + len(self.top)]
+            top = flat[o + 1:o + 1 + len(self.top)]
+            out["top"] = top
+            out["oov"] = count - sum(top)
             out["oov_values"] = ordered_oov(oovs[self.oov_index].items())
         elif self.kind == "list":
             assert self.length is not None
-            out["length"] = self.length.counts(flat, oovs)
+            out["length"] = self.length.counts(flat, oovs, rows, nulls)
         elif self.kind == "range":
-            out["below_min"], out["above_max"] = flat[o + 2], flat[o + 3]
+            out["below_min"], out["above_max"] = flat[o + 1], flat[o + 2]
         return out
 
 
@@ -134,8 +146,8 @@ class Layout:
             "kind": SNAPSHOT_KIND, "format": SNAPSHOT_FORMAT, "artifact": self.artifact,
             "sample_every": sample_every, "rows": flat[0],
             "input_errors": {k: int(v) for k, v in sorted(input_errors.items()) if v},
-            "inputs": {f.name: f.counts(flat, oovs) for f in self.inputs},
-            "features": {f.name: f.counts(flat, oovs) for f in self.features},
+            "inputs": {f.name: f.counts(flat, oovs, flat[0]) for f in self.inputs},
+            "features": {f.name: f.counts(flat, oovs, flat[0]) for f in self.features},
         }
 
 
@@ -186,7 +198,7 @@ class _Builder:
         if kind == "list":
             if not isinstance(entry.get("length"), Mapping):
                 raise FeatureDSLError(_OLD.format(where))
-            self.next += 2
+            self.next += 1
             length = self.field(f"{where}.length", name, entry.get("length"), "int")
             return FieldLayout(name, typ, "list", offset, length=length)
         if kind in ("int", "float", "string", "bool"):
@@ -200,9 +212,9 @@ class _Builder:
         if kind in ("timestamp", "date", "duration"):
             lo, hi = (_temporal(where, kind, entry.get(k)) for k in ("min", "max"))
         if lo is not None and hi is not None:
-            self.next += 4
+            self.next += 3
             return FieldLayout(name, typ, "range", offset, lo=lo, hi=hi, temporal=kind)
-        self.next += 2
+        self.next += 1
         return FieldLayout(name, typ, "plain", offset)
 
     def _numeric(self, where: str, name: str, typ: str, entry: Mapping, kind: str,
@@ -219,8 +231,21 @@ class _Builder:
                 raise FeatureDSLError(f"`{where}.{k}` is not a number: {_REFIT}")
         # -0.0 edges are 0.0 (bucketize compares them equal); ints stay ints
         edges_t = tuple(0.0 if e == 0 and isinstance(e, float) else e for e in edges)
-        self.next += 4 + len(edges_t) + 1
-        return FieldLayout(name, typ, "numeric", offset, edges=edges_t, lo=lo, hi=hi)
+        lo_cut: tuple = ()
+        hi_cut: tuple = ()
+        if lo is not None:
+            lo_cut = (float(lo) if kind == "float" else lo,)
+        if kind == "int" and hi is not None and hi < _I64_MAX:  # x > max is x >= max + 1
+            hi_cut = (hi + 1,)
+        if kind == "float" and hi is not None and hi < math.inf:  # ... the next float up
+            hi_cut = (math.nextafter(float(hi), math.inf),)
+        cuts = (*lo_cut, *edges_t, *hi_cut)
+        if any(a > b for a, b in itertools.pairwise(cuts)) or (lo is None) != (hi is None):
+            raise FeatureDSLError(f"`{where}`: the bin edges are not within the training min "
+                                  f"and max: {_REFIT}")
+        self.next += 1 + len(cuts) + 1
+        return FieldLayout(name, typ, "numeric", offset, edges=edges_t, cuts=cuts,
+                           has_lo=bool(lo_cut), has_hi=bool(hi_cut))
 
     def _categorical(self, where: str, name: str, typ: str, entry: Mapping, kind: str,
                      offset: int) -> FieldLayout:
@@ -232,10 +257,10 @@ class _Builder:
         if not ok or len(set(values)) != len(values):
             raise FeatureDSLError(f"`{where}.top` is not a list of distinct [{kind} value, "
                                   f"count] pairs: {_REFIT}")
-        slots = {v: offset + 3 + i for i, v in enumerate(values)}
+        slots = {v: offset + 1 + i for i, v in enumerate(values)}
         index = self.oov
         self.oov += 1
-        self.next += 3 + len(values)
+        self.next += 1 + len(values)
         return FieldLayout(name, typ, "categorical", offset, top=values, oov_index=index,
                            slots=slots)
 

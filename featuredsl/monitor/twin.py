@@ -4,10 +4,11 @@ The same snapshot a ``Monitor(fitted, sample_every=1)`` gives for the same rows,
 with Polars: the inputs are read and checked as ``transform`` does (a bad row is an
 ``InputError`` naming it), the features computed with the inputs kept beside them, then every
 count of every field is one aggregate of one query (:func:`count_exprs`): counts and nulls,
-bins by summing ``x >= edge`` comparisons (``bucketize`` semantics without ``cut``, whose
-edge rules differ), out-of-range counts, and ``value_counts`` for the top values of categorical fields and for
-the first :data:`~featuredsl.monitor.snapshot.OOV_TRACKED` distinct values outside them in
-row order (what one monitor accumulator keeps; imploded into the one row of results).
+bins by summing ``x >= edge`` comparisons (``bucketize`` semantics without ``cut``, whose edge
+rules differ), out-of-range counts, and ``value_counts`` for the top values of categorical
+fields and for the first :data:`~featuredsl.monitor.snapshot.OOV_TRACKED` distinct values
+outside them in row order (what one monitor accumulator keeps; imploded into the one row of
+results).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def count_exprs(layout: Layout, schema: Mapping[str, pl.DataType]
 
 
 def _field_exprs(f: FieldLayout, c: pl.Expr, dtype: pl.DataType, exprs: list[pl.Expr],
-                 readers: list[Reader]) -> None:
+                 readers: list[Reader], nulls: bool = True) -> None:
     o = f.offset
 
     def scalar(e: pl.Expr, slot: int) -> None:
@@ -113,33 +114,30 @@ def _field_exprs(f: FieldLayout, c: pl.Expr, dtype: pl.DataType, exprs: list[pl.
             flat[slot] = int(row[i] or 0)
         readers.append(read)
 
-    scalar(c.count(), o)
-    scalar(c.null_count(), o + 1)
+    if nulls:
+        scalar(c.null_count(), o)
     if f.kind == "list":
         assert f.length is not None
-        _field_exprs(f.length, c.list.len().cast(pl.Int64), pl.Int64(), exprs, readers)
+        # the lengths' nulls are the list's (FieldLayout.counts)
+        _field_exprs(f.length, c.list.len().cast(pl.Int64), pl.Int64(), exprs, readers,
+                     nulls=False)
     elif f.kind == "numeric":
-        if f.lo is not None:
-            scalar((c < f.lo).sum(), o + 2)
-        if f.hi is not None:
-            scalar((c > f.hi).sum(), o + 3)
-        # bin i holds the values with exactly i edges <= them (bisect_right); a null stays
+        # slot j counts the values with exactly j cuts <= them (bisect_right); a null stays
         # null through `+` (sum_horizontal would count it as 0)
-        index = functools.reduce(operator.add, [(c >= e).cast(pl.Int32) for e in f.edges],
+        index = functools.reduce(operator.add, [(c >= e).cast(pl.Int32) for e in f.cuts],
                                  pl.when(c.is_not_null()).then(pl.lit(0, pl.Int32)))
-        for b in range(len(f.edges) + 1):
-            scalar((index == b).sum(), o + 4 + b)
+        for j in range(len(f.cuts) + 1):
+            scalar((index == j).sum(), o + 1 + j)
     elif f.kind == "range":
         lo, hi = (_bound(v, f.temporal, dtype) for v in (f.lo, f.hi))
-        scalar((c < lo).sum(), o + 2)
-        scalar((c > hi).sum(), o + 3)
+        scalar((c < lo).sum(), o + 1)
+        scalar((c > hi).sum(), o + 2)
     elif f.kind == "categorical":
         # The monitor keeps exact counts of the first OOV_TRACKED distinct outside values it
         # sees (a later new value is counted in `oov` only): in row order, the same values.
         top = c.is_in(pl.lit(pl.Series(list(f.top), dtype=dtype)).implode())
         outside = c.filter(c.is_not_null() & ~top)
         first = outside.unique(maintain_order=True).head(OOV_TRACKED).implode()
-        scalar((c.is_not_null() & ~top).sum(), o + 2)
         i = len(exprs)
         exprs.append(c.filter(top).value_counts(sort=False, name=_N).implode().alias(f"c{i}"))
         exprs.append(outside.filter(outside.is_in(first)).value_counts(sort=False, name=_N)
