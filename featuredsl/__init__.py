@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
     from featuredsl.monitor import Monitor, merge_snapshots, profile_rows
+    from featuredsl.monitor.report import monitor_report
 
 __version__ = "0.1.0"
 
@@ -39,7 +40,7 @@ _LAZY = {
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
     "Monitor": "featuredsl.monitor", "merge_snapshots": "featuredsl.monitor",
-    "profile_rows": "featuredsl.monitor",
+    "profile_rows": "featuredsl.monitor", "monitor_report": "featuredsl.monitor.report",
 }
 
 
@@ -86,5 +87,6 @@ __all__ = [
     "encode_row",
     "load",
     "merge_snapshots",
+    "monitor_report",
     "profile_rows",
 ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up .venv if needed, then compile examples/transactions.feat, transform
 # generated data in batch, serve single rows, and check parity (examples/demo.py, the Python
-# API), window features over a transaction log (examples/fraud_demo.py) and a departure-delay
-# model in scikit-learn (examples/flights_demo.py); then the same
+# API), window features over a transaction log (examples/fraud_demo.py), a departure-delay
+# model in scikit-learn (examples/flights_demo.py) and a monitor report of a drifted serving
+# sample (examples/monitor_demo.py, written to out/monitor_report.html); then the same
 # job from the shell with the `featuredsl` command. Extra arguments go to the Python demo
 # (`--rows N`).
 set -euo pipefail
@@ -26,6 +27,12 @@ printf '\n'
 # scikit-learn pipeline, then single requests in the vector layout, checked against batch.
 printf '\n'
 .venv/bin/python examples/flights_demo.py
+
+# Watching production: a drifted day of serving traffic counted into a snapshot (the monitor's
+# batch twin) and checked against the training profile; the report is printed and written as
+# one HTML page, out/monitor_report.html.
+printf '\n'
+.venv/bin/python examples/monitor_demo.py
 
 # The command line: check, fit, transform (streaming, file to file), eval, explain, parity.
 FD=.venv/bin/featuredsl
@@ -52,3 +59,8 @@ run parity out/model.json --data out/train.parquet --edge-cases
 demo.generate(20_000, seed=8).write_parquet('out/newer.parquet')"
 run fit examples/transactions_v2.feat --data out/newer.parquet -o out/model_v2.json
 run diff out/model.json out/model_v2.json --data out/train.parquet --fail-on never
+
+# The monitor report of examples/monitor_demo.py's drifted snapshot, from the shell (the same
+# page; --fail-on never: the drift is the point here, a CI gate would exit 1 on it).
+run monitor report out/monitor_model.json out/monitor_snapshot.json --format html \
+  -o out/monitor_report.html --fail-on never
