@@ -1,4 +1,4 @@
-"""The monitor report (SPEC 10, docs/monitoring-report.md): MONITORING.md's injected drifts on
+"""The monitor report (SPEC 10, docs/monitoring.md, The report): MONITORING.md's injected drifts on
 the reference workload are caught by the intended check, no-drift samples never alarm, the
 training rows give PSI 0 exactly, fewer than 1,000 values is insufficient_data.
 

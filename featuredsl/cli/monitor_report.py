@@ -1,5 +1,5 @@
 """``featuredsl monitor report ARTIFACT SNAP...``: serving snapshots checked against the
-training profile (SPEC 10, docs/monitoring-report.md).
+training profile (SPEC 10, docs/monitoring.md, The report).
 
 The ``report`` subcommand of ``featuredsl monitor``: the ``monitor`` command module wires
 ``add_arguments`` and ``run`` in (they work on their own too, as a command module does).
@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the report to FILE instead of stdout")
     p.add_argument("--threshold", metavar="NAME=VALUE", action="append", default=[],
                    help="override a threshold (repeatable), e.g. psi_warn=0.2; the names are "
-                        "in docs/monitoring-report.md")
+                        "in docs/monitoring.md, The report")
 
 
 def _read_snapshot(path: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The monitor report (SPEC 10): a serving snapshot checked against the artifact's training profile.
 
 ``monitor_report(fitted, snapshot)`` reads a snapshot (the counts of ``fd.Monitor`` or of its
-batch twin ``fd.profile_rows``; docs/monitoring-report.md "What the report reads") and runs,
+batch twin ``fd.profile_rows``; docs/monitoring.md, The report "What the report reads") and runs,
 per watched field, the checks calibrated by simulation on the reference workload (why each
-threshold: docs/monitoring-report.md):
+threshold: docs/monitoring.md, The report):
 
 ==================  ===========================================================================
 ``null_rate``       two-proportion z: warn at a change of 0.02 with ``|z| >= 4``, alert at 0.10
@@ -59,7 +59,7 @@ OTHER = "(other)"
 @dataclass(frozen=True)
 class Thresholds:
     """The thresholds of the checks (defaults: MONITORING.md's calibration; see
-    docs/monitoring-report.md for why each value). Override some with
+    docs/monitoring.md, The report for why each value). Override some with
     ``monitor_report(..., thresholds={"psi_warn": 0.2})`` or a ``Thresholds(...)``."""
 
     #: A check on fewer values than this on either side is ``insufficient_data``.

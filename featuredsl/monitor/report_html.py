@@ -192,6 +192,6 @@ def render_html(report: MonitorReport) -> str:
         parts.append(_checks(fr))
         parts.append(_new_values(fr))
         parts.append("</section>")
-    parts.append("<p class='meta'>Checks and thresholds: docs/monitoring-report.md.</p>")
+    parts.append("<p class='meta'>Checks and thresholds: docs/monitoring.md, The report.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

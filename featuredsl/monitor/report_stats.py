@@ -1,4 +1,4 @@
-"""The statistics of the monitor report (docs/monitoring-report.md), in plain Python.
+"""The statistics of the monitor report (docs/monitoring.md, The report), in plain Python.
 
 No SciPy: the report must run wherever featuredsl runs, and it needs one distribution (the
 chi-square quantile of the PSI noise bound), the two-proportion z statistic, PSI with Jeffreys

@@ -62,5 +62,5 @@ def render_text(report: MonitorReport) -> str:
         lines.append(f"{fr.field:<{width}}  {fr.status:<17}  " + "  ".join(cells).rstrip())
     lines.append("")
     lines.append("(null_rate and oov_rate: the serving rate; ! warn, !! alert, ? insufficient "
-                 "data; docs/monitoring-report.md explains each check)")
+                 "data; docs/monitoring.md, The report explains each check)")
     return "\n".join(lines) + "\n"
