@@ -75,8 +75,7 @@ class FeatureServer:
         self.board = SnapshotBoard(monitor, monitor_dir) if monitor is not None else None
         self.metrics = Metrics(registry, () if self.board is None
                                else (monitor_collector(self.board),))
-        # the logger's request id: the client's x-request-id header, else one it makes
-        self._request_id = getattr(logger, "request_id", None)
+
         self.metadata_body = json.dumps(dict(metadata or describe(spec)),
                                         ensure_ascii=False).encode()
         self.ready = True
@@ -177,23 +176,35 @@ class FeatureServer:
         try:
             only = self._only(scope)
             body = await self._body(scope, receive)
-            if self._request_id is not None:
-                rid = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"),
+            rid = None
+            if self.logger is not None:
+                raw = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"),
                            None)
-                self._request_id(rid.decode("latin-1") if rid is not None else None)
+                rid = raw.decode("latin-1") if raw is not None else None
             if self.threaded:
                 text = await asyncio.get_running_loop().run_in_executor(
-                    None, self._answer, body, only)
+                    None, self._answer, body, only, rid)
             else:
-                text = self._answer(body, only)
+                text = self._answer(body, only, rid)
         except InputError as exc:
             return 400, _error(str(exc), exc), _JSON
         except FeatureDSLError as exc:  # the state store failing (StateError): not the client
             return 503, _error(str(exc)), _JSON
         return 200, text.encode(), _JSON
 
-    def _answer(self, body: bytes, only: list[str] | None) -> str:
-        """The response text for a request body: one feature object, or a list of them."""
+    def _answer(self, body: bytes, only: list[str] | None, rid: str | None = None) -> str:
+        """The response text for a request body: one feature object, or a list of them.
+        With a logger, its rows carry the request id ``rid`` (one made when None): set here,
+        in the thread that evaluates (an executor does not carry the caller's context)."""
+        if self.logger is None:
+            return self._evaluate_body(body, only)
+        token = self.logger.set_context(self.logger.bind(rid))
+        try:
+            return self._evaluate_body(body, only)
+        finally:
+            self.logger.reset_context(token)
+
+    def _evaluate_body(self, body: bytes, only: list[str] | None) -> str:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
