@@ -24,6 +24,7 @@ from featuredsl.errors import (
 if TYPE_CHECKING:
     from featuredsl.api import FittedSpec, Spec, compile, compile_file
     from featuredsl.diff import diff
+    from featuredsl.featurelog import FeatureLogger, SkewReport, skew_report
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
 
@@ -37,6 +38,8 @@ _LAZY = {
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
+    "FeatureLogger": "featuredsl.featurelog", "SkewReport": "featuredsl.featurelog",
+    "skew_report": "featuredsl.featurelog",
 }
 
 
@@ -67,11 +70,13 @@ __all__ = [
     "ArtifactError",
     "Diagnostic",
     "FeatureDSLError",
+    "FeatureLogger",
     "FitTimeWarning",
     "FitWarning",
     "FittedSpec",
     "InputError",
     "NotFittedError",
+    "SkewReport",
     "Spec",
     "SpecError",
     "__version__",
@@ -81,4 +86,5 @@ __all__ = [
     "diff",
     "encode_row",
     "load",
+    "skew_report",
 ]

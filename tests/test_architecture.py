@@ -45,6 +45,10 @@ ALLOWED: dict[str, set[str]] = {
     "irshow": {"ir", "types"},
     "diff_report": {"api", "parity", "errors"},
     "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
+    # feature logging (on the row backend's observer hook) and skew (the batch backend
+    # through the API, the parity equality); sample_by hashes keys with the language's hash
+    "featurelog/": {"api", "parity", "backends/", "data/", "functions/", "errors", "types",
+                    "__version__"},
     "parity": {"api", "data/", "backends/", "windows/", "ir", "errors", "types"},
 }
 #: Free to import anything below them (nothing imports them).
