@@ -66,7 +66,7 @@ def test_clean_log_exits_0(logged) -> None:
 
 
 def test_a_mismatch_or_a_bad_file_exits_1(logged) -> None:
-    artifact, logs, table, fitted = logged
+    artifact, logs, _, fitted = logged
     # a changed `half` served under this artifact's hash
     bug = fd.compile(SPEC.replace("amount / 2.0", "amount / 2.5")).fit(OFFLINE)
     bug._artifact_hash = fitted.artifact_hash

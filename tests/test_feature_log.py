@@ -16,12 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+import zoneinfo
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 import featuredsl as fd
+from featuredsl.backends.row_backend import RowObserver
 from featuredsl.featurelog.layout import artifact_id
 from featuredsl.parity import same_value
 
@@ -353,3 +355,28 @@ def test_interpreter_exit_flushes(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True,
                    env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert _read(tmp_path).height == 777
+
+
+def test_aware_utc_timestamps_read_only_for_fields_are_logged_naive_utc(tmp_path: Path) -> None:
+    # `ts` feeds only hour(): the evaluator keeps aware UTC values on its fast path, and the
+    # observer still gets naive UTC (null too) on sampled rows
+    spec = fd.compile("input { ts: timestamp?, k: int }\nfeature h = hour(ts)\nfeature k2 = k")
+    seen: list[tuple] = []
+
+    class Keep:
+        def row_observer(self, s: fd.Spec) -> RowObserver:
+            return RowObserver(lambda: True, lambda i, o: seen.append(i))
+
+    evaluate = spec.row_evaluator(logger=Keep())
+    stamps = [dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC), None,
+              dt.datetime(2024, 3, 31, 1, 30, tzinfo=zoneinfo.ZoneInfo("UTC")),
+              dt.datetime(2024, 3, 31, 3, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))]
+    outs = [evaluate({"ts": t, "k": 1}) for t in stamps]
+    assert outs == [spec.row_evaluator()({"ts": t, "k": 1}) for t in stamps]
+    naive = dt.datetime(2024, 3, 31, 1, 30)
+    assert [i[0] for i in seen] == [naive, None, naive, naive]
+    with fd.FeatureLogger(tmp_path, sample_rate=1.0) as log:
+        logged = spec.row_evaluator(logger=log)
+        for t in stamps:
+            logged({"ts": t, "k": 1})
+    assert fd.skew_report(spec, tmp_path).status == "ok"

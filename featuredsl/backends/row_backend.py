@@ -68,6 +68,12 @@ class RowObserver:
     input_error: Callable[[InputError], object] | None = None
 
 
+def _naive_utc(t: dt.datetime | None) -> dt.datetime | None:
+    """An input timestamp as observers see it: naive UTC (it is null, naive or aware UTC
+    here: any other zone was converted when the input was read)."""
+    return t if t is None or t.tzinfo is None else t.replace(tzinfo=None)
+
+
 @dataclass
 class _Guarded:
     """Top-level statements that compute ``outs`` unless one of ``guard`` is null (then every
@@ -177,8 +183,10 @@ class RowCodegen:
         self.emit("if type(row) is not dict:")
         self.emit(f"    row = {self.ref(row_input.as_mapping, 'as_mapping')}(row)")
         self.emit("get = row.get")
-        # observers see every timestamp input normalized (naive UTC)
-        self._fields_only = set() if self.observers else self._inputs_read_as_fields_only()
+        # observers see every timestamp input normalized (naive UTC): an input left aware UTC
+        # for field reads is normalized on the sampled path only (``_naive_utc``), so that
+        # unsampled rows keep the plain evaluator's fast path
+        self._fields_only = self._inputs_read_as_fields_only()
         if self.program.inputs:
             # A bad row names every missing required field, not only the first: completed on
             # the error path (a try block costs nothing when nothing is raised).
@@ -224,7 +232,9 @@ class RowCodegen:
             return self.render(), self.globals
         out = self.tmp()
         self.emit(f"{out} = {{" + ", ".join(items) + "}")
-        typed = [self.values["$in:" + n] for n in self.program.inputs]
+        naive = self.ref(_naive_utc, "naive_utc")
+        typed = [f"{naive}({self.values['$in:' + n]})" if n in self._fields_only
+                 else self.values["$in:" + n] for n in self.program.inputs]
         inputs = f"({', '.join(typed)}{',' if len(typed) == 1 else ''})"
         for o in self.observers:
             self.emit(f"if {self.ref(o.sample, 'sample')}():")
