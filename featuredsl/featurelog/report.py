@@ -130,9 +130,14 @@ class SkewReport:
 def _feature_lines(features: dict[str, FeatureSkew], other: str) -> list[str]:
     width = max((len(n) for n in features), default=0)
     out = []
+    same = [n for n, fs in features.items() if not fs.mismatch]
+    if same and len(same) == len(features):
+        out.append(f"  = every feature ({len(same)}) matches on every row")
+    elif same:
+        out.append(f"  = {len(same)} of {len(features)} features match on every row: "
+                   + ", ".join(same))
     for name, fs in features.items():
         if not fs.mismatch:
-            out.append(f"  = {name:<{width}}  {fs.match} match")
             continue
         parts = [f"{fs.mismatch} mismatch of {fs.match + fs.mismatch}"]
         if fs.served_null_only:
