@@ -25,6 +25,7 @@ import pytest
 import featuredsl as fd
 from featuredsl.backends.row_backend import RowObserver
 from featuredsl.featurelog.layout import artifact_id
+from featuredsl.functions._hash import u_any
 from featuredsl.parity import same_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,6 +295,14 @@ def test_sample_by_logs_all_or_none_of_a_key_the_same_in_every_process(tmp_path:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONHASHSEED": "123"}, check=True, timeout=60)
     assert out.stdout.strip() == str(sorted(kept[0]))
+    # an int key: the language's hash of the int decides, all or none per key
+    with fd.FeatureLogger(tmp_path / "int", sample_rate=0.25, sample_by="n") as log:
+        evaluate = spec.row_evaluator(logger=log)
+        for i in range(4000):
+            evaluate(dict(_rows()[0], n=i % 400 - 200))
+    counts = dict(_read(tmp_path / "int").group_by("in.n").len().rows())
+    assert set(counts.values()) == {10}
+    assert set(counts) == {k for k in range(-200, 200) if u_any(k) < int(0.25 * 2.0**64)}
     with pytest.raises(fd.FeatureDSLError, match="sample_by='tags'"):
         fd.FeatureLogger(tmp_path / "x", sample_by="tags").row_observer(spec)
     with pytest.raises(fd.FeatureDSLError, match="sample_rate"):
