@@ -289,3 +289,13 @@ def test_usage_errors_are_clear(reference, tmp_path) -> None:
     _serve(fitted, rows, tmp_path)
     with pytest.raises(fd.InputError, match="key `user_id` is neither an input"):
         fd.skew_report(fitted, tmp_path, against=data_gen.make_frame(20), key="user_id")
+
+
+def test_an_empty_log_and_a_join_over_it_compare_nothing(tmp_path: Path) -> None:
+    src = "input { txn: int, amount: float? }\nfeature half = amount / 2.0\nfeature t = txn"
+    offline = pl.DataFrame({"txn": [1, 2], "amount": [1.0, None]})
+    fitted = fd.compile(src).fit(offline)
+    report = fd.skew_report(fitted, tmp_path, against=offline, key="txn")
+    assert report.rows == 0 and report.status == "ok"
+    assert report.join is not None and report.join.offline_only == 2 and report.join.rows == 0
+    assert "nothing was compared" in report.to_text()

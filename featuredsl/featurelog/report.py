@@ -118,6 +118,8 @@ class SkewReport:
                          f"({len(files)} files, e.g. {files[0] if files else '-'})")
         for b in self.bad_files:
             lines.append(f"  ! bad file {b.path}: {b.problem}")
+        if not self.rows and not self.foreign_artifacts and not self.bad_files:
+            lines.append("  note: no logged row of this artifact: nothing was compared")
         if self.temp_files:
             lines.append(f"  note: {len(self.temp_files)} unfinished temp files ignored "
                          f"(a writer killed mid-write), e.g. {self.temp_files[0]}")

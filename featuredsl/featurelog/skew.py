@@ -164,8 +164,8 @@ def _join(fitted: Spec, files: list[Path], artifact: str, against: object,
                     features={f.name: FeatureSkew(f.name, str(f.type))
                               for f in fitted.bound().features})
     offline = _offline(fitted, against, keys)
-    logged = _logged(files, artifact, keys, log_cols, inputs, fitted.features)
     key_cols = [f"__key_{i}" for i in range(len(keys))]
+    logged = _logged(fitted, files, artifact, log_cols, [offline.schema[k] for k in key_cols])
     dup = offline.group_by(key_cols).len().filter(pl.col("len") > 1)
     jr.duplicate_offline_keys = dup.height
     offline = offline.join(dup.select(key_cols), on=key_cols, how="anti", nulls_equal=True)
@@ -205,14 +205,14 @@ def _same_at(frame: pl.DataFrame, n: str, i: int) -> bool:
 
 
 def _key_columns(files: list[Path], keys: list[str]) -> list[str]:
-    """The log column holding each key: ``in.<key>``, else ``ctx.<key>``."""
-    if not files:
-        return [layout.IN + k for k in keys]
-    schema = pl.read_parquet_schema(files[0])
+    """The log column holding each key: ``in.<key>``, else ``ctx.<key>`` (in any file)."""
+    names: set[str] = set()
+    for f in files:
+        names.update(pl.read_parquet_schema(f))
     cols = []
     for k in keys:
         for c in (layout.IN + k, layout.CTX + k):
-            if c in schema:
+            if c in names or (not files and c.startswith(layout.IN)):
                 cols.append(c)
                 break
         else:
@@ -221,17 +221,20 @@ def _key_columns(files: list[Path], keys: list[str]) -> list[str]:
     return cols
 
 
-def _logged(files: list[Path], artifact: str, keys: list[str], log_cols: list[str],
-            inputs: Mapping[str, object], features: list[str]) -> pl.DataFrame:
-    cols = [layout.REQUEST_ID, *(layout.IN + n for n in inputs),
-            *(layout.OUT + f for f in features)]
-    key_exprs = [pl.col(c).alias(f"__key_{i}") for i, c in enumerate(log_cols)]
+def _logged(fitted: Spec, files: list[Path], artifact: str, log_cols: list[str],
+            key_types: list[pl.DataType]) -> pl.DataFrame:
+    """The logged rows of ``artifact``: request id, inputs, features, keys ``__key_<i>``."""
+    expected = layout.schema(fitted)
+    cols = [c for c in expected if c.startswith((layout.IN, layout.OUT))]
+    keys = [pl.col(c).cast(t).alias(f"__key_{i}")
+            for i, (c, t) in enumerate(zip(log_cols, key_types, strict=True))]
     if not files:
-        return pl.DataFrame(schema={c: pl.Null() for c in
-                                    [*cols, *(f"__key_{i}" for i in range(len(keys)))]})
+        empty = pl.DataFrame(schema={layout.REQUEST_ID: pl.String(), **{
+            c: expected[c] for c in cols}, **dict.fromkeys(log_cols, pl.String())})
+        return empty.select(layout.REQUEST_ID, *cols, *keys)
     lf = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
     return (lf.filter(pl.col(layout.ARTIFACT) == artifact)
-            .select(*cols, *key_exprs).collect(engine="streaming"))
+            .select(layout.REQUEST_ID, *cols, *keys).collect(engine="streaming"))
 
 
 def _offline(fitted: Spec, against: object, keys: list[str]) -> pl.DataFrame:
