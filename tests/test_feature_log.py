@@ -254,10 +254,12 @@ def test_record_never_raises_and_write_errors_are_counted(tmp_path: Path,
     obs.record(None, None)  # type: ignore[arg-type]  # nonsense: counted, not raised
     assert log.counters()["record_errors"] == 1
 
-    def broken(self: pl.DataFrame, *a: object, **k: object) -> None:
+    def broken(*a: object, **k: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", broken)
+    from featuredsl.featurelog import logger as logger_module
+
+    monkeypatch.setattr(logger_module.pq, "write_table", broken)
     evaluate = spec.row_evaluator(logger=log)
     for r in _rows():
         evaluate(r)
@@ -389,3 +391,29 @@ def test_aware_utc_timestamps_read_only_for_fields_are_logged_naive_utc(tmp_path
         for t in stamps:
             logged({"ts": t, "k": 1})
     assert fd.skew_report(spec, tmp_path).status == "ok"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_writer(tmp_path: Path) -> None:
+    spec = fd.compile(SPEC)
+    log = fd.FeatureLogger(tmp_path, sample_rate=1.0)
+    evaluate = spec.row_evaluator(logger=log)
+    evaluate(_rows()[0])  # buffered in the parent when it forks
+    pid = os.fork()
+    if pid == 0:  # the child: its rows, its files, its counters
+        code = 1
+        try:
+            for r in _rows():
+                evaluate(r)
+            log.close()
+            code = 0 if log.counters()["logged"] == 6 else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    log.close()
+    assert log.counters()["logged"] == 1
+    got = _read(tmp_path)
+    assert got.height == 7
+    names = {f.name[len("part-") + 12:].split("-")[1] for f in tmp_path.rglob("*.parquet")}
+    assert names == {str(os.getpid()), str(pid)}

@@ -14,6 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow as pa
 
 from featuredsl.backends.polars_backend import dtype_of
 
@@ -53,15 +54,20 @@ def schema(spec: Spec, context: tuple[str, ...] = ()) -> dict[str, pl.DataType]:
     return out
 
 
-def staging_dtype(t: Type) -> pl.DataType:
-    """The dtype the row evaluator's Python values of ``t`` are read into before the cast to
-    :func:`~featuredsl.backends.polars_backend.dtype_of`: the hook hands timestamps as naive
-    UTC datetimes and durations as ints of µs (row_backend's ``RowObserver``)."""
+def arrow_type(t: Type, staging: bool = False) -> pa.DataType:
+    """The Arrow type of a column of ``t`` (what :func:`dtype_of` reads back as), or with
+    ``staging`` the type the row evaluator's observer values are read into before the cast:
+    the hook hands timestamps as naive UTC datetimes (read as UTC) and durations as ints of
+    µs (row_backend's ``RowObserver``)."""
     if t.kind == "list":
         assert t.elem is not None
-        return pl.List(staging_dtype(t.elem))
-    if t.kind == "timestamp":
-        return pl.Datetime("us")
-    if t.kind == "duration":
-        return pl.Int64()
-    return dtype_of(t)
+        return pa.list_(arrow_type(t.elem, staging))
+    if staging and t.kind == "duration":
+        return pa.int64()
+    return _ARROW[t.kind]
+
+
+_ARROW: dict[str, pa.DataType] = {
+    "int": pa.int64(), "float": pa.float64(), "string": pa.string(), "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"), "date": pa.date32(),
+    "duration": pa.duration("us"), "null": pa.null()}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import datetime as dt
 import itertools
 import os
 import queue
@@ -32,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from featuredsl import __version__
-from featuredsl.backends.polars_backend import dtype_of
 from featuredsl.backends.row_backend import RowObserver
 from featuredsl.errors import FeatureDSLError
 from featuredsl.featurelog import layout
@@ -61,6 +62,7 @@ _CONTEXT: contextvars.ContextVar[LogContext | None] = contextvars.ContextVar(
     "featuredsl_log_context", default=None)
 #: Bernoulli draws per evaluator, cycled (see ``FeatureLogger._bernoulli``).
 _PATTERN = 1 << 16
+_DAY_NS = 86_400 * 10**9
 #: Files of every logger in this process are numbered by one counter.
 _FILE_SEQ = itertools.count()
 
@@ -87,6 +89,17 @@ class _Flush:
 
 
 _STOP = object()
+
+
+def _day(days: int) -> str:
+    """The ISO date of a day count since 1970-01-01."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
+
+
+def _after_fork(ref: weakref.ReferenceType[FeatureLogger]) -> None:
+    log = ref()
+    if log is not None:
+        log._forked()
 
 
 class FeatureLogger:
@@ -147,14 +160,32 @@ class FeatureLogger:
         # processes and restarts, cheap: made by the writer, not on the request path)
         self._token = secrets.token_hex(4)
         self._ids = itertools.count()
+        self._start_writer()
+        atexit.register(self.close)
+        # a process forked from this one (a pre-forking server) gets its own writer, lock and
+        # counters; without this its rows would wait forever for a thread fork did not copy
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    def _start_writer(self) -> None:
         self._writer = threading.Thread(target=self._run, name="featuredsl-log-writer",
                                         daemon=True)
         self._writer.start()
-        # a weak reference: an abandoned logger can still be collected (its thread holds self
-        # only while running; close() ends it)
-        ref = weakref.ref(self)
-        self._atexit = lambda: (lambda log: log.close() if log is not None else None)(ref())
-        atexit.register(self._atexit)
+
+    def _forked(self) -> None:
+        """In a forked child: fresh lock, queue, token, counters and writer; rows the parent
+        had buffered are the parent's to write."""
+        self._lock = threading.Lock()
+        self._queue = queue.SimpleQueue()
+        self._token = secrets.token_hex(4)
+        self._ids = itertools.count()
+        self._rng = random.Random()
+        for s in self._streams.values():
+            s.pending = []
+        self.sampled = self.dropped = self.logged = self.lost = 0
+        self.files_written = self.write_errors = self.record_errors = self._buffered = 0
+        if not self._closed:
+            self._start_writer()
 
     # ---------------------------------------------------------------- request context
     @contextmanager
@@ -253,8 +284,9 @@ class FeatureLogger:
         return keyed_any
 
     def _make_record(self, stream: _Stream) -> Callable[[tuple, dict], None]:
-        lock, get_ctx, now, chunk = self._lock, _CONTEXT.get, time.time_ns, self.chunk_rows
-        capacity, put, list_out = self.buffer_rows, self._queue.put, stream.list_out
+        # the lock and the queue are read from self on each call: a forked child replaces them
+        get_ctx, now, chunk = _CONTEXT.get, time.time_ns, self.chunk_rows
+        capacity, list_out = self.buffer_rows, stream.list_out
 
         def record(inputs: tuple, out: dict) -> None:
             try:
@@ -263,7 +295,7 @@ class FeatureLogger:
                     values = tuple(list(v) if i in list_out and v is not None else v
                                    for i, v in enumerate(values))
                 row = (now(), get_ctx(), inputs, values)
-                with lock:
+                with self._lock:
                     self.sampled += 1
                     if self._buffered >= capacity or self._closed:
                         self.dropped += 1
@@ -273,7 +305,7 @@ class FeatureLogger:
                     pending.append(row)
                     if len(pending) >= chunk:
                         stream.pending = []
-                        put((stream, pending))
+                        self._queue.put((stream, pending))
             except Exception:  # never fail a request
                 self._record_error()
         return record
@@ -310,7 +342,7 @@ class FeatureLogger:
         self.flush(timeout)
         self._queue.put(_STOP)
         self._writer.join(timeout)
-        atexit.unregister(self._atexit)
+        atexit.unregister(self.close)
 
     def __enter__(self) -> FeatureLogger:
         """``with FeatureLogger(...) as log:`` closes the log at the end of the block."""
@@ -329,7 +361,7 @@ class FeatureLogger:
     # ---------------------------------------------------------------- the writer thread
     def _run(self) -> None:
         # (stream artifact, date) -> frames waiting to be written, and when the first came
-        waiting: dict[tuple[str, str], list[pl.DataFrame]] = {}
+        waiting: dict[tuple[str, str], list[pa.Table]] = {}
         rows_waiting = 0
         since = time.monotonic()
         while True:
@@ -360,63 +392,67 @@ class FeatureLogger:
                 return
 
     def _convert(self, stream: _Stream, rows: list[tuple],
-                 waiting: dict[tuple[str, str], list[pl.DataFrame]]) -> int:
-        """Rows -> typed columns (per UTC date), added to ``waiting``; returns the row count."""
+                 waiting: dict[tuple[str, str], list[pa.Table]]) -> int:
+        """Rows -> typed columns (per UTC date), added to ``waiting``; returns the rows added."""
         n = len(rows)
         try:
-            frame = self._frame(stream, rows)
-            for (day,), part in frame.partition_by("__date", as_dict=True,
-                                                   include_key=False).items():
-                waiting.setdefault((stream.artifact, str(day)), []).append(part)
+            for day, table in self._tables(stream, rows):
+                waiting.setdefault((stream.artifact, day), []).append(table)
+            added = n
         except Exception as exc:  # a value the declared dtype cannot hold: count, go on
             self._failed(n, f"cannot convert {n} logged rows: {exc}")
-            n = 0
+            added = 0
         with self._lock:
-            self._buffered -= len(rows)
-            if n == 0:
-                return 0
-        return n
+            self._buffered -= n
+        return added
 
-    def _frame(self, stream: _Stream, rows: list[tuple]) -> pl.DataFrame:
+    def _tables(self, stream: _Stream, rows: list[tuple]) -> list[tuple[str, pa.Table]]:
+        """One Arrow table per UTC date of the rows' times (a chunk rarely spans midnight).
+
+        Arrow, not Polars: the writer must also work in a forked child, where Polars' thread
+        pool is gone (a Polars call there hangs) while pyarrow re-creates its pools."""
         times, contexts, inputs, outputs = zip(*rows, strict=True)
         n = len(rows)
         ids = [c.request_id if c is not None else self._new_id() for c in contexts]
-        cols: list[pl.Series] = [
-            pl.Series(layout.REQUEST_ID, ids, dtype=pl.String()),
-            (pl.Series(layout.TS, times, dtype=pl.Int64()) // 1000)
-            .cast(pl.Datetime("us", "UTC")),
-            pl.Series(layout.ARTIFACT, [stream.artifact] * n, dtype=pl.String()),
-            pl.Series(layout.VERSION, [__version__] * n, dtype=pl.String()),
-            pl.Series(layout.SAMPLE_RATE, [self.sample_rate] * n, dtype=pl.Float64()),
-        ]
+        cols: dict[str, pa.Array] = {
+            layout.REQUEST_ID: pa.array(ids, pa.string()),
+            layout.TS: pa.array([t // 1000 for t in times], pa.int64())
+            .cast(pa.timestamp("us", tz="UTC")),
+            layout.ARTIFACT: pa.array([stream.artifact] * n, pa.string()),
+            layout.VERSION: pa.array([__version__] * n, pa.string()),
+            layout.SAMPLE_RATE: pa.array([self.sample_rate] * n, pa.float64()),
+        }
         in_cols = list(zip(*inputs, strict=True)) if stream.inputs else []
         for (name, t), values in zip(stream.inputs.items(), in_cols, strict=True):
-            s = pl.Series(layout.IN + name, values, dtype=layout.staging_dtype(t))
-            cols.append(s.cast(dtype_of(t)))
+            staged = pa.array(values, layout.arrow_type(t, staging=True))
+            cols[layout.IN + name] = staged.cast(layout.arrow_type(t))
         out_cols = list(zip(*outputs, strict=True)) if stream.features else []
         for (name, t), values in zip(stream.features.items(), out_cols, strict=True):
-            cols.append(pl.Series(layout.OUT + name, values, dtype=dtype_of(t)))
+            cols[layout.OUT + name] = pa.array(values, layout.arrow_type(t))
         for i, name in enumerate(self.context_names):
-            cols.append(pl.Series(layout.CTX + name,
-                                  [c.values[i] if c is not None else None for c in contexts],
-                                  dtype=pl.String()))
-        frame = pl.DataFrame(cols)
-        return frame.with_columns(pl.col(layout.TS).dt.date().alias("__date"))
+            cols[layout.CTX + name] = pa.array(
+                [c.values[i] if c is not None else None for c in contexts], pa.string())
+        table = pa.table(cols)
+        days = [t // _DAY_NS for t in times]
+        first, last = min(days), max(days)
+        if first == last:
+            return [(_day(first), table)]
+        return [(_day(d), table.take([i for i, x in enumerate(days) if x == d]))
+                for d in sorted(set(days))]
 
-    def _write_all(self, waiting: dict[tuple[str, str], list[pl.DataFrame]]) -> None:
-        for (artifact, day), frames in waiting.items():
-            frame = pl.concat(frames, how="vertical", rechunk=False)
-            self._write(artifact, day, frame)
+    def _write_all(self, waiting: dict[tuple[str, str], list[pa.Table]]) -> None:
+        for (artifact, day), tables in waiting.items():
+            self._write(artifact, day, pa.concat_tables(tables))
         waiting.clear()
 
-    def _write(self, artifact: str, day: str, frame: pl.DataFrame) -> None:
+    def _write(self, artifact: str, day: str, table: pa.Table) -> None:
         """One file, written under a temp name and renamed into place."""
         part = self.directory / f"date={day}"
         name = f"part-{artifact[:12]}-{os.getpid()}-{self._token}-{next(_FILE_SEQ):06d}.parquet"
         tmp = part / f".{name}.tmp"
         try:
             part.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(tmp, compression="zstd", statistics=True)
+            pq.write_table(table, tmp, compression="zstd")
             if self.fsync:
                 fd = os.open(tmp, os.O_RDONLY)
                 try:
@@ -425,14 +461,14 @@ class FeatureLogger:
                     os.close(fd)
             os.replace(tmp, part / name)
         except Exception as exc:
-            self._failed(frame.height, f"cannot write {part / name}: {exc}")
+            self._failed(table.num_rows, f"cannot write {part / name}: {exc}")
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
             return
         with self._lock:
-            self.logged += frame.height
+            self.logged += table.num_rows
             self.files_written += 1
 
     def _failed(self, rows: int, message: str) -> None:
