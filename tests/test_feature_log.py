@@ -417,3 +417,21 @@ def test_a_forked_child_gets_its_own_writer(tmp_path: Path) -> None:
     assert got.height == 7
     names = {f.name[len("part-") + 12:].split("-")[1] for f in tmp_path.rglob("*.parquet")}
     assert names == {str(os.getpid()), str(pid)}
+
+
+def test_two_loggers_keep_their_own_contexts(tmp_path: Path) -> None:
+    spec = fd.compile(SPEC)
+    a = fd.FeatureLogger(tmp_path / "a", sample_rate=1.0, context=["tenant"])
+    b = fd.FeatureLogger(tmp_path / "b", sample_rate=1.0, context=["region", "tier"])
+    ev_a, ev_b = spec.row_evaluator(logger=a), spec.row_evaluator(logger=b)
+    token = b.set_context(b.bind("rb", region="eu", tier=1))
+    with a.context(request_id="ra", tenant="t"):
+        ev_a(_rows()[0])
+        ev_b(_rows()[0])
+    b.reset_context(token)
+    ev_b(_rows()[0])
+    a.close()
+    b.close()
+    assert _read(tmp_path / "a").select("__request_id", "ctx.tenant").rows() == [("ra", "t")]
+    got = _read(tmp_path / "b").select("__request_id", "ctx.region", "ctx.tier").rows()
+    assert got[0] == ("rb", "eu", "1") and got[1][1:] == (None, None) and got[1][0] != "rb"

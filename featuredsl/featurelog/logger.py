@@ -57,9 +57,6 @@ class LogContext:
     values: tuple[str | None, ...]
 
 
-#: The context of the current thread / asyncio task (None: rows get a generated request id).
-_CONTEXT: contextvars.ContextVar[LogContext | None] = contextvars.ContextVar(
-    "featuredsl_log_context", default=None)
 #: Bernoulli draws per evaluator, cycled (see ``FeatureLogger._bernoulli``).
 _PATTERN = 1 << 16
 _DAY_NS = 86_400 * 10**9
@@ -155,6 +152,10 @@ class FeatureLogger:
         self._buffered = 0
         self._closed = False
         self._streams: dict[str, _Stream] = {}
+        # per logger (its context fields are its own): the current thread's / asyncio task's
+        # request context; None gives rows a generated request id
+        self._context: contextvars.ContextVar[LogContext | None] = contextvars.ContextVar(
+            f"featuredsl_log_context_{id(self):x}", default=None)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         # generated request ids: a random per-logger prefix and a counter (unique across
         # processes and restarts, cheap: made by the writer, not on the request path)
@@ -193,11 +194,12 @@ class FeatureLogger:
         """Rows evaluated inside the block (this thread or asyncio task) carry this request id
         (generated when not given: read it from the yielded :class:`LogContext`) and these
         ``ctx.<name>`` values (names declared in ``context=``; values logged as strings)."""
-        token = _CONTEXT.set(self.bind(request_id, **values))
+        ctx = self.bind(request_id, **values)
+        token = self._context.set(ctx)
         try:
-            yield _CONTEXT.get()  # type: ignore[misc]
+            yield ctx
         finally:
-            _CONTEXT.reset(token)
+            self._context.reset(token)
 
     def bind(self, request_id: str | None = None, **values: object) -> LogContext:
         """The :class:`LogContext` ``context()`` sets, for callers that manage the
@@ -212,10 +214,14 @@ class FeatureLogger:
         return LogContext(rid, tuple(None if values.get(k) is None else str(values[k])
                                      for k in self.context_names))
 
-    @staticmethod
-    def set_context(ctx: LogContext | None) -> contextvars.Token[LogContext | None]:
-        """Set the current context (``_CONTEXT.reset(token)`` restores the previous one)."""
-        return _CONTEXT.set(ctx)
+    def set_context(self, ctx: LogContext | None) -> contextvars.Token[LogContext | None]:
+        """Set this logger's current context; ``reset_context(token)`` restores the previous
+        one."""
+        return self._context.set(ctx)
+
+    def reset_context(self, token: contextvars.Token[LogContext | None]) -> None:
+        """Undo a :meth:`set_context`."""
+        self._context.reset(token)
 
     def _new_id(self) -> str:
         return f"{self._token}-{next(self._ids):x}"
@@ -285,7 +291,7 @@ class FeatureLogger:
 
     def _make_record(self, stream: _Stream) -> Callable[[tuple, dict], None]:
         # the lock and the queue are read from self on each call: a forked child replaces them
-        get_ctx, now, chunk = _CONTEXT.get, time.time_ns, self.chunk_rows
+        get_ctx, now, chunk = self._context.get, time.time_ns, self.chunk_rows
         capacity, list_out = self.buffer_rows, stream.list_out
 
         def record(inputs: tuple, out: dict) -> None:
