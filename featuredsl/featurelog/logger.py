@@ -384,11 +384,16 @@ class FeatureLogger:
                         s.pending = []
             else:
                 parts = [item]  # type: ignore[list-item]
-            for stream, rows in parts:
-                rows_waiting += self._convert(stream, rows, waiting)
-            due = time.monotonic() - since >= self.flush_seconds
-            if rows_waiting and (flush or due or rows_waiting >= self.file_rows):
-                self._write_all(waiting)
+            try:
+                for stream, rows in parts:
+                    rows_waiting += self._convert(stream, rows, waiting)
+                due = time.monotonic() - since >= self.flush_seconds
+                if rows_waiting and (flush or due or rows_waiting >= self.file_rows):
+                    self._write_all(waiting)
+                    rows_waiting = 0
+            except Exception as exc:  # a bug must not stop the writer: count, drop, go on
+                self._failed(rows_waiting, f"log writer: {type(exc).__name__}: {exc}")
+                waiting.clear()
                 rows_waiting = 0
             if not rows_waiting:
                 since = time.monotonic()
@@ -448,7 +453,12 @@ class FeatureLogger:
 
     def _write_all(self, waiting: dict[tuple[str, str], list[pa.Table]]) -> None:
         for (artifact, day), tables in waiting.items():
-            self._write(artifact, day, pa.concat_tables(tables))
+            try:
+                table = pa.concat_tables(tables)
+            except Exception as exc:  # tables of one stream share a schema: never expected
+                self._failed(sum(t.num_rows for t in tables), f"cannot join chunks: {exc}")
+                continue
+            self._write(artifact, day, table)
         waiting.clear()
 
     def _write(self, artifact: str, day: str, table: pa.Table) -> None:
