@@ -435,3 +435,19 @@ def test_two_loggers_keep_their_own_contexts(tmp_path: Path) -> None:
     assert _read(tmp_path / "a").select("__request_id", "ctx.tenant").rows() == [("ra", "t")]
     got = _read(tmp_path / "b").select("__request_id", "ctx.region", "ctx.tier").rows()
     assert got[0] == ("rb", "eu", "1") and got[1][1:] == (None, None) and got[1][0] != "rb"
+
+
+def test_a_value_the_declared_type_cannot_hold_is_counted_not_raised(tmp_path: Path) -> None:
+    spec = fd.compile(SPEC)
+    log = fd.FeatureLogger(tmp_path, sample_rate=1.0)
+    obs = log.row_observer(spec)
+    good = spec.row_evaluator(logger=log)
+    good(_rows()[0])
+    log.flush()
+    inputs = ("ann", 1.0, 3, None, None, None, None)
+    obs.record(inputs, dict(spec.row_evaluator()(_rows()[0]), n2="not an int"))
+    log.close()
+    c = log.counters()
+    assert c["logged"] == 1 and c["lost"] == 1 and c["write_errors"] == 1
+    assert c["logged"] + c["lost"] == c["sampled"] == 2
+    assert "cannot convert" in (log.last_error or "")
