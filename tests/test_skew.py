@@ -299,3 +299,21 @@ def test_an_empty_log_and_a_join_over_it_compare_nothing(tmp_path: Path) -> None
     assert report.rows == 0 and report.status == "ok"
     assert report.join is not None and report.join.offline_only == 2 and report.join.rows == 0
     assert "nothing was compared" in report.to_text()
+
+
+def test_damaged_bytes_anywhere_never_raise(reference, tmp_path) -> None:
+    fitted, df = reference
+    source = tmp_path / "source"
+    _serve(fitted, data_gen.rows_for_serving(df.head(200)), source)
+    (good,) = list(source.rglob("*.parquet"))
+    data = good.read_bytes()
+    for k, at in enumerate(range(0, len(data), max(1, len(data) // 40))):
+        d = tmp_path / f"case{k}"
+        d.mkdir()
+        damaged = bytearray(data)
+        damaged[at:at + 8] = b"\xff\x00\xa5\x5a\xff\x00\xa5\x5a"[: len(damaged) - at]
+        (d / "part.parquet").write_bytes(bytes(damaged))
+        report = fd.skew_report(fitted, d)  # must not raise, whatever the damage
+        assert report.bad_files or report.rows == 200
+        if not report.bad_files and report.mismatches:
+            assert report.status == "skew"

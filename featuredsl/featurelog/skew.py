@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SkewReport", "skew_report"]
 
+#: what reading a damaged file may raise (a Polars panic is a BaseException)
+_BAD_FILE = (Exception, pl.exceptions.PanicException)
 #: rows recomputed per ``transform`` call (bounded memory inside a file)
 _SLICE = 100_000
 
@@ -84,7 +86,7 @@ def _check_file(fitted: Spec, path: Path, rel: str, artifact: str,
     """Validate one file and compare its rows; returns the problem, or None."""
     try:
         schema = pl.read_parquet_schema(path)
-    except Exception as exc:
+    except _BAD_FILE as exc:
         return f"not a readable Parquet file (truncated or corrupt): {first_line(exc)}"
     missing = [c for c in layout.META if c not in schema]
     if missing:
@@ -94,7 +96,7 @@ def _check_file(fitted: Spec, path: Path, rel: str, artifact: str,
         return f"column {wrong[0]} is {schema[wrong[0]]}, not {layout.META[wrong[0]]}"
     try:
         frame = pl.read_parquet(path)
-    except Exception as exc:
+    except _BAD_FILE as exc:
         return f"cannot read the rows (truncated or corrupt): {first_line(exc)}"
     counts = frame.group_by(layout.ARTIFACT).len().rows()
     for other, n in counts:
