@@ -271,6 +271,9 @@ def test_record_never_raises_and_write_errors_are_counted(tmp_path: Path,
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.parquet"))
     evaluate(_rows()[0])  # after close: dropped and counted
     assert log.counters()["dropped"] == 1
+    with pytest.raises(fd.InputError):
+        evaluate({"user": 1})  # rejected rows: counted, not logged
+    assert log.counters()["rejected"] == 1 and log.counters()["sampled"] == 7
 
 
 def test_sample_by_logs_all_or_none_of_a_key_the_same_in_every_process(tmp_path: Path) -> None:

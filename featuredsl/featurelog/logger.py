@@ -148,6 +148,7 @@ class FeatureLogger:
         self.files_written = 0
         self.write_errors = 0
         self.record_errors = 0
+        self.rejected = 0  #: rows the evaluator rejected with an InputError (not logged)
         self.last_error: str | None = None
         self._buffered = 0
         self._closed = False
@@ -185,6 +186,7 @@ class FeatureLogger:
             s.pending = []
         self.sampled = self.dropped = self.logged = self.lost = 0
         self.files_written = self.write_errors = self.record_errors = self._buffered = 0
+        self.rejected = 0
         if not self._closed:
             self._start_writer()
 
@@ -239,8 +241,14 @@ class FeatureLogger:
         record = self._make_record(stream)
         if self.sample_by is not None:
             return RowObserver(itertools.repeat(True).__next__,
-                               self._keyed(stream, record, self.sample_by))
-        return RowObserver(self._bernoulli(), record)
+                               self._keyed(stream, record, self.sample_by), self._rejected)
+        return RowObserver(self._bernoulli(), record, self._rejected)
+
+    def _rejected(self, exc: object) -> None:
+        """A row the evaluator rejected (``InputError``): counted at full rate, not logged
+        (it has no typed inputs; the monitor counts them per field)."""
+        with self._lock:
+            self.rejected += 1
 
     def _bernoulli(self) -> Callable[[], object]:
         """One C call per row returning a prebuilt bool: ``_PATTERN`` Bernoulli draws, cycled.
@@ -323,12 +331,13 @@ class FeatureLogger:
     # ---------------------------------------------------------------- control
     def counters(self) -> dict[str, int]:
         """Rows sampled, logged (in completed files), dropped (buffer full), lost (failed
-        writes), buffered (not yet written); files written; write and record errors."""
+        writes), buffered (not yet written); files written; write and record errors; rows
+        the evaluator rejected (``InputError``, counted whatever the sampling)."""
         with self._lock:
             return {"sampled": self.sampled, "logged": self.logged, "dropped": self.dropped,
                     "lost": self.lost, "buffered": self._buffered,
                     "files_written": self.files_written, "write_errors": self.write_errors,
-                    "record_errors": self.record_errors}
+                    "record_errors": self.record_errors, "rejected": self.rejected}
 
     def flush(self, timeout: float | None = 60.0) -> bool:
         """Write every row recorded so far; returns whether the writer finished in time."""
