@@ -7,6 +7,7 @@
     python benchmarks/run.py windows [--quick] # the window-aggregate section alone
     python benchmarks/run.py grouped           # grouped statistics' fit (grouped.py)
     python benchmarks/run.py log               # feature logging overhead, skew rows/s
+    python benchmarks/run.py monitor           # the serving monitor's overhead (monitor.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -513,6 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import feature_log
 
         return feature_log.main(argv[1:])
+    if argv[:1] == ["monitor"]:  # the serving monitor's overhead on the row evaluator
+        import monitor
+
+        return monitor.main(argv[1:])
     if argv[:1] == ["serve"]:  # `featuredsl serve` under load, next to a FastAPI app
         import serve
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from featuredsl.featurelog import FeatureLogger, SkewReport, skew_report
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
+    from featuredsl.monitor import Monitor, merge_snapshots, profile_rows
+    from featuredsl.monitor.report import monitor_report
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,8 @@ _LAZY = {
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
     "FeatureLogger": "featuredsl.featurelog", "SkewReport": "featuredsl.featurelog",
     "skew_report": "featuredsl.featurelog",
+    "Monitor": "featuredsl.monitor", "merge_snapshots": "featuredsl.monitor",
+    "profile_rows": "featuredsl.monitor", "monitor_report": "featuredsl.monitor.report",
 }
 
 
@@ -75,6 +79,7 @@ __all__ = [
     "FitWarning",
     "FittedSpec",
     "InputError",
+    "Monitor",
     "NotFittedError",
     "SkewReport",
     "Spec",
@@ -86,5 +91,8 @@ __all__ = [
     "diff",
     "encode_row",
     "load",
+    "merge_snapshots",
+    "monitor_report",
+    "profile_rows",
     "skew_report",
 ]

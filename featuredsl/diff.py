@@ -373,7 +373,7 @@ def diff(old: object, new: object, data: object = None,
     result = Diff(old_name, new_name, ordered, _inputs(old_spec, new_spec),
                   _statistics(a, b) if by_value else [], order_changed)
     if data is not None:
-        from featuredsl.diff_report import compare_data
+        from featuredsl.diff_data import compare_data
 
         pairs = [(c.old_name or c.name, c.name) for c in ordered
                  if c.kind not in ("added", "removed")]

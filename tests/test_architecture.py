@@ -39,12 +39,17 @@ ALLOWED: dict[str, set[str]] = {
     # (the row backend's converters check the values: the evaluator's own messages)
     "jsonrow": {"backends/", "errors", "types"},
     # the HTTP server over an artifact (featuredsl serve), on the public API
-    "serving/": {"api", "jsonrow", "errors", "types", "__version__"},
+    "serving/": {"api", "jsonrow", "errors", "types", "__version__", "monitor/"},
+    # the serving monitor (snapshots, its batch twin, the report), on the public API; it hooks
+    # into the row backend's RowObserver and reads data as transform does
+    "monitor/": {"api", "backends/", "data/", "windows/", "fit/", "ir", "errors", "types",
+                 "__version__"},
     # the scikit-learn transformer, on the public API
     "sklearn": {"api", "matrix", "errors"},
     "irshow": {"ir", "types"},
-    "diff_report": {"api", "parity", "errors"},
-    "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
+    "diff_report": set(),
+    "diff_data": {"api", "parity", "errors", "data/"},
+    "diff": {"api", "parity", "irshow", "diff_report", "diff_data", "ir", "errors", "types"},
     # feature logging (on the row backend's observer hook) and skew (the batch backend
     # through the API, the parity equality); sample_by hashes keys with the language's hash
     "featurelog/": {"api", "parity", "backends/", "data/", "functions/", "errors", "types",

@@ -303,7 +303,7 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
 def test_vectorized_comparison_equals_the_parity_equality(dtype: pl.DataType) -> None:
     """Polars' column comparison gives what the value-by-value parity comparison gives:
     nulls, -0.0 against 0.0, +-inf, int64 edges, non-ASCII and empty strings."""
-    from featuredsl import diff_report
+    from featuredsl import diff_data
 
     rng = random.Random(3)
     pools = {pl.Float64: [None, 0.0, -0.0, 1.5, math.inf, -math.inf, 5e-324, -1e308],
@@ -313,11 +313,55 @@ def test_vectorized_comparison_equals_the_parity_equality(dtype: pl.DataType) ->
     a = pl.Series([rng.choice(pools) for _ in range(3000)], dtype=dtype)
     b = pl.Series([x if rng.random() < 0.5 else rng.choice(pools) for x in a.to_list()],
                   dtype=dtype)
-    fast, slow = diff_report._compare_columns(a, b), diff_report._compare_values(a, b)
+    batch = pl.DataFrame({"a0": a, "b0": b})
+    fast, slow = diff_data._Pair(), diff_data._Pair()
+    diff_data._count(batch, [fast], 0)
+    diff_data._compare_values(a, b, slow, 0)
+    # in batches of any size (row numbers offset), the same report
+    pieces = diff_data._Pair()
+    offset = 0
+    for size in (1, 7, 0, 500, 3000):
+        diff_data._count(batch.slice(offset, size), [pieces], offset)
+        offset += min(size, max(0, 3000 - offset))
+    fast_e, slow_e, pieces_e = fast.entry(), slow.entry(), pieces.entry()
     for k in ("changed", "became_null", "was_null", "top_transitions"):
-        assert fast[k] == slow[k], k
+        assert fast_e[k] == slow_e[k] == pieces_e[k], k
+    assert fast_e["changed"] > 0
+    assert fast_e["largest_deltas"] == pieces_e["largest_deltas"]
     if dtype != pl.Float64:  # inf - inf has no order among equal deltas: compare the sets
-        assert fast["largest_deltas"] == slow["largest_deltas"]
+        assert fast_e["largest_deltas"] == slow_e["largest_deltas"]
+
+
+def test_diff_on_data_streams_a_file_in_batches(tmp_path: Path) -> None:
+    """From a Parquet file (read batch by batch) and from the same rows in memory: the same
+    report; a bad value far into the file is named with its row, as transform names it."""
+    n = 300_000
+    rows = pl.DataFrame({"x": [float(i % 1000) - 500.0 for i in range(n)],
+                         "s": [("é", "b", "", None)[i % 4] for i in range(n)]},
+                        schema={"x": pl.Float64, "s": pl.String})
+    old = fd.compile("input { x: float, s: string? }\nfeature y = x * 2.0\n"
+                     "feature t = upper(s)\nfeature z = x > 0.0\n")
+    new = fd.compile("input { x: float, s: string? }\nfeature y = x + x + 1.0\n"
+                     "feature t = lower(s)\nfeature z = x >= 0.0\n")
+    path = tmp_path / "rows.parquet"
+    rows.write_parquet(path, row_group_size=20_000)
+    in_memory = fd.diff(old, new, data=rows).to_json()
+    assert fd.diff(old, new, data=str(path)).to_json() == in_memory
+    d = fd.diff(old, new, data=str(path))
+    assert d.data is not None and d.data["rows"] == n
+    assert d.data["features"]["y"]["changed"] == n
+    assert d.data["features"]["z"]["changed"] == n // 1000  # x == 0.0
+    # upper("é") "É" against lower("é") "é", "B" against "b"; "" and null are unchanged
+    assert d.data["features"]["t"]["changed"] == n // 2
+    assert d.data["features"]["t"]["top_transitions"] == [
+        {"old": "B", "new": "b", "rows": n // 4}, {"old": "É", "new": "é", "rows": n // 4}]
+    bad = rows.with_columns(x=pl.when(pl.int_range(n) == 250_001).then(None)
+                            .otherwise(pl.col("x")))
+    bad.write_parquet(path, row_group_size=20_000)
+    with pytest.raises(fd.InputError) as err:
+        fd.diff(old, new, data=str(path))
+    assert "row 250001" in str(err.value) and "x" in str(err.value)
+    assert str(err.value).startswith("old side:")
 
 
 def test_lets_that_reuse_each_other_are_hashed_once() -> None:
@@ -329,3 +373,33 @@ def test_lets_that_reuse_each_other_are_hashed_once() -> None:
     assert d.features == {"f": "indirectly_changed", "g": "indirectly_changed"}
     by_hand = text.replace("feature g = a1", "feature g = a0 + a0")
     assert fd.diff(fd.compile(text), fd.compile(by_hand)).features["g"] == "formatting_only"
+
+
+def test_diff_on_data_with_window_sources() -> None:
+    """Windowed specs compare on data with their sources: the changed counts are those of
+    the two transforms compared row by row with the parity equality."""
+    import datetime as dt
+
+    from featuredsl.parity import same_value
+
+    base = dt.datetime(2024, 5, 1)
+    text = ("input {\n u: int\n t: timestamp\n time t\n}\n"
+            "source e {\n u: int\n x: float?\n t: timestamp\n key u\n time t\n}\n"
+            "feature n = count(e, over=1h)\nfeature s = sum(e.x, over=1h)\n")
+    old = fd.compile(text)
+    new = fd.compile(text.replace("sum(e.x, over=1h)", "sum(e.x, over=30m)"))
+    rng = random.Random(5)
+    rows = pl.DataFrame({"u": [rng.randrange(4) for _ in range(300)],
+                         "t": [base + dt.timedelta(minutes=rng.randrange(600))
+                               for _ in range(300)]})
+    events = pl.DataFrame({"u": [rng.randrange(4) for _ in range(2000)],
+                           "x": [rng.choice([None, 1.5, -2.0, math.inf]) for _ in range(2000)],
+                           "t": [base + dt.timedelta(minutes=rng.randrange(600))
+                                 for _ in range(2000)]})
+    d = fd.diff(old, new, data=rows, sources={"e": events})
+    a = old.transform(rows, sources={"e": events})["s"].to_list()
+    b = new.transform(rows, sources={"e": events})["s"].to_list()
+    want = sum(not same_value(x, y) for x, y in zip(a, b, strict=True))
+    assert d.data is not None and d.data["rows"] == 300
+    assert 0 < d.data["features"]["s"]["changed"] == want
+    assert d.data["features"]["n"]["changed"] == 0

@@ -328,7 +328,11 @@ def test_top_is_the_head_of_the_full_table(monkeypatch, ys, keys_per_pass):
              ("share(by=g)", "share(by=g, top=4)"),
              ("std(y, by=g, min_count=60)", "std(y, by=g, min_count=60, top=6)"),
              ("count(by=k)", "count(by=k, top=2)"),
-             ("mean(y, by=f)", "mean(y, by=f, top=2)")]
+             ("mean(y, by=f)", "mean(y, by=f, top=2)"),
+             # several keys: the tuple counted as one struct (ties by the tuple)
+             ("count(by=[g, k])", "count(by=[g, k], top=7)"),
+             ("mean(y, by=[k, f, g], smoothing=1)", "mean(y, by=[k, f, g], smoothing=1, top=9)"),
+             ("share(by=[f, k])", "share(by=[f, k], top=3)")]
     text = "input { g: string?, k: int?, f: float?, y: float? }\n" + "".join(
         f"feature a{i} = {full}\nfeature b{i} = {capped}\n"
         for i, (full, capped) in enumerate(pairs))

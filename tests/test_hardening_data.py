@@ -149,9 +149,9 @@ def test_the_row_count_invariant_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "in.parquet"
     frame([0, 1, 2]).write_parquet(path)
     src = data_io.open_source(path, {})
-    files._check_every_row_written(src, path, 3)  # equal: fine
+    files.check_every_row_read(src, path, 3)  # equal: fine
     with pytest.raises(fd.InputError, match="3 rows read but 2 computed"):
-        files._check_every_row_written(src, path, 2)
+        files.check_every_row_read(src, path, 2)
 
 
 @pytest.mark.parametrize("t", ["float?", "int?", "string?", "list[int]?", "timestamp?"])

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("featuredsl.cli.serve", "serve features over HTTP from an artifact (ASGI, uvicorn)"),
     "skew": ("featuredsl.cli.skew",
              "replay a feature log in batch: served against recomputed features, per feature"),
+    "monitor": ("featuredsl.cli.monitor",
+                "serving-monitor snapshots: profile a data file, merge snapshots"),
 }
 
 EPILOG = """\

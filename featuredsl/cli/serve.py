@@ -7,8 +7,14 @@ access log). With ``--workers N`` uvicorn starts N processes that each build the
 settings in an environment variable (:func:`_factory`), and the Prometheus metrics switch to
 multiprocess mode in a temporary directory so that ``/metrics`` counts every worker.
 
+``--monitor N`` and ``--log DIR``: each worker builds its own ``fd.Monitor`` and
+``fd.FeatureLogger`` (log files are named by process, so workers never share one); with several
+workers the monitors publish their snapshots to a temporary directory so that ``/monitor`` and
+``/metrics`` count every worker (:mod:`featuredsl.serving.observe`).
+
 SIGTERM and SIGINT: uvicorn stops accepting connections, lets in-flight requests finish (up to
-``--graceful-timeout`` seconds), runs the app's shutdown hooks and the command exits 0.
+``--graceful-timeout`` seconds), runs the app's shutdown hooks (the monitor publishes its last
+counts, the feature log is flushed and closed) and the command exits 0.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ list of rows) in `featuredsl eval`'s encoding and answers exactly what eval answ
 body naming the field, the expected type and the row. SIGTERM/SIGINT finish the requests in
 flight and exit 0. Needs the `featuredsl[serve]` extra. See docs/serving.md.
 
+--monitor N counts one request row in N against the training profile (GET /monitor answers the
+snapshot for `featuredsl monitor report`; /metrics exports its counts). --log DIR writes the
+feature log (inputs and served features, Parquet) for `featuredsl skew`; --log-sample RATE
+logs that share of the rows (default 0.01; 1 logs every row). A request's x-request-id header
+is its logged request id.
+
 A spec with window aggregates needs its online state: --state redis://HOST:PORT/DB (shared by
 all workers and other processes), or --state memory (in this process, filled by POST
 /events/SOURCE; one worker only).
@@ -39,10 +51,12 @@ examples:
   featuredsl serve model.json
   featuredsl serve model.json --host 0.0.0.0 --port 8080 --workers 2
   featuredsl serve fraud.json --state redis://localhost:6379/0
+  featuredsl serve model.json --monitor 64 --log logs/ --log-sample 0.05
   curl -s localhost:8000/features -d '{"amount": 12.5, "ts": "2024-07-06T22:15:00Z", ...}'
 """
 
 _ENV = "FEATUREDSL_SERVE_SETTINGS"
+BOARD_ENV = "FEATUREDSL_MONITOR_DIR"  # featuredsl.serving.observe.BOARD_ENV
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +71,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", metavar="URL", default=None,
                    help="the online state of window aggregates: redis://HOST:PORT/DB, or "
                         "`memory` (in process, filled by POST /events/SOURCE)")
+    p.add_argument("--monitor", type=int, default=None, metavar="N",
+                   help="watch one request row in N against the training profile "
+                        "(GET /monitor, /metrics); 1 watches every row")
+    p.add_argument("--log", metavar="DIR", default=None,
+                   help="write the feature log (typed inputs and served features, Parquet) "
+                        "under DIR, for `featuredsl skew`")
+    p.add_argument("--log-sample", type=float, default=None, metavar="RATE",
+                   help="with --log, the share of rows logged (default 0.01)")
     p.add_argument("--max-body", type=int, default=None, metavar="BYTES",
                    help="largest request body accepted (default 1048576); larger gets a 400")
     p.add_argument("--graceful-timeout", type=float, default=30.0, metavar="SECONDS",
@@ -80,7 +102,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.state is not None and args.state != "memory" \
             and not args.state.startswith(("redis://", "rediss://")):
         raise c.UsageError(f"--state {args.state}: use redis://HOST:PORT/DB or `memory`")
-    return {"artifact": args.artifact, "state": args.state, "max_body": max_body}
+    if args.monitor is not None and args.monitor < 1:
+        raise c.UsageError(f"--monitor {args.monitor}: use 1 or more (watch one row in N)")
+    if args.log_sample is not None and (args.log is None or not 0 < args.log_sample <= 1):
+        raise c.UsageError("--log-sample RATE needs --log DIR and 0 < RATE <= 1")
+    return {"artifact": args.artifact, "state": args.state, "max_body": max_body,
+            "monitor": args.monitor, "log": args.log,
+            "log_sample": 0.01 if args.log_sample is None else args.log_sample}
 
 
 def _build(settings: dict[str, Any]) -> Any:
@@ -91,7 +119,14 @@ def _build(settings: dict[str, Any]) -> Any:
     if path.lower().endswith(".feat"):
         spec = c.load_spec(path)
         c.require_fitted(spec, path)
-    return serving.app(spec, state=settings["state"], max_body=settings["max_body"])
+    logger = None
+    if settings.get("log") is not None:
+        from featuredsl import FeatureLogger
+
+        logger = FeatureLogger(settings["log"], sample_rate=settings["log_sample"])
+    return serving.app(spec, state=settings["state"], max_body=settings["max_body"],
+                       monitor=settings.get("monitor"), logger=logger,
+                       monitor_dir=os.environ.get(BOARD_ENV))
 
 
 def _server_class() -> type:
@@ -132,11 +167,14 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.artifact.lower().endswith(".json") and not os.path.exists(args.artifact):
         raise c.UsageError(f"{args.artifact}: no such file")
-    multiproc_dir = None
+    multiproc_dir = board_dir = None
     if args.workers > 1:
         # before any metric exists: every worker writes its values there and /metrics sums them
         multiproc_dir = tempfile.mkdtemp(prefix="featuredsl-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+        if args.monitor is not None:  # the workers' monitor snapshots, merged by /monitor
+            board_dir = tempfile.mkdtemp(prefix="featuredsl-monitor-")
+            os.environ[BOARD_ENV] = board_dir
     try:
         app = _build(settings)  # fails here, once, for a bad artifact or state
         # Everything loaded so far (Polars, the compiled spec) lives as long as the process:
@@ -176,5 +214,6 @@ def run(args: argparse.Namespace) -> int:
                                "above)") from None
         return c.OK
     finally:
-        if multiproc_dir is not None:
-            shutil.rmtree(multiproc_dir, ignore_errors=True)
+        for d in (multiproc_dir, board_dir):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)

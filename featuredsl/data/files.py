@@ -242,7 +242,7 @@ def transform_file(spec: Spec, data: str | Path, out: str | Path, *,
             raise InputError(f"{data}: cannot process the data: {first_line(exc)}") from None
 
     return _write_atomic(out_path, fmt, schema, batches(), on_rows,
-                         lambda rows: _check_every_row_written(src, data, rows))
+                         lambda rows: check_every_row_read(src, data, rows))
 
 
 def _checked_output(out: str | Path) -> Path:
@@ -305,24 +305,25 @@ def _transform_windowed(spec: Spec, data: str | Path, out_path: Path, fmt: str,
                     raise _infinite_in_ndjson(name, int(bad[0]))
     src = data_io.open_source(data, spec.serving_schema(), input_format)
     return _write_atomic(out_path, fmt, schema, frame.iter_slices(_WRITE_ROWS), on_rows,
-                         lambda rows: _check_every_row_written(src, data, rows))
+                         lambda rows: check_every_row_read(src, data, rows))
 
 
 #: Rows per written batch of an in-memory (windowed) transform.
 _WRITE_ROWS = 65_536
 
 
-def _check_every_row_written(src: data_io.Source, data: object, written: int) -> None:
-    """Rows written must equal rows read: a streaming batch must never vanish silently (a
-    Polars panic inside a batch used to drop it and report success). Counting is a metadata
-    read for Parquet and IPC, a fast line count for CSV and NDJSON."""
+def check_every_row_read(src: data_io.Source, data: object, written: int,
+                         done: str = "computed", outcome: str = "; no output written") -> None:
+    """Rows written (``done``) must equal rows read: a streaming batch must never vanish
+    silently (a Polars panic inside a batch used to drop it and report success). Counting is a
+    metadata read for Parquet and IPC, a fast line count for CSV and NDJSON."""
     try:
         read = src.lf.select(pl.len()).collect(engine="streaming").item()
     except data_io.READ_ERRORS as exc:
         raise InputError(f"{data}: cannot count the input rows: {first_line(exc)}") from None
     if read != written:
-        raise InputError(f"{data}: {read:,} rows read but {written:,} computed (a batch was "
-                         "lost inside Polars); no output written")
+        raise InputError(f"{data}: {read:,} rows read but {written:,} {done} (a batch was "
+                         f"lost inside Polars){outcome}")
 
 
 def bad_row_error(src: data_io.Source, inputs: dict, row: int, flag: str,

@@ -217,12 +217,22 @@ def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
     (fit/top.py: the same order, most rows first, ties by key ascending), so the aggregating
     ``group_by`` holds only ``top`` groups however many distinct keys the data have."""
     top = agg.option("top")
-    if top is None or len(keys) != 1:
+    if top is None:
         if False:  # pragma: no cover - a generator that asks the shared passes for nothing
             yield []
         return fit_grouped(frame.lf, agg, col, keys)
-    kind = agg.by[0].type.kind
-    canon = Frame(frame.lf.select(key_column(pl.col(keys[0]), kind).alias("__fd_gkey")))
+    canons = [key_column(pl.col(k), b.type.kind).alias(f"k{i}")
+              for i, (k, b) in enumerate(zip(keys, agg.by, strict=True))]
+    if len(keys) == 1:
+        kind = agg.by[0].type.kind
+        canon = Frame(frame.lf.select(canons[0].alias("__fd_gkey")))
+    else:  # the key tuple as one struct, counted the same way (ties by the tuple)
+        kind = "struct"
+        canon = Frame(frame.lf.select(canons)
+                      .filter(pl.all_horizontal(pl.col(f"k{i}").is_not_null()
+                                                for i in range(len(keys))))
+                      .select(pl.struct(pl.col(f"k{i}") for i in range(len(keys)))
+                              .alias("__fd_gkey")))
     found = yield from top_values(canon, "__fd_gkey", kind, int(top),  # type: ignore[call-overload]
                                   int(agg.option("min_count", 1)))  # type: ignore[call-overload]
     return fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])

@@ -20,9 +20,10 @@ Kept groups are ordered by rows descending, ties by key ascending. Sums come fro
 streaming ``group_by`` on (keys, sign, exponent) summing the integer mantissas as Int128 (the
 decomposition of :mod:`featuredsl.fit.select`), combined here as exact integers, so the
 result is a function of the multiset of rows alone (order, chunking and engine do not
-matter). Memory: one entry per distinct group (and exponent); with ``top=`` and one key the
+matter). Memory: one entry per distinct group (and exponent); with ``top=`` the
 kept groups are found first by ``vocab``'s bounded, partitioned count (fit/top.py), so the
-``group_by`` holds only them. (Several keys with ``top=`` still group every distinct tuple.)
+``group_by`` holds only them; several keys are counted the same way as one struct column
+(ties by the key tuple).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def key_column(e: pl.Expr, kind: str) -> pl.Expr:
 def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
                 only: list[object] | None = None) -> ir.GroupTable:
     """The table of the grouped statistic ``agg`` over ``lf`` (value column ``col``, key
-    columns ``keys``). ``only``: the kept groups' keys when already known (one key, ``top=``;
-    found in bounded memory by the caller), so the aggregating ``group_by`` holds only them;
-    ``share``'s total and ``smoothing``'s overall mean still count every grouped row."""
+    columns ``keys``). ``only``: the kept groups' keys (values, or tuples for several keys)
+    when already known (``top=``, found in bounded memory by the caller), so the aggregating
+    ``group_by`` holds only them; ``share``'s total and ``smoothing``'s overall mean still
+    count every grouped row."""
     fn = agg.function.name
     aliases = [f"\x00k{i}" for i in range(len(keys))]
     lf = lf.with_columns([key_column(pl.col(k), b.type.kind).alias(a)
@@ -71,9 +73,14 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
         aggs += fixed.aggs(col)
     smoothing = fn == "mean" and agg.option("smoothing") is not None
     every = lf  # every grouped row, for share's total and smoothing's overall mean
-    if only is not None:
+    if only is not None and nk == 1:
         kept_keys = pl.Series(only, dtype=_KEY_DTYPES[agg.by[0].type.kind])
-        lf = lf.filter(pl.col(keys[0]).is_in(kept_keys))
+        lf = lf.filter(pl.col(keys[0]).is_in(kept_keys.implode()))
+    elif only is not None:  # key tuples: a semi join on the kept ones
+        kept_frame = pl.DataFrame(
+            [pl.Series(k, [t[i] for t in only], dtype=_KEY_DTYPES[b.type.kind])  # type: ignore[index]
+             for i, (k, b) in enumerate(zip(keys, agg.by, strict=True))])
+        lf = lf.join(kept_frame.lazy(), on=keys, how="semi", nulls_equal=False)
     base = lf.group_by(keys).agg(aggs).collect(engine="streaming")
     moments: dict[tuple, Moments] = {}
     overall = None

@@ -90,6 +90,16 @@ def _hash(c: pl.Expr) -> pl.Expr:
     return c.hash(_SEED)
 
 
+def _key(v: object) -> object:
+    """A counted value as the answer holds it: a struct (several group keys, see
+    ``top_values``) as the tuple of its fields."""
+    return tuple(v.values()) if isinstance(v, dict) else v
+
+
+def _rows(df: pl.DataFrame) -> list[tuple]:
+    return [(_key(v), n) for v, n in df.iter_rows()]
+
+
 def _order(rows: list[tuple], top: int) -> list[tuple]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))[:top]
 
@@ -116,12 +126,20 @@ def partitions(distinct: int, weight: float = 1.0) -> int:
 
 def top_values(frame: Frame, column: str, kind: str, top: int,
                min_count: int = 1) -> Task[list[tuple]]:
-    """``[(value, count), ...]``: see the module docstring."""
+    """``[(value, count), ...]``: see the module docstring.
+
+    ``kind`` ``"struct"``: a struct column of several keys with no null field (the groups of a
+    grouped statistic), counted directly or in hash partitions like any value; Polars orders
+    structs field by field, so ties are by the key tuple, and values come back as tuples.
+    """
     if top <= 0:
         return []
     c = pl.col(column)
     key = ("top", column, top, min_count)
-    reqs: list = [Scalar(frame, c.approx_n_unique().cast(pl.Int64), ("top-distinct", column))]
+    # HyperLogLog does not take structs: their 64-bit hashes estimate the same count
+    distinct_of = _hash(c) if kind == "struct" else c
+    reqs: list = [Scalar(frame, distinct_of.approx_n_unique().cast(pl.Int64),
+                         ("top-distinct", column))]
     if kind == "string":
         sample = frame.lf.head(SAMPLE).select(
             c.n_unique().alias("d"), c.count().alias("n"),
@@ -141,7 +159,7 @@ def top_values(frame: Frame, column: str, kind: str, top: int,
         if found is not None:
             return found
     df = yield from one(Query(frame, _direct(frame, column, top, min_count), key))
-    return [tuple(r) for r in df.iter_rows()]
+    return _rows(df)
 
 
 def _candidates(lf: pl.LazyFrame, column: str, top: int, min_count: int) -> pl.LazyFrame:
@@ -226,7 +244,7 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
         df = got[0]
         assert isinstance(df, pl.DataFrame)
         if not heavy[1]:
-            pool.update(df.iter_rows())
+            pool.update(_rows(df))
         elif df.height > CANDIDATES:  # ties at the boundary: count this one and the rest
             todo = [(heavy[0], False)] + [(q, False) for q, _ in todo]
         elif df.height:
@@ -236,6 +254,6 @@ def _partitioned(frame: Frame, column: str, top: int, min_count: int, parts: int
     for p, outsiders, lowest in proofs:
         if not _proven(outsiders, lowest, rows, top, min_count):
             df = yield from one(direct(p))
-            pool.update(df.iter_rows())
+            pool.update(_rows(df))
             rows = _order(list(pool.items()), top)
     return rows

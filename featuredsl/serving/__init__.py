@@ -22,7 +22,9 @@ __all__ = ["DEFAULT_MAX_BODY", "FeatureServer", "Hook", "app"]
 
 def app(artifact: str | Path | Any, *, state: str | Any | None = None,
         max_body: int = DEFAULT_MAX_BODY, hooks: Iterable[Hook] = (),
-        on_shutdown: Iterable[Callable[[], None]] = (), registry: Any = None) -> FeatureServer:
+        on_shutdown: Iterable[Callable[[], None]] = (), registry: Any = None,
+        monitor: Any = None, logger: Any = None,
+        monitor_dir: str | Path | None = None) -> FeatureServer:
     """The feature server as an ASGI application.
 
     ``artifact`` is the path of a fitted artifact (``.json``, from ``featuredsl fit``) or a
@@ -34,9 +36,17 @@ def app(artifact: str | Path | Any, *, state: str | Any | None = None,
     ``POST /features``; ``on_shutdown`` when the server stops. ``registry`` is a
     prometheus-client ``CollectorRegistry`` for the metrics (default: the app's own).
 
+    ``monitor`` is an ``fd.Monitor`` of this artifact, or an int N for one watching a row in N:
+    ``GET /monitor`` then answers its snapshot and ``/metrics`` exports its counts;
+    ``monitor_dir``, a directory shared by the worker processes of one service, makes both
+    the merge of every worker's monitor (see :mod:`featuredsl.serving.observe`). ``logger`` is
+    an ``fd.FeatureLogger``: every row it samples is logged with the request's
+    ``x-request-id``; it is flushed and closed when the server stops.
+
     Raises ``InputError`` (or ``ArtifactError`` for a bad artifact) for what cannot be served.
     """
     from featuredsl.serving.app import build
 
     return build(artifact, state=state, max_body=max_body, hooks=hooks,
-                 on_shutdown=on_shutdown, registry=registry)
+                 on_shutdown=on_shutdown, registry=registry, monitor=monitor, logger=logger,
+                 monitor_dir=monitor_dir)

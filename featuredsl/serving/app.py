@@ -10,10 +10,13 @@ Evaluation of a spec without window aggregates runs inline on the event loop (a 
 a thread hop would cost more). With an online state the evaluator may wait on Redis, so it
 runs in the loop's thread pool and the loop keeps serving other connections.
 
-Plug-in point for the monitor and the feature log (issue 14): every successfully answered
-``POST /features`` calls each of ``hooks`` with ``(rows, outputs)`` (the decoded input rows and
-the feature dicts, in order) before the answer is sent; ``on_shutdown`` callables run when the
-server stops (after in-flight requests have drained), to flush what the hooks buffer.
+The monitor and the feature log (``monitor=``, ``logger=``: ``fd.Monitor``, ``fd.FeatureLogger``)
+are generated into the server's row evaluator (see :mod:`featuredsl.serving.observe`);
+``GET /monitor`` answers the monitor's snapshot. A request's ``x-request-id`` header is the
+logged request id. Other plug-ins: every successfully answered ``POST /features`` calls each of
+``hooks`` with ``(rows, outputs)`` (the decoded input rows and the feature dicts, in order)
+before the answer is sent; ``on_shutdown`` callables run when the server stops (after in-flight
+requests have drained), then the monitor publishes its last counts and the log is flushed.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ DEFAULT_MAX_BODY = 1 << 20  # 1 MiB: about 5,000 rows of the reference spec
 
 _JSON = [(b"content-type", b"application/json; charset=utf-8")]
 _ROUTES = {"/features": ("POST",), "/healthz": ("GET", "HEAD"), "/readyz": ("GET", "HEAD"),
-           "/metadata": ("GET", "HEAD"), "/metrics": ("GET", "HEAD")}
+           "/metadata": ("GET", "HEAD"), "/metrics": ("GET", "HEAD"), "/monitor": ("GET", "HEAD")}
 
 
 class FeatureServer:
@@ -49,8 +52,10 @@ class FeatureServer:
     def __init__(self, spec: Any, *, state: Any = None, max_body: int = DEFAULT_MAX_BODY,
                  metadata: Mapping[str, object] | None = None,
                  hooks: Sequence[Hook] = (), on_shutdown: Sequence[Callable[[], None]] = (),
-                 registry: Any = None) -> None:
+                 registry: Any = None, monitor: Any = None, logger: Any = None,
+                 monitor_dir: str | Path | None = None) -> None:
         from featuredsl.serving.metrics import Metrics
+        from featuredsl.serving.observe import SnapshotBoard, monitor_collector
 
         if spec.statistics and not spec.is_fitted:
             raise InputError("this spec uses fitted statistics: serve the artifact written by "
@@ -63,11 +68,14 @@ class FeatureServer:
         self.state = state
         self.features = list(spec.features)
         self.max_body = int(max_body)
-        self.evaluate = spec.row_evaluator(state=state) if state is not None \
-            else spec.row_evaluator()
+        self.monitor, self.logger = monitor, logger
+        self.evaluate = spec.row_evaluator(state=state, monitor=monitor, logger=logger)
         self.hooks = list(hooks)
         self.on_shutdown = list(on_shutdown)
-        self.metrics = Metrics(registry)
+        self.board = SnapshotBoard(monitor, monitor_dir) if monitor is not None else None
+        self.metrics = Metrics(registry, () if self.board is None
+                               else (monitor_collector(self.board),))
+
         self.metadata_body = json.dumps(dict(metadata or describe(spec)),
                                         ensure_ascii=False).encode()
         self.ready = True
@@ -102,7 +110,9 @@ class FeatureServer:
         if not self.ready:
             return
         self.ready = False
-        for fn in self.on_shutdown:
+        closers = [*self.on_shutdown, *(o.close for o in (self.board, self.logger)
+                                        if o is not None)]
+        for fn in closers:
             try:
                 fn()
             except Exception as exc:  # one failing hook must not stop the others
@@ -136,7 +146,7 @@ class FeatureServer:
             allowed = ("POST",)
         if allowed is None:
             return 404, _error(f"no such endpoint {path}; the endpoints are POST /features, "
-                               "GET /healthz, /readyz, /metadata, /metrics"), _JSON
+                               "GET /healthz, /readyz, /metadata, /metrics, /monitor"), _JSON
         if method not in allowed:
             return 405, _error(f"{method} {path}: use {' or '.join(allowed)}"), \
                 [*_JSON, (b"allow", ", ".join(allowed).encode())]
@@ -151,6 +161,12 @@ class FeatureServer:
         if path == "/metrics":
             body, ctype = self.metrics.exposition()
             return 200, body, [(b"content-type", ctype.encode())]
+        if path == "/monitor":
+            if self.board is None:
+                return 404, _error("this server has no monitor (featuredsl serve --monitor N, "
+                                   "or serving.app(..., monitor=fd.Monitor(...)))"), _JSON
+            return 200, json.dumps(self.board.snapshot(), sort_keys=True,
+                                   ensure_ascii=False).encode(), _JSON
         return await self._events(path[len("/events/"):], scope, receive)
 
     # ------------------------------------------------------------------ endpoints
@@ -160,19 +176,35 @@ class FeatureServer:
         try:
             only = self._only(scope)
             body = await self._body(scope, receive)
+            rid = None
+            if self.logger is not None:
+                raw = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"),
+                           None)
+                rid = raw.decode("latin-1") if raw is not None else None
             if self.threaded:
                 text = await asyncio.get_running_loop().run_in_executor(
-                    None, self._answer, body, only)
+                    None, self._answer, body, only, rid)
             else:
-                text = self._answer(body, only)
+                text = self._answer(body, only, rid)
         except InputError as exc:
             return 400, _error(str(exc), exc), _JSON
         except FeatureDSLError as exc:  # the state store failing (StateError): not the client
             return 503, _error(str(exc)), _JSON
         return 200, text.encode(), _JSON
 
-    def _answer(self, body: bytes, only: list[str] | None) -> str:
-        """The response text for a request body: one feature object, or a list of them."""
+    def _answer(self, body: bytes, only: list[str] | None, rid: str | None = None) -> str:
+        """The response text for a request body: one feature object, or a list of them.
+        With a logger, its rows carry the request id ``rid`` (one made when None): set here,
+        in the thread that evaluates (an executor does not carry the caller's context)."""
+        if self.logger is None:
+            return self._evaluate_body(body, only)
+        token = self.logger.set_context(self.logger.bind(rid))
+        try:
+            return self._evaluate_body(body, only)
+        finally:
+            self.logger.reset_context(token)
+
+    def _evaluate_body(self, body: bytes, only: list[str] | None) -> str:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -307,7 +339,8 @@ def describe(spec: Any, artifact: dict | None = None) -> dict[str, object]:
 def build(artifact: str | Path | Any, *, state: str | Any | None = None,
           max_body: int = DEFAULT_MAX_BODY, hooks: Iterable[Hook] = (),
           on_shutdown: Iterable[Callable[[], None]] = (), registry: Any = None,
-          lateness_s: float | None = None) -> FeatureServer:
+          lateness_s: float | None = None, monitor: Any = None, logger: Any = None,
+          monitor_dir: str | Path | None = None) -> FeatureServer:
     """See :func:`featuredsl.serving.app`."""
     from featuredsl.api import load
 
@@ -331,5 +364,10 @@ def build(artifact: str | Path | Any, *, state: str | Any | None = None,
         if lateness_s is not None:
             kw["lateness"] = dt.timedelta(seconds=lateness_s)
         live = spec.online_state(**kw) if state == "memory" else spec.online_state(state, **kw)
+    if isinstance(monitor, int):  # a sampling period: the server's own monitor
+        from featuredsl.monitor import Monitor
+
+        monitor = Monitor(spec, sample_every=monitor)
     return FeatureServer(spec, state=live, max_body=max_body, metadata=describe(spec, doc),
-                         hooks=list(hooks), on_shutdown=list(on_shutdown), registry=registry)
+                         hooks=list(hooks), on_shutdown=list(on_shutdown), registry=registry,
+                         monitor=monitor, logger=logger, monitor_dir=monitor_dir)

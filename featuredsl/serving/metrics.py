@@ -34,7 +34,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 class Metrics:
     """The counters and the histogram of one app, and their text exposition."""
 
-    def __init__(self, registry: Any = None) -> None:
+    def __init__(self, registry: Any = None, collectors: tuple[Any, ...] = ()) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV)) and registry is None
@@ -52,6 +52,11 @@ class Metrics:
         self.rows = Counter("featuredsl_rows_evaluated", "rows answered by POST /features", **kw)
         self.events = Counter("featuredsl_events_ingested", "events added by POST "
                               "/events/{source}", ["source"], **kw)
+        #: read at each scrape (the monitor's counts): registered here, and on the merged
+        #: registry of a multiprocess scrape
+        self.collectors = collectors
+        for collector in collectors:
+            self.registry.register(collector)
         # children resolved once per label set: a labels() lookup costs a lock and a dict
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -79,5 +84,7 @@ class Metrics:
 
             merged = CollectorRegistry()
             multiprocess.MultiProcessCollector(merged)
+            for collector in self.collectors:
+                merged.register(collector)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
