@@ -6,6 +6,7 @@
     python benchmarks/run.py --windows         # then the window-aggregate section (windows.py)
     python benchmarks/run.py windows [--quick] # the window-aggregate section alone
     python benchmarks/run.py grouped           # grouped statistics' fit (grouped.py)
+    python benchmarks/run.py log               # feature logging overhead, skew rows/s
     python benchmarks/run.py monitor           # the serving monitor's overhead (monitor.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
@@ -509,6 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import grouped
 
         return grouped.main(argv[1:])
+    if argv[:1] == ["log"]:  # feature logging's row overhead and skew's replay rate
+        import feature_log
+
+        return feature_log.main(argv[1:])
     if argv[:1] == ["monitor"]:  # the serving monitor's overhead on the row evaluator
         import monitor
 

@@ -24,6 +24,7 @@ from featuredsl.errors import (
 if TYPE_CHECKING:
     from featuredsl.api import FittedSpec, Spec, compile, compile_file
     from featuredsl.diff import diff
+    from featuredsl.featurelog import FeatureLogger, SkewReport, skew_report
     from featuredsl.fit import FitTimeWarning, FitWarning
     from featuredsl.jsonrow import decode_row, encode_row
     from featuredsl.monitor import Monitor, merge_snapshots, profile_rows
@@ -39,6 +40,8 @@ _LAZY = {
     "FitTimeWarning": "featuredsl.fit", "FittedSpec": "featuredsl.api",
     "FitWarning": "featuredsl.fit", "diff": "featuredsl.diff",
     "encode_row": "featuredsl.jsonrow", "decode_row": "featuredsl.jsonrow",
+    "FeatureLogger": "featuredsl.featurelog", "SkewReport": "featuredsl.featurelog",
+    "skew_report": "featuredsl.featurelog",
     "Monitor": "featuredsl.monitor", "merge_snapshots": "featuredsl.monitor",
     "profile_rows": "featuredsl.monitor", "monitor_report": "featuredsl.monitor.report",
 }
@@ -71,12 +74,14 @@ __all__ = [
     "ArtifactError",
     "Diagnostic",
     "FeatureDSLError",
+    "FeatureLogger",
     "FitTimeWarning",
     "FitWarning",
     "FittedSpec",
     "InputError",
     "Monitor",
     "NotFittedError",
+    "SkewReport",
     "Spec",
     "SpecError",
     "__version__",
@@ -89,4 +94,5 @@ __all__ = [
     "merge_snapshots",
     "monitor_report",
     "profile_rows",
+    "skew_report",
 ]

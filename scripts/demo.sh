@@ -2,8 +2,9 @@
 # The main job: set up .venv if needed, then compile examples/transactions.feat, transform
 # generated data in batch, serve single rows, and check parity (examples/demo.py, the Python
 # API), window features over a transaction log (examples/fraud_demo.py), a departure-delay
-# model in scikit-learn (examples/flights_demo.py) and a monitor report of a drifted serving
-# sample (examples/monitor_demo.py, written to out/monitor_report.html); then the same
+# model in scikit-learn (examples/flights_demo.py), a monitor report of a drifted serving
+# sample (examples/monitor_demo.py, written to out/monitor_report.html) and a feature log
+# replayed by skew (examples/skew_demo.py); then the same
 # job from the shell with the `featuredsl` command. Extra arguments go to the Python demo
 # (`--rows N`).
 set -euo pipefail
@@ -34,7 +35,14 @@ printf '\n'
 printf '\n'
 .venv/bin/python examples/monitor_demo.py
 
-# The command line: check, fit, transform (streaming, file to file), eval, explain, parity.
+# Feature logging and skew (examples/skew_demo.py): serve through a logging evaluator, replay
+# the log in batch (clean), join it with a warehouse copy (data mismatches), then catch a
+# patched server and a stale replica.
+printf '\n'
+.venv/bin/python examples/skew_demo.py --out out/skew_demo
+
+# The command line: check, fit, transform (streaming, file to file), eval, explain, parity,
+# skew.
 FD=.venv/bin/featuredsl
 mkdir -p out
 .venv/bin/python -c "import sys; sys.path.insert(0, 'examples'); import demo; \
@@ -52,6 +60,7 @@ REQUEST='{"user_id": 42, "amount": 250.0, "n_items": 0, "ts": "2024-07-06T22:15:
 run eval out/model.json --row "$REQUEST"
 run explain out/model.json --row "$REQUEST" --feature amount_z,big_us
 run parity out/model.json --data out/train.parquet --edge-cases
+run skew out/skew_demo/model.json --log out/skew_demo/logs
 
 # Reviewing a change before it ships: the next version of the spec (examples/transactions_v2.feat),
 # fitted on newer data, against this one on the training rows (docs/diff.md, "A real review").

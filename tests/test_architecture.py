@@ -50,6 +50,10 @@ ALLOWED: dict[str, set[str]] = {
     "diff_report": set(),
     "diff_data": {"api", "parity", "errors", "data/"},
     "diff": {"api", "parity", "irshow", "diff_report", "diff_data", "ir", "errors", "types"},
+    # feature logging (on the row backend's observer hook) and skew (the batch backend
+    # through the API, the parity equality); sample_by hashes keys with the language's hash
+    "featurelog/": {"api", "parity", "backends/", "data/", "functions/", "errors", "types",
+                    "__version__"},
     "parity": {"api", "data/", "backends/", "windows/", "ir", "errors", "types"},
 }
 #: Free to import anything below them (nothing imports them).

@@ -139,6 +139,17 @@ def test_grouped_benchmark_runs_on_tiny_sizes():
     assert " 50 groups" in proc.stdout
 
 
+def test_feature_log_benchmark_runs_on_tiny_sizes():
+    """benchmarks/feature_log.py end to end on a few thousand rows: both tables are printed
+    and the replay of the 100% log is clean. No timing is judged."""
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "log", "--rows", "2000",
+                           "--repeat", "1", "--skew-rows", "3000"], capture_output=True,
+                          text=True, timeout=180, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "| logger 1% |" in proc.stdout and "| logger 100% |" in proc.stdout
+    assert "| `fd.skew_report` | 3000 |" in proc.stdout
+
+
 def test_monitor_benchmark_runs_on_tiny_sizes():
     """benchmarks/monitor.py end to end on a few thousand rows: the table is printed, the
     monitored evaluators serve the plain outputs and the monitor equals its twin. No timing

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "run both backends over data and edge cases, report any mismatch"),
     "diff": ("featuredsl.cli.diff", "what a change to a spec or an artifact does to each feature"),
     "serve": ("featuredsl.cli.serve", "serve features over HTTP from an artifact (ASGI, uvicorn)"),
+    "skew": ("featuredsl.cli.skew",
+             "replay a feature log in batch: served against recomputed features, per feature"),
     "monitor": ("featuredsl.cli.monitor",
                 "serving-monitor snapshots: profile a data file, merge snapshots"),
 }
