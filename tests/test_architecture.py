@@ -42,6 +42,9 @@ ALLOWED: dict[str, set[str]] = {
     "serving/": {"api", "jsonrow", "errors", "types", "__version__"},
     # the scikit-learn transformer, on the public API
     "sklearn": {"api", "matrix", "errors"},
+    # Spark (docs/spark.md): the batch backend in Spark's workers on the public API; the fit's
+    # passes (fit/) driven by Spark jobs; the local acceptance rules (data/) for the schema
+    "spark/": {"api", "fit/", "data/", "ir", "errors", "types"},
     "irshow": {"ir", "types"},
     "diff_report": {"api", "parity", "errors"},
     "diff": {"api", "parity", "irshow", "diff_report", "ir", "errors", "types"},
