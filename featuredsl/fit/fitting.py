@@ -72,7 +72,7 @@ from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
 from featuredsl.fit.grouped import fit_grouped, key_column
-from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
+from featuredsl.fit.passes import ENGINE, Budget, Frame, Scalar, Task, all_of, drive
 from featuredsl.fit.profile import (
     count_task,
     profiles,
@@ -220,12 +220,21 @@ def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
     if top is None or len(keys) != 1:
         if False:  # pragma: no cover - a generator that asks the shared passes for nothing
             yield []
-        return fit_grouped(frame.lf, agg, col, keys)
+        return _fit_grouped(frame.lf, agg, col, keys)
     kind = agg.by[0].type.kind
     canon = Frame(frame.lf.select(key_column(pl.col(keys[0]), kind).alias("__fd_gkey")))
     found = yield from top_values(canon, "__fd_gkey", kind, int(top),  # type: ignore[call-overload]
                                   int(agg.option("min_count", 1)))  # type: ignore[call-overload]
-    return fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])
+    return _fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])
+
+
+def _fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
+                 only: list[object] | None = None) -> ir.GroupTable:
+    """``fit_grouped``, or the pass engine's grouped statistic when one is set (Spark)."""
+    engine = ENGINE.get()
+    if engine is None:
+        return fit_grouped(lf, agg, col, keys, only=only)
+    return engine.grouped(lf, agg, col, keys, only)
 
 
 def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],

@@ -25,6 +25,7 @@ from featuredsl.types import Type
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+    from pyspark.sql.pandas.group_ops import PandasCogroupedOps
     from pyspark.sql.types import StructType
 
     from featuredsl.api import Spec
@@ -115,38 +116,49 @@ def transform(fitted: Spec, df: DataFrame, keep: Iterable[str] | str | None = No
 def _windowed(fitted: Spec, bound: ir.BoundProgram, rows: DataFrame,
               sources: dict[str, DataFrame], text: str, keep: list[str], out_arrow: pa.Schema,
               out_schema: StructType) -> DataFrame:
+    grouped, name, ev_arrow = cobucket(fitted.program, list(bound.windows), rows, sources)
+    fn = functools.partial(worker.transform_cogroup, text=text, keep=keep, out=out_arrow,
+                           source=name, events_schema=ev_arrow)
+    return grouped.applyInArrow(fn, out_schema)
+
+
+def cobucket(program: ir.Program, windows: list[ir.Window], rows: DataFrame,
+             sources: Mapping[str, DataFrame]) -> tuple[PandasCogroupedOps, str, pa.Schema]:
+    """Rows and events hashed by key into the same buckets, grouped for one ``cogroup``: each
+    key's rows meet every event of that key (docs/spark.md, Windows). The events keep their
+    order in a sequence column (ties among simultaneous events resolve as in one frame).
+    Returns the cogrouped frames, the source's name and the events' Arrow schema."""
+    from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import functions as F
 
-    groups = sorted({(w.source, w.by) for w in bound.windows})
+    groups = sorted({(w.source, w.by) for w in windows})
     if len(groups) != 1:
         raise FeatureDSLError(
             "featuredsl.spark: window aggregates over more than one source or key "
             f"({', '.join(f'{s} by {tuple(b)}' for s, b in groups)}) cannot share one "
             "partitioning by key yet; compute them with the local backend (docs/spark.md)")
     name, by = groups[0]
-    source = bound.sources[name]
-    unknown = [s for s in sources if s not in bound.sources]
+    source = program.sources[name]
+    unknown = [s for s in sources if s not in program.sources]
     if unknown:
         raise InputError(f"sources= names `{unknown[0]}`, which the spec does not declare")
     if name not in sources:
         raise InputError(f"the spec's window features read source `{name}`: pass its events, "
-                         f"transform(rows, sources={{{name!r}: events}})")
+                         f"sources={{{name!r}: events}}")
     events = sources[name]
-    from pyspark.sql import DataFrame as SparkFrame
-
     if not isinstance(events, SparkFrame):
         raise InputError(f"source `{name}`: featuredsl.spark takes a Spark DataFrame of "
                          f"events, got {type(events).__name__}")
     check_frame(events, source.fields, [], what=f"source `{name}`: ")
     ev_arrow = pa.schema([pa.field(f, arrow_type(t)) for f, t in source.fields.items()])
     n = max(rows.rdd.getNumPartitions(), events.rdd.getNumPartitions(), 1)
-    types = fitted.program.inputs
+    types = program.inputs
 
     def bucket(cols: list[tuple[str, Type]]) -> Column:
         keyed = []
-        for c, t in cols:
+        for c, t in cols:  # both sides hash the declared type: an int32 key meets an int64
             k = col(c).cast(spark_type(t))
-            if t.kind == "float":
+            if t.kind == "float":  # -0.0 is 0.0 as a key
                 k = F.when(k == 0.0, F.lit(0.0)).otherwise(k)
             keyed.append(k)
         return F.pmod(F.hash(*keyed), F.lit(n))
@@ -155,6 +167,4 @@ def _windowed(fitted: Spec, bound: ir.BoundProgram, rows: DataFrame,
     e = (events.select([col(f) for f in source.fields])
          .withColumn(_SEQ, F.monotonically_increasing_id())
          .withColumn(_BUCKET, bucket([(k, source.fields[k]) for k in source.keys])))
-    fn = functools.partial(worker.transform_cogroup, text=text, keep=keep, out=out_arrow,
-                           source=name, events_schema=ev_arrow)
-    return r.groupBy(_BUCKET).cogroup(e.groupBy(_BUCKET)).applyInArrow(fn, out_schema)
+    return r.groupBy(_BUCKET).cogroup(e.groupBy(_BUCKET)), name, ev_arrow

@@ -1,0 +1,190 @@
+"""The Spark pass driver: the local fit's task code, its passes run as Spark jobs.
+
+The driver runs ``featuredsl.fit.fit`` itself, over an empty frame of the data's schema, with
+:class:`DriverEngine` as the pass engine (``fit.passes.ENGINE``). Each *step* (a pass, or a
+grouped statistic) becomes one Spark job: every partition runs the same fit on its rows with a
+:class:`WorkerEngine` that answers the steps before with the merged results the driver sends
+(a *replay*: the task code takes the same branches, so it reaches the same requests), computes
+the current step's partial results (fit/ requests rewritten by :mod:`featuredsl.spark.merge`)
+and stops. The driver merges the partials exactly and sends them back to its tasks. So the same
+code decides every statistic on both engines, and the artifact is byte-identical to a local
+fit: every merged result equals the local one, whatever the partitioning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from featuredsl import ir
+from featuredsl.errors import ArtifactError, FeatureDSLError, InputError
+from featuredsl.fit.passes import ENGINE, Request
+from featuredsl.spark import codec, merge
+from featuredsl.spark.worker import encode_error
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_PROGRAMS: dict[str, ir.Program] = {}
+_LOCK = threading.Lock()
+
+#: runs one step's Spark job: (history, probe) -> each partition's packed partials
+Job = Callable[[list[object], bool], list[str]]
+
+
+class _Stop(Exception):
+    """A worker reached the step it was asked for (``blob``: its packed partials)."""
+
+    def __init__(self, blob: str | None) -> None:
+        super().__init__("step reached")
+        self.blob = blob
+
+
+class DriverEngine:
+    """The pass engine of the driver: each step is a Spark job whose partials it merges."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.history: list[object] = []
+        self.jobs = 0
+
+    def _run(self) -> list[list[object]]:
+        self.jobs += 1
+        return [codec.unpack(b) for b in self.job(self.history, False)]
+
+    def execute(self, requests: list[Request]) -> list[object]:
+        """One pass: its partials from every partition (and the driver's empty frame, which
+        gives every merge its schema), merged."""
+        merge.check(requests)
+        if all(merge.kind(r.key) in merge._ON_DRIVER for r in requests):
+            results = merge.on_driver(requests)
+        else:
+            parts = [merge.partials(requests), *self._run()]
+            results = merge.merge(requests, parts)
+        self.history.append(results)
+        if any(merge.kind(r.key) == "flag" and v for r, v in zip(requests, results,
+                                                                   strict=True)):
+            # a bad value: the partitions replay the flag check, which raises on the one
+            # holding it (as the local fit raises after its first pass)
+            self.job(self.history, True)
+            raise InputError("a bad value in the data (flagged by a Spark partition, which did "
+                             "not report it)")
+        return results
+
+    def grouped(self, lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
+                only: list[object] | None) -> ir.GroupTable:
+        """A grouped statistic: per-group partials from every partition, merged."""
+        parts = [merge.grouped_partial(lf, agg, col, keys, only), *self._run()]
+        table = merge.grouped_merge(agg, parts)
+        self.history.append(table)
+        return table
+
+
+class WorkerEngine:
+    """The pass engine of a worker: replays ``history``, then computes the next step's
+    partials and stops (``probe``: stops without computing)."""
+
+    def __init__(self, history: list[object], probe: bool) -> None:
+        self.history = history
+        self.probe = probe
+        self.step = 0
+
+    def _replayed(self) -> object | None:
+        i = self.step
+        self.step += 1
+        if i < len(self.history):
+            return self.history[i]
+        if self.probe:
+            raise _Stop(None)
+        return None
+
+    def execute(self, requests: list[Request]) -> list[object]:
+        """The merged results of a replayed pass, or this partition's partials (then stop)."""
+        got = self._replayed()
+        if got is not None:
+            return list(got)  # type: ignore[call-overload]
+        raise _Stop(codec.pack(merge.partials(requests)))
+
+    def grouped(self, lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
+                only: list[object] | None) -> ir.GroupTable:
+        """The merged table of a replayed grouped statistic, or this partition's part."""
+        got = self._replayed()
+        if got is not None:
+            assert isinstance(got, ir.GroupTable)
+            return got
+        raise _Stop(codec.pack(merge.grouped_partial(lf, agg, col, keys, only)))
+
+
+def program_of(source: str, file: str) -> ir.Program:
+    """The checked program of a spec's text, compiled once per worker process."""
+    digest = hashlib.sha256(f"{file}\x00{source}".encode()).hexdigest()
+    if digest not in _PROGRAMS:
+        with _LOCK:
+            if digest not in _PROGRAMS:
+                from featuredsl.api import compile as compile_spec
+
+                _PROGRAMS[digest] = compile_spec(source, file).program
+    return _PROGRAMS[digest]
+
+
+def run_fit(program: ir.Program, engine: object, data: object,
+            sources: dict[str, object] | None, profile: bool) -> object:
+    """``featuredsl.fit.fit`` with ``engine`` running its passes."""
+    from featuredsl.fit import fit
+
+    token = ENGINE.set(engine)
+    try:
+        return fit(program, data, sources, profile)
+    finally:
+        ENGINE.reset(token)
+
+
+def _replay(program: ir.Program, table: pa.Table, sources: dict[str, object] | None,
+            history_text: str, probe: bool, profile: bool) -> str | None:
+    engine = WorkerEngine(codec.unpack(history_text), probe)
+    try:
+        with warnings.catch_warnings():  # the driver warns, once, with the merged values
+            warnings.simplefilter("ignore")
+            run_fit(program, engine, table, sources, profile)
+    except _Stop as stop:
+        return stop.blob
+    except (InputError, ArtifactError) as exc:
+        raise encode_error(exc) from None
+    except FeatureDSLError as exc:
+        raise encode_error(InputError(str(exc))) from None
+    return None
+
+
+def _blob(blob: str | None) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([] if blob is None else [blob], pa.string())],
+                                      names=["blob"])
+
+
+def fit_partition(batches: Iterable[pa.RecordBatch], source: str, file: str,
+                  schema: bytes, history: str, probe: bool, profile: bool
+                  ) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow``'s function of a fit step: the partition's partials, one row."""
+    got = [b for b in batches]
+    table = pa.Table.from_batches(got) if got else \
+        pa.ipc.read_schema(pa.py_buffer(schema)).empty_table()
+    yield _blob(_replay(program_of(source, file), table, None, history, probe, profile))
+
+
+def fit_bucket(rows: pa.Table, events: pa.Table, source: str, file: str, schema: bytes,
+               events_schema: bytes, name: str, history: str, probe: bool, profile: bool
+               ) -> pa.Table:
+    """``cogroup(...).applyInArrow``'s function of a fit step with windows: one key bucket's
+    rows and events (every event of their keys), its partials as one row."""
+    ev_schema = pa.ipc.read_schema(pa.py_buffer(events_schema))
+    if rows.num_rows == 0:
+        return pa.Table.from_batches([_blob(None)])
+    rows = rows.select([c for c in rows.column_names if c != "__fd_bucket"])
+    events = (events.sort_by("__fd_seq").select(list(ev_schema.names)) if events.num_rows
+              else ev_schema.empty_table())
+    blob = _replay(program_of(source, file), rows, {name: events}, history, probe, profile)
+    return pa.Table.from_batches([_blob(blob)])
