@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("pyspark")
 pytest.importorskip("pandas")
 
-import featuredsl as fd  # noqa: E402
-import featuredsl.spark as fds  # noqa: E402
+import featuredsl as fd
+import featuredsl.spark as fds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
