@@ -17,7 +17,7 @@ import hashlib
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 
@@ -46,21 +46,32 @@ class _Stop(Exception):
 
 
 class DriverEngine:
-    """The pass engine of the driver: each step is a Spark job whose partials it merges."""
+    """The pass engine of the driver: each step is a Spark job whose partials it merges.
+
+    A job that reaches a grouped statistic also computes the grouped statistics right after
+    it over the same frame (one level's, which no other step separates): they are *prefetched*
+    and served without another job."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.history: list[object] = []
         self.jobs = 0
+        self._prefetched: dict[int, list[list[object]]] = {}
+        self._prefetch_lf: object = None
 
     def _run(self) -> list[list[object]]:
         self.jobs += 1
-        return [codec.unpack(b) for b in self.job(self.history, False)]
+        steps = [codec.unpack(b) for b in self.job(self.history, False)]
+        step = len(self.history)
+        self._prefetched = {step + j: [cast(list, s[j]) for s in steps]
+                            for j in range(1, min((len(s) for s in steps), default=1))}
+        return [cast(list, s[0]) for s in steps]
 
     def execute(self, requests: list[Request]) -> list[object]:
         """One pass: its partials from every partition (and the driver's empty frame, which
         gives every merge its schema), merged."""
         merge.check(requests)
+        self._prefetched = {}
         if all(merge.kind(r.key) in merge._ON_DRIVER for r in requests):
             results = merge.on_driver(requests)
         else:
@@ -79,20 +90,29 @@ class DriverEngine:
     def grouped(self, lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
                 only: list[object] | None) -> ir.GroupTable:
         """A grouped statistic: per-group partials from every partition, merged."""
-        parts = [merge.grouped_partial(lf, agg, col, keys, only), *self._run()]
-        table = merge.grouped_merge(agg, parts)
+        step = len(self.history)
+        got = self._prefetched.pop(step, None) if lf is self._prefetch_lf else None
+        if got is None:
+            got = self._run()
+            self._prefetch_lf = lf
+        table = merge.grouped_merge(agg, [merge.grouped_partial(lf, agg, col, keys, only), *got])
         self.history.append(table)
         return table
 
 
 class WorkerEngine:
     """The pass engine of a worker: replays ``history``, then computes the next step's
-    partials and stops (``probe``: stops without computing)."""
+    partials and stops (``probe``: stops without computing). After a grouped statistic it
+    goes on with the grouped statistics of the same frame (see :class:`DriverEngine`): their
+    tables cannot change what the others compute (a level's statistics are independent), so a
+    placeholder table stands in for each until the first other step."""
 
     def __init__(self, history: list[object], probe: bool) -> None:
         self.history = history
         self.probe = probe
         self.step = 0
+        self.pending: list[object] = []
+        self._lf: object = None
 
     def _replayed(self) -> object | None:
         i = self.step
@@ -108,7 +128,9 @@ class WorkerEngine:
         got = self._replayed()
         if got is not None:
             return list(got)  # type: ignore[call-overload]
-        raise _Stop(codec.pack(merge.partials(requests)))
+        if self.pending:
+            raise _Stop(codec.pack(self.pending))
+        raise _Stop(codec.pack([merge.partials(requests)]))
 
     def grouped(self, lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
                 only: list[object] | None) -> ir.GroupTable:
@@ -117,7 +139,15 @@ class WorkerEngine:
         if got is not None:
             assert isinstance(got, ir.GroupTable)
             return got
-        raise _Stop(codec.pack(merge.grouped_partial(lf, agg, col, keys, only)))
+        if self.pending and lf is not self._lf:
+            raise _Stop(codec.pack(self.pending))
+        self.pending.append(merge.grouped_partial(lf, agg, col, keys, only))
+        self._lf = lf
+        return ir.GroupTable((), (), ())
+
+    def finished(self) -> str | None:
+        """What the worker returns when the fit ends during prefetching."""
+        return codec.pack(self.pending) if self.pending else None
 
 
 def program_of(source: str, file: str) -> ir.Program:
@@ -157,7 +187,7 @@ def _replay(program: ir.Program, table: pa.Table, sources: dict[str, object] | N
         raise encode_error(exc) from None
     except FeatureDSLError as exc:
         raise encode_error(InputError(str(exc))) from None
-    return None
+    return engine.finished()
 
 
 def _blob(blob: str | None) -> pa.RecordBatch:

@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 
 
 def fit(spec: Spec, df: DataFrame, sources: Mapping[str, DataFrame] | None = None,
-        profile: bool = True) -> FittedSpec:
+        profile: bool = True, persist: bool = True) -> FittedSpec:
     """Fit ``spec`` on a Spark DataFrame: the fitted spec a local ``spec.fit`` of the same rows
     returns (``save`` writes byte-identical artifacts), whatever the partitioning.
 
     Each pass of the local fit is one Spark job (a typical spec: 4-8 jobs), every partition's
     rows held in its worker's memory for the job. Window aggregates read ``sources`` (Spark
     DataFrames of events), partitioned with the rows by key as in :func:`transform`. Bad data
-    raise the local fit's ``InputError`` (its row counted within its Spark partition)."""
+    raise the local fit's ``InputError`` (its row counted within its Spark partition).
+    ``persist``: keep the selected input columns in Spark's storage for the fit's jobs
+    (``DataFrame.persist``, memory then disk; released at the end)."""
     from pyspark.sql import DataFrame as SparkFrame
 
     from featuredsl.api import FittedSpec, Spec
@@ -47,7 +49,24 @@ def fit(spec: Spec, df: DataFrame, sources: Mapping[str, DataFrame] | None = Non
     program = spec.program
     inputs = program.inputs
     arrow = check_frame(df, inputs, [])
+    # every step's job reads the rows again: kept by Spark (memory, spilling to disk) for
+    # the fit instead of reading (and shuffling) the source once per step
     rows = df.select([col(n) for n in inputs])
+    if persist:
+        rows = rows.persist()
+    try:
+        result = _fit_rows(spec, rows, arrow, sources, profile)
+    finally:
+        if persist:
+            rows.unpersist()
+    return FittedSpec(spec.source, spec.file, program, spec.diagnostics, result.stats,
+                      result.profile, result.warnings)
+
+
+def _fit_rows(spec: Spec, rows: DataFrame, arrow: pa.Schema,
+              sources: Mapping[str, DataFrame] | None, profile: bool) -> FitResult:
+    program = spec.program
+    inputs = program.inputs
     arrow = pa.schema([arrow.field(n) for n in inputs])
     schema = arrow.serialize().to_pybytes()
     common = {"source": spec.source, "file": spec.file, "schema": schema, "profile": profile}
@@ -81,5 +100,4 @@ def fit(spec: Spec, df: DataFrame, sources: Mapping[str, DataFrame] | None = Non
     empty = arrow.empty_table()
     result = eng.run_fit(program, driver, empty, placeholder, profile)
     assert isinstance(result, FitResult)
-    return FittedSpec(spec.source, spec.file, program, spec.diagnostics, result.stats,
-                      result.profile, result.warnings)
+    return result
