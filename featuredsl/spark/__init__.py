@@ -50,4 +50,5 @@ def session(master: str | None = None, app: str = "featuredsl") -> SparkSession:
     return (builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate())
