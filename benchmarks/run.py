@@ -6,6 +6,7 @@
     python benchmarks/run.py --windows         # then the window-aggregate section (windows.py)
     python benchmarks/run.py windows [--quick] # the window-aggregate section alone
     python benchmarks/run.py grouped           # grouped statistics' fit (grouped.py)
+    python benchmarks/run.py spark [--quick]   # featuredsl.spark vs native PySpark (spark.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -508,6 +509,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import grouped
 
         return grouped.main(argv[1:])
+    if argv[:1] == ["spark"]:  # featuredsl.spark against native PySpark (benchmarks/spark.py)
+        import spark
+
+        return spark.main(argv[1:])
     if argv[:1] == ["serve"]:  # `featuredsl serve` under load, next to a FastAPI app
         import serve
 
