@@ -20,6 +20,7 @@ from featuredsl.parity import same_value
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 import data_gen  # noqa: E402
 
 UTC = dt.UTC
@@ -222,3 +223,51 @@ def test_not_fitted_and_bad_arguments(spark) -> None:
     with pytest.raises(fd.InputError, match="sources="):
         fds.transform(fd.compile("input {\n  a: int\n}\nfeature f = a\n"),
                       spark_frame(spark, pl.DataFrame({"a": [1]})), sources={"x": None})
+
+
+def test_input_types_widen_as_locally(spark) -> None:
+    """Narrower Spark types (IntegerType, FloatType, TimestampNTZType) are read as the local
+    backend reads the same Arrow types."""
+    import pyarrow as pa
+
+    spec = fd.compile("input {\n  rid: int\n  i: int?\n  x: float?\n  t: timestamp?\n}\n"
+                      "feature fi = i * 2\nfeature fx = x / 3\nfeature ft = hour(t)\n"
+                      "feature t2 = t\n")
+    table = pa.table({
+        "rid": pa.array([0, 1, 2], pa.int64()),
+        "i": pa.array([2**31 - 1, None, -(2**31)], pa.int32()),
+        "x": pa.array([1.5, float("nan"), None], pa.float32()),
+        "t": pa.array([dt.datetime(2024, 3, 10, 6, 59), None, dt.datetime(1, 1, 1)],
+                      pa.timestamp("us")),
+    })
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as st
+
+    sdf = spark.createDataFrame(table).withColumn("t", F.col("t").cast("timestamp_ntz"))
+
+    assert isinstance(sdf.schema["i"].dataType, st.IntegerType)
+    assert isinstance(sdf.schema["t"].dataType, st.TimestampNTZType)
+    assert_same(collected(fds.transform(spec, sdf, keep=["rid"])),
+                spec.transform(table, keep=["rid"]))
+
+
+def test_differential_specs_sample(spark) -> None:
+    """A sample of the differential generator's random specs (tests/test_differential.py)
+    over its random rows, under 1, 3 and 7 partitions: Spark equals the local backend."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from test_differential import ROWS, spec_text
+
+    from tests.harness import frame_for
+
+    @settings(max_examples=6, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(spec=spec_text(max_depth=3), rows=ROWS, parts=st.sampled_from([1, 3, 7]))
+    def check(spec: tuple[str, list[str]], rows: list[dict], parts: int) -> None:
+        compiled = fd.compile(spec[0])
+        frame = frame_for(compiled, rows).with_row_index("__rid").with_columns(
+            pl.col("__rid").cast(pl.Int64))
+        out = fds.transform(compiled, spark_frame(spark, frame, parts), keep=["__rid"])
+        assert_same(collected(out), compiled.transform(frame, keep=["__rid"]), key="__rid")
+
+    check()
