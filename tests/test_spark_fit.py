@@ -171,3 +171,37 @@ def test_bad_values_and_schema(spark) -> None:
         fds.fit(spec, spark_frame(spark, pl.DataFrame({"z": [1.0]})))
     with pytest.raises(fd.InputError, match="Spark DataFrame"):
         fds.fit(spec, df)  # type: ignore[arg-type]
+
+
+def test_a_request_without_a_merge_rule_is_refused() -> None:
+    """Never approximated: an aggregate kind the merge does not know is an error naming it."""
+    from featuredsl.fit.passes import Frame, Query, Scalar
+    from featuredsl.spark import merge
+
+    frame = Frame(pl.DataFrame({"x": [1.0]}).lazy())
+    with pytest.raises(fd.FeatureDSLError, match="`sketch` of the local fit has no exact merge"):
+        merge.check([Scalar(frame, pl.col("x").sum(), "rows"),
+                     Scalar(frame, pl.col("x").approx_n_unique(), ("sketch", "x"))])
+    with pytest.raises(fd.FeatureDSLError, match="`top-hashes`"):
+        merge.check([Query(frame, frame.lf, ("top-hashes", "x", 3, 1))])
+
+
+def test_codec_round_trips_exactly() -> None:
+    import datetime as dt
+
+    from featuredsl import ir
+    from featuredsl.spark import codec
+
+    values = [None, True, 0, -(2**200), 2**63, -0.0, math.inf, -math.inf, 5e-324, 0.1, "",
+              "日本\x00", dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+              dt.datetime(2024, 3, 10, 2, 30), dt.date(9999, 12, 31),
+              dt.timedelta(microseconds=-1), (1, "a", None), [2.5, [None]],
+              pl.DataFrame({"s": pl.Series([2**100, None], dtype=pl.Int128),
+                            "\x00k0": ["é", None]}),
+              ir.GroupTable((("a", 1.0),), (math.inf,), (3,))]
+    got = codec.unpack(codec.pack(values))
+    for a, b in zip(values, got, strict=True):
+        if isinstance(a, pl.DataFrame):
+            assert isinstance(b, pl.DataFrame) and a.equals(b) and a.schema == b.schema
+        else:
+            assert type(a) is type(b) and repr(a) == repr(b)
