@@ -93,8 +93,13 @@ def transform(fitted: Spec, df: DataFrame, keep: Iterable[str] | str | None = No
     and ``write_parquet`` do) to get the same ``InputError`` back. With window aggregates,
     ``sources`` maps each source to a Spark DataFrame of its events, and the rows come back
     grouped by key bucket (order is not kept: keep an id column to join on)."""
-    keep_list = fitted.keep_list(keep)
+    from pyspark.sql import DataFrame as SparkFrame
+
     text = artifact_text(fitted)
+    if not isinstance(df, SparkFrame):
+        raise InputError(f"featuredsl.spark.transform takes a Spark DataFrame, got "
+                         f"{type(df).__name__} (use fitted.transform for local data)")
+    keep_list = fitted.keep_list(keep)
     bound = fitted.bound()
     inputs = fitted.serving_schema()
     check_frame(df, inputs, keep_list)
