@@ -192,8 +192,10 @@ def test_session_time_zone_does_not_shift(spark) -> None:
 def test_missing_column_and_wrong_type_before_any_job(spark) -> None:
     fitted = fd.compile(EDGES).fit(edge_frame())
     sdf = spark_frame(spark, edge_frame().drop("s"))
+    jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
     with pytest.raises(fd.InputError, match=r"column `s` is missing.*`s: string\?`") as e:
         fds.transform(fitted, sdf)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) == jobs  # no job
     assert e.value.field == "s" and e.value.expected == "string?"
     bad = spark_frame(spark, edge_frame().with_columns(pl.col("i").cast(pl.String)))
     with pytest.raises(fd.InputError, match=r"column `i`: expected int\?, got dtype String") as e:
