@@ -205,3 +205,30 @@ def test_codec_round_trips_exactly() -> None:
             assert isinstance(b, pl.DataFrame) and a.equals(b) and a.schema == b.schema
         else:
             assert type(a) is type(b) and repr(a) == repr(b)
+
+
+def test_levels_of_grouped_statistics(spark, tmp_path: Path) -> None:
+    """A first level of grouped statistics alone (prefetched in one job with placeholders),
+    then statistics over them: the placeholders never reach the result."""
+    spec = fd.compile("""
+input {
+  g: string?
+  h: int?
+  x: float?
+  n: int?
+}
+stat gm = mean(x, by=g)
+stat gc = count(by=h)
+stat s2 = std(n, by=g, min_count=2)
+stat m2 = mean(x - (gm ?? 0.0))
+stat lvl2g = mean(x - m2, by=h)
+feature a = x - m2
+feature b = lvl2g
+feature c = gc + 0
+feature d = s2
+""")
+    df = stats_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = artifact(spec.fit(df), tmp_path)
+        assert artifact(fds.fit(spec, spark_frame(spark, df, 3)), tmp_path) == want
