@@ -25,22 +25,27 @@ from featuredsl import ir
 from featuredsl.errors import ArtifactError, FeatureDSLError, InputError
 from featuredsl.fit.passes import ENGINE, Request
 from featuredsl.spark import codec, merge
+from featuredsl.spark.errors import translate
 from featuredsl.spark.worker import encode_error
 
 if TYPE_CHECKING:
     import polars as pl
+    from pyspark.sql import DataFrame
 
 _PROGRAMS: dict[str, ir.Program] = {}
 _LOCK = threading.Lock()
 
-#: runs one step's Spark job: (history, probe) -> each partition's packed partials
-Job = Callable[[list[object], bool], list[str]]
+#: one step's Spark job: (history, mode) -> the Spark DataFrame of the workers' output, mode
+#: ``"partials"`` (one ``blob`` row of packed partials per partition), ``"probe"`` (replay
+#: only: no rows) or ``"tops"`` (the top-value counts, ``merge.TOP_SCHEMA``)
+Job = Callable[[list[object], str], "DataFrame"]
 
 
 class _Stop(Exception):
-    """A worker reached the step it was asked for (``blob``: its packed partials)."""
+    """A worker reached the step it was asked for (``blob``: its packed partials, or the
+    top-value counts' table)."""
 
-    def __init__(self, blob: str | None) -> None:
+    def __init__(self, blob: str | pa.Table | None) -> None:
         super().__init__("step reached")
         self.blob = blob
 
@@ -59,9 +64,13 @@ class DriverEngine:
         self._prefetched: dict[int, list[list[object]]] = {}
         self._prefetch_lf: object = None
 
-    def _run(self) -> list[list[object]]:
+    def _collect(self, mode: str) -> list[str]:
         self.jobs += 1
-        steps = [codec.unpack(b) for b in self.job(self.history, False)]
+        with translate():
+            return [r["blob"] for r in self.job(self.history, mode).collect()]
+
+    def _run(self) -> list[list[object]]:
+        steps = [codec.unpack(b) for b in self._collect("partials")]
         step = len(self.history)
         self._prefetched = {step + j: [cast(list, s[j]) for s in steps]
                             for j in range(1, min((len(s) for s in steps), default=1))}
@@ -72,17 +81,21 @@ class DriverEngine:
         gives every merge its schema), merged."""
         merge.check(requests)
         self._prefetched = {}
-        if all(merge.kind(r.key) in merge._ON_DRIVER for r in requests):
-            results = merge.on_driver(requests)
-        else:
-            parts = [merge.partials(requests), *self._run()]
-            results = merge.merge(requests, parts)
+        parts = [merge.partials(requests)]
+        if any(p is not None for p in parts[0]):
+            parts += self._run()
+        tops: dict[int, pl.DataFrame] = {}
+        if merge.has_tops(requests):
+            self.jobs += 1
+            with translate():
+                tops = merge.top_results(requests, self.job(self.history, "tops"))
+        results = merge.merge(requests, parts, tops)
         self.history.append(results)
         if any(merge.kind(r.key) == "flag" and v for r, v in zip(requests, results,
                                                                    strict=True)):
             # a bad value: the partitions replay the flag check, which raises on the one
             # holding it (as the local fit raises after its first pass)
-            self.job(self.history, True)
+            self._collect("probe")
             raise InputError("a bad value in the data (flagged by a Spark partition, which did "
                              "not report it)")
         return results
@@ -107,9 +120,10 @@ class WorkerEngine:
     tables cannot change what the others compute (a level's statistics are independent), so a
     placeholder table stands in for each until the first other step."""
 
-    def __init__(self, history: list[object], probe: bool) -> None:
+    def __init__(self, history: list[object], mode: str) -> None:
         self.history = history
-        self.probe = probe
+        self.mode = mode
+        self.probe = mode == "probe"
         self.step = 0
         self.pending: list[object] = []
         self._lf: object = None
@@ -130,6 +144,8 @@ class WorkerEngine:
             return list(got)  # type: ignore[call-overload]
         if self.pending:
             raise _Stop(codec.pack(self.pending))
+        if self.mode == "tops":
+            raise _Stop(merge.top_rows(requests))
         raise _Stop(codec.pack([merge.partials(requests)]))
 
     def grouped(self, lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
@@ -175,8 +191,8 @@ def run_fit(program: ir.Program, engine: object, data: object,
 
 
 def _replay(program: ir.Program, table: pa.Table, sources: dict[str, object] | None,
-            history_text: str, probe: bool, profile: bool) -> str | None:
-    engine = WorkerEngine(codec.unpack(history_text), probe)
+            history_text: str, mode: str, profile: bool) -> str | pa.Table | None:
+    engine = WorkerEngine(codec.unpack(history_text), mode)
     try:
         with warnings.catch_warnings():  # the driver warns, once, with the merged values
             warnings.simplefilter("ignore")
@@ -190,31 +206,37 @@ def _replay(program: ir.Program, table: pa.Table, sources: dict[str, object] | N
     return engine.finished()
 
 
-def _blob(blob: str | None) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array([] if blob is None else [blob], pa.string())],
-                                      names=["blob"])
+def _output(got: str | pa.Table | None, mode: str) -> pa.Table:
+    if mode == "tops":
+        assert got is None or isinstance(got, pa.Table)
+        return got if got is not None else merge.top_rows([])
+    assert got is None or isinstance(got, str)
+    return pa.table({"blob": pa.array([] if got is None else [got], pa.string())})
 
 
 def fit_partition(batches: Iterable[pa.RecordBatch], source: str, file: str,
-                  schema: bytes, history: str, probe: bool, profile: bool
+                  schema: bytes, history: str, mode: str, profile: bool
                   ) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow``'s function of a fit step: the partition's partials, one row."""
+    """``mapInArrow``'s function of a fit step: the partition's partials, one row (or its
+    top-value counts)."""
     got = [b for b in batches]
     table = pa.Table.from_batches(got) if got else \
         pa.ipc.read_schema(pa.py_buffer(schema)).empty_table()
-    yield _blob(_replay(program_of(source, file), table, None, history, probe, profile))
+    out = _output(_replay(program_of(source, file), table, None, history, mode, profile), mode)
+    yield from out.to_batches()
 
 
 def fit_bucket(rows: pa.Table, events: pa.Table, source: str, file: str, schema: bytes,
-               events_schema: bytes, name: str, history: str, probe: bool, profile: bool
+               events_schema: bytes, name: str, history: str, mode: str, profile: bool
                ) -> pa.Table:
     """``cogroup(...).applyInArrow``'s function of a fit step with windows: one key bucket's
-    rows and events (every event of their keys), its partials as one row."""
+    rows and events (every event of their keys), its partials as one row (or its top-value
+    counts)."""
     ev_schema = pa.ipc.read_schema(pa.py_buffer(events_schema))
     if rows.num_rows == 0:
-        return pa.Table.from_batches([_blob(None)])
+        return _output(None, mode)
     rows = rows.select([c for c in rows.column_names if c != "__fd_bucket"])
     events = (events.sort_by("__fd_seq").select(list(ev_schema.names)) if events.num_rows
               else ev_schema.empty_table())
-    blob = _replay(program_of(source, file), rows, {name: events}, history, probe, profile)
-    return pa.Table.from_batches([_blob(blob)])
+    return _output(_replay(program_of(source, file), rows, {name: events}, history, mode,
+                           profile), mode)

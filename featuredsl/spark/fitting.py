@@ -13,7 +13,7 @@ from featuredsl.bind import bind, windows_read
 from featuredsl.errors import FeatureDSLError, InputError
 from featuredsl.fit.fitting import FitResult
 from featuredsl.spark import engine as eng
-from featuredsl.spark.errors import translate
+from featuredsl.spark.merge import TOP_SCHEMA
 from featuredsl.spark.schema import check_frame
 from featuredsl.spark.transform import cobucket, col
 
@@ -78,26 +78,26 @@ def _fit_rows(spec: Spec, rows: DataFrame, arrow: pa.Schema,
         placeholder = {name: ev_arrow.empty_table()}
         ev_bytes = ev_arrow.serialize().to_pybytes()
 
-        def job(history: list[object], probe: bool) -> list[str]:
+        def job(history: list[object], mode: str) -> DataFrame:
             fn = functools.partial(eng.fit_bucket, events_schema=ev_bytes, name=name,
-                                   history=eng.codec.pack(history), probe=probe, **common)
-            with translate():
-                got = grouped.applyInArrow(fn, "blob string").collect()
-            return [r["blob"] for r in got]
+                                   history=eng.codec.pack(history), mode=mode, **common)
+            return grouped.applyInArrow(fn, _schema(mode))
     else:
         if sources:
             raise InputError(f"sources= given ({', '.join(sources)}) but the spec has no "
                              "window aggregates to read them")
 
-        def job(history: list[object], probe: bool) -> list[str]:
+        def job(history: list[object], mode: str) -> DataFrame:
             fn = functools.partial(eng.fit_partition, history=eng.codec.pack(history),
-                                   probe=probe, **common)
-            with translate():
-                got = rows.mapInArrow(fn, "blob string").collect()
-            return [r["blob"] for r in got]
+                                   mode=mode, **common)
+            return rows.mapInArrow(fn, _schema(mode))
 
     driver = eng.DriverEngine(job)
     empty = arrow.empty_table()
     result = eng.run_fit(program, driver, empty, placeholder, profile)
     assert isinstance(result, FitResult)
     return result
+
+
+def _schema(mode: str) -> str:
+    return TOP_SCHEMA if mode == "tops" else "blob string"

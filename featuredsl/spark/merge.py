@@ -20,16 +20,20 @@ the local definitions (fit/grouped.py).
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
+import pyarrow as pa
 
 from featuredsl import ir
 from featuredsl.errors import FeatureDSLError
 from featuredsl.fit import passes as fit_passes
 from featuredsl.fit.exact import Moments
 from featuredsl.fit.grouped import _KEY_DTYPES, _moments, _smoothed, key_column
-from featuredsl.fit.passes import Query, Request, Scalar
+from featuredsl.fit.passes import Request, Scalar
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 _SUM = {"rows", "count", "nulls", "true", "false", "bin", "int_moments", "int_moments_split"}
 _MIN, _MAX, _ANY = {"min"}, {"max"}, {"flag"}
@@ -74,39 +78,125 @@ def on_driver(requests: Sequence[Request]) -> list[object]:
 
 def partials(requests: Sequence[Request]) -> list[object]:
     """This partition's partial result of every request (``None`` for those answered on the
-    driver), in request order: one ``collect_all`` as the local pass runs."""
+    driver and for the top-value counts, which Spark aggregates: :func:`top_rows`), in
+    request order: one ``collect_all`` as the local pass runs."""
     rewritten: list[Request] = []
     where: list[int | None] = []
     for r in requests:
         k = kind(r.key)
-        if k in _ON_DRIVER:
+        if k in _ON_DRIVER or k == "top":
             where.append(None)
             continue
-        if k == "top":  # every value's count, not this partition's top: merged, then cut
-            column = cast(tuple, r.key)[1]
-            c = pl.col(column)
-            lf = (r.frame.lf.select(c).filter(c.is_not_null()).group_by(column)
-                  .agg(pl.len().cast(pl.Int64).alias(_N)))
-            r = Query(r.frame, lf, (*cast(tuple, r.key), "partial"))
         where.append(len(rewritten))
         rewritten.append(r)
     got = fit_passes._execute(rewritten) if rewritten else []
     return [None if i is None else got[i] for i in where]
 
 
+#: The rows a partition sends for the top-value counts of a pass: request index, the value in
+#: the column of its kind (the others null), its count in the partition.
+TOP_SCHEMA = "i int, s string, l bigint, d double, b boolean, n bigint"
+_TOP_COLUMNS = {pl.String: "s", pl.Int64: "l", pl.Float64: "d", pl.Boolean: "b"}
+
+
+def _top_column(r: Request) -> tuple[str, str]:
+    column = cast(tuple, r.key)[1]
+    dtype = r.frame.lf.collect_schema()[column]
+    slot = next((v for d, v in _TOP_COLUMNS.items() if dtype == d), None)
+    if slot is None:
+        raise FeatureDSLError(f"featuredsl.spark.fit: top values of a {dtype} column cannot be "
+                              "counted by Spark (string, int, float and bool can)")
+    return column, slot
+
+
+def has_tops(requests: Sequence[Request]) -> bool:
+    """Whether the pass counts top values (a second job: Spark aggregates the counts)."""
+    return any(kind(r.key) == "top" for r in requests)
+
+
+def top_rows(requests: Sequence[Request]) -> pa.Table:
+    """This partition's count of every value of each top-value request (``TOP_SCHEMA``)."""
+    plans, meta = [], []
+    for i, r in enumerate(requests):
+        if kind(r.key) != "top":
+            continue
+        column, slot = _top_column(r)
+        c = pl.col(column)
+        plans.append(r.frame.lf.select(c).filter(c.is_not_null()).group_by(column)
+                     .agg(pl.len().cast(pl.Int64).alias(_N))
+                     # plain names: Arrow's C interface refuses the NUL in fit's names
+                     .select(pl.col(column).alias("v"), pl.col(_N).alias("n")))
+        meta.append((i, column, slot))
+    frames = pl.collect_all(plans, engine="streaming") if plans else []
+    parts = []
+    for (i, _, slot), df in zip(meta, frames, strict=True):
+        n = df.height
+        cols = {"i": pa.array([i] * n, pa.int32())}
+        for name, t in (("s", pa.string()), ("l", pa.int64()), ("d", pa.float64()),
+                        ("b", pa.bool_())):
+            cols[name] = df.get_column("v").to_arrow().cast(t) if name == slot \
+                else pa.nulls(n, t)
+        cols["n"] = df.get_column("n").to_arrow().cast(pa.int64())
+        parts.append(pa.table(cols))
+    schema = pa.schema([("i", pa.int32()), ("s", pa.string()), ("l", pa.int64()),
+                        ("d", pa.float64()), ("b", pa.bool_()), ("n", pa.int64())])
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def top_results(requests: Sequence[Request], counts: DataFrame) -> dict[int, pl.DataFrame]:
+    """The top-value requests' results from every partition's counts (a Spark DataFrame of
+    ``TOP_SCHEMA``): Spark sums the counts per value (a shuffle: distributed, exact integer
+    sums), keeps those seen ``min_count`` times and the ``top`` best of each request, most
+    frequent first, ties by value ascending (Spark orders strings by UTF-8 bytes, code point
+    order, as Polars does), then the driver builds the frame the local query returns."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    tops = [(i, r) for i, r in enumerate(requests) if kind(r.key) == "top"]
+    min_count = top = None
+    for i, r in tops:
+        _, _, t, mc = cast(tuple, r.key)[:4]
+        cond = F.col("i") == i
+        min_count = (F.when(cond, F.lit(int(mc))) if min_count is None
+                     else min_count.when(cond, F.lit(int(mc))))
+        top = F.when(cond, F.lit(int(t))) if top is None else top.when(cond, F.lit(int(t)))
+    assert min_count is not None and top is not None
+    summed = counts.groupBy("i", "s", "l", "d", "b").agg(F.sum("n").alias("n"))
+    order = Window.partitionBy("i").orderBy(F.desc("n"), F.asc("s"), F.asc("l"),
+                                            F.asc("d"), F.asc("b"))
+    kept = (summed.where(F.col("n") >= min_count)
+            .withColumn("r", F.row_number().over(order)).where(F.col("r") <= top)
+            .select("i", "r", "s", "l", "d", "b", "n").collect())
+    rows = sorted((tuple(x) for x in kept), key=lambda x: (x[0], x[1]))
+    out: dict[int, pl.DataFrame] = {}
+    for i, r in tops:
+        column, slot = _top_column(r)
+        at = 2 + "sldb".index(slot)
+        mine = [x for x in rows if x[0] == i]
+        dtype = r.frame.lf.collect_schema()[column]
+        out[i] = pl.DataFrame({column: [x[at] for x in mine], _N: [x[6] for x in mine]},
+                              schema={column: dtype, _N: pl.Int64})
+    return out
+
+
 def _frames(parts: list[object]) -> pl.DataFrame:
     return pl.concat([cast(pl.DataFrame, p) for p in parts], how="vertical")
 
 
-def merge(requests: Sequence[Request], parts: list[list[object]]) -> list[object]:
+def merge(requests: Sequence[Request], parts: list[list[object]],
+          tops: dict[int, pl.DataFrame]) -> list[object]:
     """Every request's result from the partitions' partials (``parts[p][i]``: partition
-    ``p``'s partial of request ``i``): what the local pass returns over all the rows."""
+    ``p``'s partial of request ``i``) and the top-value results (``tops``, by request index):
+    what the local pass returns over all the rows."""
     driver = on_driver(requests)
     out: list[object] = []
     for i, r in enumerate(requests):
         k = kind(r.key)
         if k in _ON_DRIVER:
             out.append(driver[i])
+            continue
+        if k == "top":
+            out.append(tops[i])
             continue
         vals = [p[i] for p in parts]
         if isinstance(r, Scalar):
@@ -129,14 +219,9 @@ def merge(requests: Sequence[Request], parts: list[list[object]]) -> list[object
             out.append(df.select(pl.all().sum()))
         elif k == "keys":
             out.append(df.group_by("k").agg(pl.col("n").sum()))
-        elif k == "refine":
+        else:  # "refine"
             out.append(df.group_by("i", "b").agg(pl.col("n").sum(), pl.col("lo").min(),
                                                  pl.col("hi").max()))
-        else:  # "top": the local query's filter, order and cut on the merged counts
-            _, column, top, min_count = cast(tuple, r.key)[:4]
-            out.append(df.group_by(column).agg(pl.col(_N).sum())
-                       .filter(pl.col(_N) >= min_count)
-                       .sort([_N, column], descending=[True, False]).head(top))
     return out
 
 
