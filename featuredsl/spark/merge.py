@@ -4,10 +4,11 @@ A request of :mod:`featuredsl.fit.passes` is a Polars aggregation of the whole t
 Run on one partition, most are *partials* that merge exactly: counts and integer sums add
 (Python ints: exact at any size), minima and maxima take the extreme, ``any`` ors, and the
 summary, split, key-count and refinement histograms of :mod:`featuredsl.fit.select` are
-``group_by`` results whose counts and Int128 sums add per group. Two are rewritten: a top
-values count (``vocab``, a profile's ``top``, a grouped ``top=``) ships each partition's full
-count per value, merged and then filtered, sorted and cut as the local query does; and the
-two requests that only choose a *route* (the distinct-value estimate and the string sample of
+``group_by`` results whose counts and Int128 sums add per group. The top values counts
+(``vocab``, a profile's ``top``, a grouped ``top=``) are sent as rows of every value's count in
+the partition and aggregated by Spark (:func:`top_results`: an exact sum per value, then the
+local query's filter, order and cut), so only the kept rows reach the driver. The two requests
+that only choose a *route* (the distinct-value estimate and the string sample of
 :mod:`featuredsl.fit.top`) are answered on the driver so that the direct count, which gives the
 same answer as every route, is always taken. A request of any other kind is refused with an
 error naming it: never approximated.
