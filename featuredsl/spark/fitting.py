@@ -29,9 +29,10 @@ def fit(spec: Spec, df: DataFrame, sources: Mapping[str, DataFrame] | None = Non
     returns (``save`` writes byte-identical artifacts), whatever the partitioning.
 
     Each pass of the local fit is one Spark job (two when it counts top values, which Spark
-    aggregates), every partition's rows held in its worker's memory for the job. Window aggregates read ``sources`` (Spark
-    DataFrames of events), partitioned with the rows by key as in :func:`transform`. Bad data
-    raise the local fit's ``InputError`` (its row counted within its Spark partition).
+    aggregates), every partition's rows held in its worker's memory for the job. Window
+    aggregates read ``sources`` (Spark DataFrames of events), partitioned with the rows by key
+    as in :func:`transform`. Bad data raise the local fit's ``InputError`` (its row counted
+    within its Spark partition).
     ``persist``: keep the selected input columns in Spark's storage for the fit's jobs
     (``DataFrame.persist``, memory then disk; released at the end)."""
     from pyspark.sql import DataFrame as SparkFrame
