@@ -8,6 +8,7 @@
     python benchmarks/run.py grouped           # grouped statistics' fit (grouped.py)
     python benchmarks/run.py log               # feature logging overhead, skew rows/s
     python benchmarks/run.py monitor           # the serving monitor's overhead (monitor.py)
+    python benchmarks/run.py spark [--quick]   # featuredsl.spark vs native PySpark (spark.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -518,6 +519,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import monitor
 
         return monitor.main(argv[1:])
+    if argv[:1] == ["spark"]:  # featuredsl.spark against native PySpark (benchmarks/spark.py)
+        import spark
+
+        return spark.main(argv[1:])
     if argv[:1] == ["serve"]:  # `featuredsl serve` under load, next to a FastAPI app
         import serve
 

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from featuredsl.cli import _common as c
+from featuredsl.cli import _spark
 
 HELP = """\
 Fit a spec's statistics (mean, std, vocab, quantiles, ...) on training data and write the
@@ -30,6 +31,11 @@ examples:
   featuredsl fit transactions.feat --data train.parquet -o model.json
   featuredsl fit delays.feat --data train.parquet -o model.json --folds 5 --train-out oof.parquet
   featuredsl fit fraud.feat --data labels.parquet --source txns=txns.parquet -o model.json
+  featuredsl fit transactions.feat --engine spark --data s3a://b/train/ -o model.json
+
+With --engine spark (the featuredsl[spark] extra) --data and --source are Parquet paths read by
+Spark (files or directories, any URL the cluster reads); the artifact is byte-identical to a
+local fit of the same rows (docs/spark.md).
 """
 
 
@@ -55,6 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
     p.add_argument("-q", "--quiet", action="store_true", help="print warnings only")
+    _spark.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     if args.fold_by is not None and args.folds is None:
         raise c.UsageError("--fold-by needs --folds and --train-out")
     spec = fd.compile_file(args.spec)
+    if _spark.check(args, {"--folds": args.folds is not None,
+                           "--input-format": bool(args.input_format)}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fd.FitTimeWarning)
+            fitted = _spark.fit(args, spec)
+        return _written(fitted, args, prog)
     sources = c.sources_of(args, spec, args.spec, fitting=True)
     data = c.data_path(args.data, args.input_format)
     with c.Ticker(c.Progress.wanted(args.progress), prog) as ticker:
@@ -89,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
             else:
                 fitted = _fit_out_of_fold(spec, data, sources, args)
         ticker.phase = "writing the artifact"
+        fitted.save(args.output)
+    return _written(fitted, args, prog, saved=True)
+
+
+def _written(fitted, args: argparse.Namespace, prog: str, saved: bool = False) -> int:
+    """Save (unless done), print the warnings and the summary; the exit status."""
+    if not saved:
         fitted.save(args.output)
     for w in fitted.fit_warnings:
         c.warn_line(prog, w.message)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from featuredsl.cli import _common as c
+from featuredsl.cli import _spark
 
 HELP = """\
 Compute the features of a data file into another file, streaming: the input is read and the
@@ -27,6 +28,13 @@ examples:
   featuredsl transform fraud.json --data rows.parquet --source txns=txns.parquet -o out.parquet
   featuredsl transform model.json --data events.parquet -o features.parquet --keep user_id,label
   featuredsl transform spec.feat --data rows.csv -o out.ndjson
+  featuredsl transform model.json --engine spark --data hdfs:///rows/ -o hdfs:///features/
+
+With --engine spark (the featuredsl[spark] extra) the features are computed by Spark: --data,
+--source and the output are Parquet paths the cluster reads and writes (the output is a
+directory of part files; --overwrite replaces it); the values are those of the local
+transform (docs/spark.md). Spark does not keep the row order of a windowed transform: keep a
+key column.
 """
 
 
@@ -47,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    _spark.add_arguments(p)
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --engine spark: replace an existing output directory")
 
 
 def _total_rows(path: str, fmt: str) -> int | None:
@@ -72,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
     spec = c.load_spec(args.spec)
     c.require_fitted(spec, args.spec)
     keep = [k.strip() for k in args.keep.split(",") if k.strip()]
+    if _spark.check(args, {"--input-format": bool(args.input_format),
+                           "--output-format": bool(args.output_format),
+                           "--on-bad-data null": args.on_bad_data != "error",
+                           "--progress": bool(args.progress)}):
+        _spark.transform(args, spec, keep)
+        return c.OK
+    if args.overwrite:
+        raise c.UsageError("--overwrite goes with --engine spark (a local transform replaces "
+                           "its output file)")
     sources = c.sources_of(args, spec, args.spec)
     in_fmt = c.format_of(args.data, args.input_format, "input")
     data: str = args.data

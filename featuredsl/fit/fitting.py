@@ -72,7 +72,7 @@ from featuredsl.data import inputs as data_io
 from featuredsl.errors import InputError, first_line
 from featuredsl.fit.exact import median_of, normalize_zero
 from featuredsl.fit.grouped import fit_grouped, key_column
-from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, drive
+from featuredsl.fit.passes import ENGINE, Budget, Frame, Scalar, Task, all_of, drive
 from featuredsl.fit.profile import (
     count_task,
     profiles,
@@ -217,10 +217,11 @@ def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
     (fit/top.py: the same order, most rows first, ties by key ascending), so the aggregating
     ``group_by`` holds only ``top`` groups however many distinct keys the data have."""
     top = agg.option("top")
-    if top is None:
+    # on Spark (a pass engine) several keys are grouped by the engine itself
+    if top is None or (len(keys) != 1 and ENGINE.get() is not None):
         if False:  # pragma: no cover - a generator that asks the shared passes for nothing
             yield []
-        return fit_grouped(frame.lf, agg, col, keys)
+        return _fit_grouped(frame.lf, agg, col, keys)
     canons = [key_column(pl.col(k), b.type.kind).alias(f"k{i}")
               for i, (k, b) in enumerate(zip(keys, agg.by, strict=True))]
     if len(keys) == 1:
@@ -235,7 +236,16 @@ def _grouped_task(frame: Frame, agg: ir.Aggregate, col: str, keys: list[str]
                               .alias("__fd_gkey")))
     found = yield from top_values(canon, "__fd_gkey", kind, int(top),  # type: ignore[call-overload]
                                   int(agg.option("min_count", 1)))  # type: ignore[call-overload]
-    return fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])
+    return _fit_grouped(frame.lf, agg, col, keys, only=[v for v, _ in found])
+
+
+def _fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
+                 only: list[object] | None = None) -> ir.GroupTable:
+    """``fit_grouped``, or the pass engine's grouped statistic when one is set (Spark)."""
+    engine = ENGINE.get()
+    if engine is None:
+        return fit_grouped(lf, agg, col, keys, only=only)
+    return engine.grouped(lf, agg, col, keys, only)
 
 
 def _stat_task(frame: Frame, agg: ir.Aggregate, col: str, consts: list[object],

@@ -17,6 +17,7 @@ streaming engine whatever the number of rows (see :mod:`featuredsl.fit.select`).
 from __future__ import annotations
 
 from collections.abc import Generator, Hashable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -114,14 +115,22 @@ def one(request: Request) -> Task[Any]:
     return value
 
 
+#: Another engine for the passes, when set (featuredsl.spark's pass driver): an object whose
+#: ``execute(requests)`` returns the results :func:`_execute` would, and whose
+#: ``grouped(lf, agg, col, keys, only)`` returns what ``fit.grouped.fit_grouped`` would.
+#: ``None`` (the default): the local streaming engine.
+ENGINE: ContextVar[Any] = ContextVar("featuredsl_fit_engine", default=None)
+
+
 def drive(task: Task[T], budget: Budget | None = None) -> T:
     """Execute ``task``'s passes until it returns; its answer."""
     try:
         requests = next(task)
     except StopIteration as stop:
         return stop.value
+    engine = ENGINE.get()
     while True:
-        results = _execute(requests)
+        results = _execute(requests) if engine is None else engine.execute(requests)
         if budget is not None:
             budget.reset()
         try:
