@@ -11,8 +11,8 @@ repeat), medians, ranges and the median of the per-repeat ratios (run.py's conve
    docs/artifact.md "The training profile") against :func:`hand_profile`: what a user writes
    with Polars to get the same numbers without featuredsl. One ``select`` of every input's
    aggregates (count, null_count; numbers: min, max, mean, std(ddof=0), the 9 deciles by
-   ``quantile([0.1, ..., 0.9], "lower")`` (one sort); ints and strings: ``value_counts`` sorted by count then value,
-   first 33 or 100; bools: true/false counts; timestamps: min/max), the statistics read from
+   ``quantile([0.1, ..., 0.9], "lower")`` (one sort); ints and strings: ``value_counts``
+   sorted by count then value, first 33 or 100; bools: true/false counts; timestamps: min/max), the statistics read from
    it (mean/std of ``amount``, the top-100 of ``category``), the 16 reference features
    (``handwritten.polars_exprs``, collected once, as featuredsl does), one ``select`` of the
    features' aggregates, then a second pass (it needs the deciles) of the bin counts of every
@@ -37,6 +37,7 @@ another reason. Timings are never asserted (a shared machine): read the ratios.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import statistics
@@ -144,7 +145,7 @@ def _bins(entries: dict[str, dict]) -> list[pl.Expr]:
         if e.get("kind") != "numeric":
             continue
         c, bounds = pl.col(name), [None, *e["edges"], None]
-        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
             inside = c.is_not_null()
             if lo is not None:
                 inside = inside & (c >= lo)
@@ -271,7 +272,8 @@ def _fit(spec: fd.Spec, df: pl.DataFrame, profile: bool) -> Callable[[], object]
 
 def render(res: dict[str, list[float]], rows: int, rep: dict[str, object]) -> str:
     """The markdown table, the verdicts and the equality check."""
-    out = ["| rows | path | median | range | featuredsl / hand-written |", "|---|---|---:|---|---:|"]
+    out = ["| rows | path | median | range | featuredsl / hand-written |",
+           "|---|---|---:|---|---:|"]
     for fd_name, hand_name in ((FD_FULL, HAND_FULL), (FD_STATS, HAND_STATS)):
         for name in (hand_name, fd_name):
             v = res[name]
