@@ -11,13 +11,13 @@ repeat), medians, ranges and the median of the per-repeat ratios (run.py's conve
    docs/artifact.md "The training profile") against :func:`hand_profile`: what a user writes
    with Polars to get the same numbers without featuredsl. One ``select`` of every input's
    aggregates (count, null_count; numbers: min, max, mean, std(ddof=0), the 9 deciles by
-   ``quantile([0.1, ..., 0.9], "lower")`` (one sort); ints and strings: ``value_counts``
-   sorted by count then value, first 33 or 100; bools: true/false counts; timestamps:
-   min/max), the statistics read from it (mean/std of ``amount``, the top-100 of ``category``), the 16 reference features
-   (``handwritten.polars_exprs``, collected once, as featuredsl does), one ``select`` of the
-   features' aggregates, then a second pass (it needs the deciles) of the bin counts of every
-   numeric column, by comparisons with the de-duplicated deciles, both frames in one
-   ``collect_all``. Target: at most 1.0x.
+   ``quantile([0.1, ..., 0.9], "lower")`` (one sort); ints and strings: ``value_counts`` sorted
+   by count then value, first 33 or 100; bools: true/false counts; timestamps: min/max), the
+   statistics read from it (mean/std of ``amount``, the top-100 of ``category``), the 16
+   reference features (``handwritten.polars_exprs``, collected once, as featuredsl does), one
+   ``select`` of the features' aggregates, then a second pass (it needs the deciles) of the bin
+   counts of every numeric column, by comparisons with the de-duplicated deciles, both frames
+   in one ``collect_all``. Target: at most 1.0x.
 2. ``spec.fit(df, profile=False)`` against the hand-written ``select`` of the statistics alone
    (``run.hand_fit_frame``: mean, std, the top-100 ``value_counts``). Aim: 1.3x.
 
