@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,8 +167,8 @@ def test_fit_profile_benchmark_does_the_same_work_as_featuredsl(tmp_path):
     prof = fitted.profile["inputs"]
     # independent of both: numpy's 'lower' deciles and direct counts
     amount = df.get_column("amount").drop_nulls().to_numpy()
-    lower = [float(v) for v in __import__("numpy").quantile(amount, [i / 10 for i in range(1, 10)],
-                                                              method="lower")]
+    lower = [float(v) for v in np.quantile(amount, [i / 10 for i in range(1, 10)],
+                                           method="lower")]
     assert prof["amount"]["quantiles"] == lower == hand["inputs"]["amount"]["quantiles"]
     assert hand["inputs"]["amount"]["bin_counts"] == prof["amount"]["bin_counts"]
     assert sum(prof["amount"]["bin_counts"]) == len(amount)
