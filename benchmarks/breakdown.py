@@ -194,6 +194,7 @@ def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
     """``spec.fit``'s passes taken apart (mirrors fit/fitting.py's ``fit``; internal API)."""
     from featuredsl.data import inputs as data_io
     from featuredsl.fit import fitting as fm
+    from featuredsl.fit import profile as fit_profile
     from featuredsl.fit import top as fit_top
     from featuredsl.fit.passes import Budget, Frame, all_of, drive
     from featuredsl.fit.select import COLLECT_BUDGET, float_summary, order_stats
@@ -217,7 +218,7 @@ def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
     def profile(lf: pl.LazyFrame, cols: list) -> Callable[[], object]:
         def go() -> object:
             budget = Budget(COLLECT_BUDGET)
-            return drive(fm._profiles(Frame(lf), cols, budget), budget)
+            return drive(fit_profile.profiles(Frame(lf), cols, budget), budget)
         return go
 
     amount = prepared.select(pl.col("amount"))
@@ -239,13 +240,13 @@ def fit_breakdown(df: pl.DataFrame, spec: fd.Spec, repeat: int) -> None:
             old = fit_top.SAMPLE
             fit_top.SAMPLE = sample if sample is not None else old
             try:
-                return drive(fit_top.top_values(Frame(prepared), col, kind, fm._TOP))
+                return drive(fit_top.top_values(Frame(prepared), col, kind, fit_profile.TOP))
             finally:
                 fit_top.SAMPLE = old
         return go
 
     def direct_top(col: str) -> Callable[[], object]:
-        return lambda: fit_top._direct(Frame(prepared), col, fm._TOP, 1).collect(
+        return lambda: fit_top._direct(Frame(prepared), col, fit_profile.TOP, 1).collect(
             engine="streaming")
 
     impls: dict[str, Callable[[], object]] = {

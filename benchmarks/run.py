@@ -9,6 +9,7 @@
     python benchmarks/run.py log               # feature logging overhead, skew rows/s
     python benchmarks/run.py monitor           # the serving monitor's overhead (monitor.py)
     python benchmarks/run.py spark [--quick]   # featuredsl.spark vs native PySpark (spark.py)
+    python benchmarks/run.py fit-profile       # fit vs the hand-written same work (fit_profile.py)
 
 What it does (see benchmarks/README.md and ../shared/BENCHMARK.md):
 
@@ -523,6 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import spark
 
         return spark.main(argv[1:])
+    if argv[:1] == ["fit-profile"]:  # spec.fit vs a hand-written program of the same results
+        import fit_profile
+
+        return fit_profile.main(argv[1:])
     if argv[:1] == ["serve"]:  # `featuredsl serve` under load, next to a FastAPI app
         import serve
 

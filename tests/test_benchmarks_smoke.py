@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +161,35 @@ def test_monitor_benchmark_runs_on_tiny_sizes():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| `Monitor(sample_every=64)` |" in proc.stdout
     assert "snapshot == profile_rows snapshot, byte for byte" in proc.stdout
+
+
+def test_fit_profile_benchmark_does_the_same_work_as_featuredsl(tmp_path):
+    """benchmarks/fit_profile.py on tiny data: the hand-written program's profile equals
+    featuredsl's (checked independently here on the inputs), and the table is printed."""
+    fit_profile, data_gen, run = (_bench_module(n) for n in ("fit_profile", "data_gen", "run"))
+    import featuredsl as fd
+
+    df = data_gen.make_frame(3_000)
+    fitted = run.fit_spec(fd.compile_file(run.SPEC_FILE), df)
+    hand = fit_profile.hand_profile(df)
+    rep = fit_profile.check(fitted, df, hand)
+    assert rep["unexplained"] == {} and rep["rows_equal"] and rep["vocab_equal"]
+    assert "amount_per_item" in rep["skipped"]  # +inf for 0 items in Polars, null in featuredsl
+    prof = fitted.profile["inputs"]
+    # independent of both: numpy's 'lower' deciles and direct counts
+    amount = df.get_column("amount").drop_nulls().to_numpy()
+    lower = [float(v) for v in np.quantile(amount, [i / 10 for i in range(1, 10)],
+                                           method="lower")]
+    assert prof["amount"]["quantiles"] == lower == hand["inputs"]["amount"]["quantiles"]
+    assert hand["inputs"]["amount"]["bin_counts"] == prof["amount"]["bin_counts"]
+    assert sum(prof["amount"]["bin_counts"]) == len(amount)
+    top = df.get_column("category").value_counts().sort(["count", "category"],
+                                                          descending=[True, False])
+    assert hand["inputs"]["category"]["top"] == [list(r) for r in top.rows()]
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "fit-profile", "--rows", "2000",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for needle in ("| 2,000 | featuredsl `spec.fit(df)`", "| 2,000 | hand-written Polars",
+                   "spec.fit(df, profile=False)", "profile entries compared (equal"):
+        assert needle in proc.stdout, needle
