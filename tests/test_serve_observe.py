@@ -57,7 +57,14 @@ def test_monitor_counts_every_request_once(artifact: Path, workers: str) -> None
         want.pop("input_errors")
         assert snapshot_json(snap) == snapshot_json(want)
         assert sum(errors.values()) == 1
-        m = _metrics(s)
+        # a scrape answered by the other worker sees this one's counts once it published
+        # them (at most PUBLISH_EVERY = 0.5 s later): poll, bounded
+        deadline = time.monotonic() + 20
+        while True:
+            m = _metrics(s)
+            if m[("featuredsl_monitor_rows_sampled", ())] == 30 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert m[("featuredsl_monitor_rows_sampled", ())] == 30
         nulls = snap["inputs"]["s"]["nulls"]
         assert m[("featuredsl_monitor_nulls", (("field", "s"), ("role", "input")))] == nulls
