@@ -99,28 +99,11 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
         total_rows = int(base["__rows"].sum())
     else:
         total_rows = int(every.select(pl.len()).collect(engine="streaming").item())
-    # kept groups: at least min_count rows, most rows first, ties by key ascending (Polars
-    # orders strings by UTF-8 bytes, which is code point order, as Python compares them)
-    kept = base.filter(pl.col("__rows") >= int(agg.option("min_count", 1)))  # type: ignore[call-overload]
-    kept = kept.sort(["__rows", *keys], descending=[True] + [False] * nk)
-    top = agg.option("top")
-    if top is not None:
-        kept = kept.head(int(top))  # type: ignore[call-overload]
-    cols = {c: kept[c].to_list() for c in kept.columns}  # columns, not per-row dicts: fast
-    group_keys = list(zip(*(cols[a] for a in keys), strict=True))
-    rows_col, n_col = cols["__rows"], cols["__n"]
-    values: list[object]
-    if fn == "count":
-        values = n_col
-    elif fn == "share":
-        values = [rows / total_rows for rows in rows_col]
-    elif fn == "null_fraction":
-        values = [(rows - n) / rows for rows, n in zip(rows_col, n_col, strict=True)]
-    elif fn in ("min", "max"):
-        values = cols["__v"]
-    elif fixed is not None and overall is None and fn == "mean":
+    cols, group_keys = kept_groups(base, agg, keys)
+    values = plain_values(fn, cols, total_rows)
+    if values is None and fixed is not None and overall is None and fn == "mean":
         values = fixed.means(cols)
-    else:
+    elif values is None:
         if fixed is None:
             ms = [moments.get(k) for k in group_keys]
         else:
@@ -132,8 +115,39 @@ def fit_grouped(lf: pl.LazyFrame, agg: ir.Aggregate, col: str, keys: list[str],
             values = [_smoothed(m, overall, weight) for m in ms]
         else:
             values = [None if m is None else getattr(m, fn)() for m in ms]
-    group_rows = rows_col
-    return ir.GroupTable(tuple(group_keys), tuple(values), tuple(group_rows))
+    return ir.GroupTable(tuple(group_keys), tuple(values), tuple(cols["__rows"]))
+
+
+def kept_groups(base: pl.DataFrame, agg: ir.Aggregate, keys: list[str]
+                ) -> tuple[dict[str, list], list[tuple]]:
+    """The groups a table keeps, from a frame of one row per group (key columns ``keys``,
+    ``__rows``, ``__n`` and the aggregates): at least ``min_count`` rows, most rows first, ties
+    by key ascending (Polars orders strings by UTF-8 bytes, which is code point order, as
+    Python compares them), at most ``top``. Returns its columns as lists (not per-row dicts:
+    fast) and the key tuples. The local fit and the Spark merge both build their tables here."""
+    nk = len(keys)
+    kept = base.filter(pl.col("__rows") >= int(agg.option("min_count", 1)))  # type: ignore[call-overload]
+    kept = kept.sort(["__rows", *keys], descending=[True] + [False] * nk)
+    top = agg.option("top")
+    if top is not None:
+        kept = kept.head(int(top))  # type: ignore[call-overload]
+    cols = {c: kept[c].to_list() for c in kept.columns}
+    return cols, list(zip(*(cols[a] for a in keys), strict=True))
+
+
+def plain_values(fn: str, cols: dict[str, list], total_rows: int) -> list[object] | None:
+    """The table values of the statistics read from counts (``count``, ``share``,
+    ``null_fraction``) or extremes (``min``, ``max``); None for the moment statistics."""
+    rows_col, n_col = cols["__rows"], cols["__n"]
+    if fn == "count":
+        return list(n_col)
+    if fn == "share":
+        return [rows / total_rows for rows in rows_col]
+    if fn == "null_fraction":
+        return [(rows - n) / rows for rows, n in zip(rows_col, n_col, strict=True)]
+    if fn in ("min", "max"):
+        return list(cols["__v"])
+    return None
 
 
 # The fixed-point path. Every finite float64 is an integer multiple of the unit in the last

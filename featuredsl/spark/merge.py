@@ -30,7 +30,14 @@ from featuredsl import ir
 from featuredsl.errors import FeatureDSLError
 from featuredsl.fit import passes as fit_passes
 from featuredsl.fit.exact import Moments
-from featuredsl.fit.grouped import _KEY_DTYPES, _moments, _smoothed, key_column
+from featuredsl.fit.grouped import (
+    _KEY_DTYPES,
+    _moments,
+    _smoothed,
+    kept_groups,
+    key_column,
+    plain_values,
+)
 from featuredsl.fit.passes import Request, Scalar
 
 if TYPE_CHECKING:
@@ -296,24 +303,9 @@ def grouped_merge(agg: ir.Aggregate, parts: list[list[object]]) -> ir.GroupTable
             acc[0] += int(r[nk])
             acc[1] += int(r[nk + 1])
     merged = df.group_by(aliases).agg(aggs)
-    kept = merged.filter(pl.col("__rows") >= int(agg.option("min_count", 1)))  # type: ignore[call-overload]
-    kept = kept.sort(["__rows", *aliases], descending=[True] + [False] * nk)
-    top = agg.option("top")
-    if top is not None:
-        kept = kept.head(int(top))  # type: ignore[call-overload]
-    cols = {c: kept[c].to_list() for c in kept.columns}
-    group_keys = list(zip(*(cols[a] for a in aliases), strict=True))
-    rows_col, n_col = cols["__rows"], cols["__n"]
-    values: list[object]
-    if fn == "count":
-        values = n_col
-    elif fn == "share":
-        values = [rows / total_rows for rows in rows_col]
-    elif fn == "null_fraction":
-        values = [(rows - n) / rows for rows, n in zip(rows_col, n_col, strict=True)]
-    elif fn in ("min", "max"):
-        values = cols["__v"]
-    else:
+    cols, group_keys = kept_groups(merged, agg, aliases)
+    values = plain_values(fn, cols, total_rows)
+    if values is None:
         ms: list[Moments | None] = []
         for k, n, p, q_ in zip(group_keys, cols["__mn"], cols["__mp"], cols["__mm"],
                                strict=True):
@@ -330,4 +322,4 @@ def grouped_merge(agg: ir.Aggregate, parts: list[list[object]]) -> ir.GroupTable
             values = [_smoothed(m, overall, weight) for m in ms]
         else:
             values = [None if m is None else getattr(m, fn)() for m in ms]
-    return ir.GroupTable(tuple(group_keys), tuple(values), tuple(rows_col))
+    return ir.GroupTable(tuple(group_keys), tuple(values), tuple(cols["__rows"]))
