@@ -431,3 +431,50 @@ def test_parse_a_few_shapes_mixed_row_by_row() -> None:
     rows = [{"s": t} for t in texts]
     _check("parse_timestamp(s)", {"s": "string"}, rows, [oracle_parse(t) for t in texts])
     _check("parse_date(s)", {"s": "string"}, rows, [oracle_parse_date(t) for t in texts])
+
+
+def test_batch_kernel_in_chunks_and_groups_equals_the_regex_reference() -> None:
+    """More rows than one parsing chunk (the batch side parses 65,536 rows at a time, on
+    several threads, each text length's rows apart): shapes mixed row by row, same-length
+    texts of different shapes, nulls, junk and edge texts, against the regex reference."""
+    import polars as pl
+
+    from featuredsl.functions import _isotext_np, isotext
+
+    rng = random.Random(31)
+    pool = [*SHAPES, *(t for t in TEXT_EDGES if t is not None)]
+    texts: list[str | None] = []
+    for _ in range(_isotext_np._CHUNK * 2 + 5000):
+        r = rng.random()
+        if r < 0.02:
+            texts.append(None)
+        elif r < 0.04:
+            texts.append(rng.choice(pool))
+        else:  # mostly one shape, with the odd digit drawn at random
+            shape = SHAPES[4] if r < 0.7 else rng.choice(SHAPES)
+            texts.append("".join(rng.choice("0123456789") if c.isdigit() and rng.random() < 0.1
+                                 else c for c in shape))
+    df = pl.DataFrame({"t": pl.Series(texts, dtype=pl.String)})
+    assert len(_isotext_np._groups(_isotext_np._texts(df["t"])) or []) > 5
+    for fast, ref in ((isotext.parse_timestamp_expr, isotext.parse_timestamp_regex_expr),
+                      (isotext.parse_date_expr, isotext.parse_date_regex_expr)):
+        a = df.select(fast(pl.col("t"))).to_series()
+        b = df.select(ref(pl.col("t"))).to_series()
+        assert a.null_count() < len(a) and a.equals(b)
+
+
+def test_batch_kernel_after_fork() -> None:
+    """The kernel's parsing threads are the process's own: a child forked after the parent
+    parsed (a serving worker, a Spark Python worker) makes its own and gives the same
+    values, rather than waiting forever on threads fork did not copy."""
+    import multiprocessing as mp
+
+    import polars as pl
+
+    from featuredsl.functions import _isotext_np
+
+    texts = pl.Series("t", [f"2013-01-0{1 + i % 9}T05:30:00Z" for i in range(200_000)])
+    want = _isotext_np.timestamps(texts)
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_isotext_np.timestamps, (texts,)).get(timeout=60)
+    assert got.equals(want) and want.null_count() == 0
