@@ -179,3 +179,25 @@ def test_a_format_1_artifact_still_loads(fitted, tmp_path: Path):
     old = fd.load(path)
     assert "kind" not in old.profile["inputs"]["x"]
     assert old.transform(df).equals(spec.transform(df))
+
+
+@pytest.mark.parametrize("distinct", [1, 2, 5, 32, 33, 400])
+def test_int_deciles_from_the_counts_equal_the_selected_ones(distinct: int):
+    """An int column of at most 32 distinct values takes its deciles from its value counts
+    (no selection pass), one of more from the selection passes: either way the 'lower'
+    deciles of the sorted values, with nulls and int64 extremes among the values."""
+    rnd = random.Random(distinct)
+    pool = [-(2**63), 2**63 - 1, 0, -1, 7][:distinct] + list(range(100, 100 + distinct - 5))
+    vals = [None if rnd.random() < 0.1 else rnd.choice(pool) for _ in range(997)]
+    spec = fd.compile("input { k: int? }\nfeature f = k\n")
+    p = spec.fit(pl.DataFrame({"k": vals}, schema={"k": pl.Int64})).profile["inputs"]["k"]
+    xs = sorted(v for v in vals if v is not None)
+    assert p["quantiles"] == [float(xs[(len(xs) - 1) * i // 10]) for i in range(1, 10)]
+    assert (p["min"], p["max"]) == (xs[0], xs[-1])
+    assert p["kind"] == ("categorical" if len(set(xs)) <= prof.INT_CATEGORIES else "numeric")
+
+
+def test_an_all_null_int_column_has_no_deciles():
+    spec = fd.compile("input { k: int? }\nfeature f = k\n")
+    p = spec.fit(pl.DataFrame({"k": [None, None]}, schema={"k": pl.Int64})).profile
+    assert p["inputs"]["k"]["quantiles"] == [None] * 9 and p["inputs"]["k"]["count"] == 0

@@ -25,6 +25,7 @@ input shares its queries with the statistics of that input; the bin counts take 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterable
 from typing import cast
@@ -79,7 +80,6 @@ def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dic
         parts["_float"] = _float_profile(frame, col, budget)
     if k == "int":
         parts["_int"] = _int_profile(frame, col, budget)
-        parts["_small"] = top_values(frame, col, k, INT_CATEGORIES + 1)
     if k == "string":
         parts["top"] = top_values(frame, col, k, TOP)
     if k == "bool":
@@ -98,7 +98,7 @@ def _profile_column(frame: Frame, col: str, t: Type, budget: Budget) -> Task[dic
     for part in (got.pop("_float", None), got.pop("_int", None)):
         if part is not None:
             out.update(part)
-    small = got.pop("_small", None)
+    small = cast("list[tuple] | None", out.pop("_small", None))
     if "top" in got:
         got["top"] = [list(p) for p in got["top"]]
     out.update((name, _plain(v)) for name, v in got.items())
@@ -167,15 +167,38 @@ def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
 
 
 def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
-    """min, max, mean, std and deciles of an Int64 column (moments and deciles of float(x))."""
+    """min, max, mean, std and deciles of an Int64 column (moments and deciles of float(x)),
+    and ``_small``, its :data:`INT_CATEGORIES` + 1 most frequent values.
+
+    When those are all its distinct values (a categorical int: hours, counts, codes, the
+    usual int feature) the deciles are read from them (cumulative counts), exactly what the
+    selection passes would find, so the column costs no selection ``group_by``; otherwise
+    they are selected after the count (one pass later)."""
     c = pl.col(col)
-    lo, hi, mom, deciles = yield from all_of([
+    lo, hi, mom, small = yield from all_of([
         scalar_task(frame, c.min(), ("min", col)), scalar_task(frame, c.max(), ("max", col)),
-        int_moments(frame, col),
-        order_stats(frame, col, "int", rank_fractions(_DECILES), budget)])
+        int_moments(frame, col), top_values(frame, col, "int", INT_CATEGORIES + 1)])
+    if len(small) <= INT_CATEGORIES:
+        deciles = ranked(sorted(small), rank_fractions(_DECILES))
+    else:  # an int column's order statistics are ints
+        deciles = cast("list[int]", (yield from order_stats(
+            frame, col, "int", rank_fractions(_DECILES), budget)))
     return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
             "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES),
-            "_edges": list(deciles or [])}  # the bins of an int column are ints
+            "_edges": list(deciles or []),  # the bins of an int column are ints
+            "_small": small}
+
+
+def ranked(counts: list[tuple[int, int]], ranks: Callable[[int], list[int]]) -> list[int]:
+    """The values at ``ranks(n)`` (0-based, ascending) of the values given as ascending
+    ``(value, count)`` pairs of every distinct value, as :func:`order_stats` selects them;
+    ``[]`` when there are none."""
+    n = sum(k for _, k in counts)
+    if not n:
+        return []
+    values = [v for v, _ in counts]
+    ends = list(itertools.accumulate(k for _, k in counts))  # rank ends[i] - 1 is values[i]
+    return [values[bisect.bisect_right(ends, r)] for r in ranks(n)]
 
 
 def _plain(v: object) -> object:
