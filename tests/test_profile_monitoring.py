@@ -201,3 +201,20 @@ def test_an_all_null_int_column_has_no_deciles():
     spec = fd.compile("input { k: int? }\nfeature f = k\n")
     p = spec.fit(pl.DataFrame({"k": [None, None]}, schema={"k": pl.Int64})).profile
     assert p["inputs"]["k"]["quantiles"] == [None] * 9 and p["inputs"]["k"]["count"] == 0
+
+
+def test_an_int_column_with_few_values_in_its_first_rows_is_still_counted():
+    """The first rows only prove many values (fit/profile.py): when they hold few, every
+    value is counted, so a column with 5 values in its first 20,000 rows and 40 more after
+    them is numeric, and one with 5 values throughout categorical."""
+    from featuredsl.fit.top import SAMPLE
+
+    head = [i % 5 for i in range(SAMPLE + 10)]
+    tails = (([1000 + i % 40 for i in range(400)], "numeric"), ([3] * 400, "categorical"))
+    for tail, kind in tails:
+        vals = head + tail
+        spec = fd.compile("input { k: int }\nfeature f = k\n")
+        p = spec.fit(pl.DataFrame({"k": vals})).profile["inputs"]["k"]
+        xs = sorted(vals)
+        assert p["kind"] == kind
+        assert p["quantiles"] == [float(xs[(len(xs) - 1) * i // 10]) for i in range(1, 10)]

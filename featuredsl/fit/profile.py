@@ -33,7 +33,7 @@ from typing import cast
 import polars as pl
 
 from featuredsl.fit.exact import lower_rank
-from featuredsl.fit.passes import Budget, Frame, Scalar, Task, all_of, one
+from featuredsl.fit.passes import Budget, Frame, Query, Scalar, Task, all_of, one
 from featuredsl.fit.select import (
     decode_float,
     float_moments,
@@ -41,7 +41,7 @@ from featuredsl.fit.select import (
     int_moments,
     order_stats,
 )
-from featuredsl.fit.top import top_values
+from featuredsl.fit.top import SAMPLE, top_values
 from featuredsl.types import Type
 
 _DECILES = [(i, 10) for i in range(1, 10)]
@@ -168,25 +168,43 @@ def _float_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
 
 def _int_profile(frame: Frame, col: str, budget: Budget) -> Task[dict]:
     """min, max, mean, std and deciles of an Int64 column (moments and deciles of float(x)),
-    and ``_small``, its :data:`INT_CATEGORIES` + 1 most frequent values.
+    and ``_small``: every distinct value with its count when there are at most
+    :data:`INT_CATEGORIES` of them (a categorical int), else None.
 
-    When those are all its distinct values (a categorical int: hours, counts, codes, the
-    usual int feature) the deciles are read from them (cumulative counts), exactly what the
-    selection passes would find, so the column costs no selection ``group_by``; otherwise
-    they are selected after the count (one pass later)."""
+    A categorical int (hours, counts, codes: the usual int feature) reads its deciles from
+    those counts, exactly what the selection passes would find, so it costs no selection
+    ``group_by``; any other int costs no counting ``group_by`` (see :func:`_categories`)."""
     c = pl.col(col)
-    lo, hi, mom, small = yield from all_of([
+    n, lo, hi, mom, small = yield from all_of([
+        count_task(frame, col),
         scalar_task(frame, c.min(), ("min", col)), scalar_task(frame, c.max(), ("max", col)),
-        int_moments(frame, col), top_values(frame, col, "int", INT_CATEGORIES + 1)])
-    if len(small) <= INT_CATEGORIES:
+        int_moments(frame, col), _categories(frame, col)])
+    if small is not None:
         deciles = ranked(sorted(small), rank_fractions(_DECILES))
     else:  # an int column's order statistics are ints
         deciles = cast("list[int]", (yield from order_stats(
-            frame, col, "int", rank_fractions(_DECILES), budget)))
+            frame, col, "int", rank_fractions(_DECILES), budget, known=(n, lo, hi))))
     return {"min": lo, "max": hi, "mean": mom.mean(), "std": mom.std(),
             "quantiles": [float(v) for v in deciles] or [None] * len(_DECILES),
             "_edges": list(deciles or []),  # the bins of an int column are ints
             "_small": small}
+
+
+def _categories(frame: Frame, col: str) -> Task[list[tuple] | None]:
+    """Every distinct value of an int column with its count, most frequent first (ties by
+    value), when it has at most :data:`INT_CATEGORIES`; else None.
+
+    The first :data:`~featuredsl.fit.top.SAMPLE` rows are looked at first: when they alone
+    hold more distinct values, so does the column (whichever rows a scan hands out first),
+    and the values need not be counted (an id column would hold a ``group_by`` entry per
+    row); otherwise they are, with :func:`top_values`."""
+    c = pl.col(col)
+    sample = frame.lf.head(SAMPLE).select(c.drop_nulls().n_unique().cast(pl.Int64).alias("d"))
+    seen = yield from one(Query(frame, sample, ("int-sample", col)))
+    if int(seen.item()) > INT_CATEGORIES:
+        return None
+    small = yield from top_values(frame, col, "int", INT_CATEGORIES + 1)
+    return small if len(small) <= INT_CATEGORIES else None
 
 
 def ranked(counts: list[tuple[int, int]], ranks: Callable[[int], list[int]]) -> list[int]:

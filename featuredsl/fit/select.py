@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -238,18 +238,21 @@ def _split_squares(x: pl.Expr) -> list[pl.Expr]:
 Ranks = Callable[[int], list[int]]
 
 
-def order_stats(frame: Frame, name: str, kind: str, ranks: Ranks,
-                budget: Budget) -> Task[list[int | float | None]]:
+def order_stats(frame: Frame, name: str, kind: str, ranks: Ranks, budget: Budget,
+                known: tuple[int, int | None, int | None] | None = None
+                ) -> Task[list[int | float | None]]:
     """The values at ``ranks(n)`` (0-based, ascending) of the non-null values of a Float64
-    (``kind == "float"``) or Int64 column; ``[]`` when ``n == 0``."""
+    (``kind == "float"``) or Int64 column; ``[]`` when ``n == 0``. ``known``: an int
+    column's (count, min, max) when the caller has them (saves their pass)."""
     if kind == "float":
         summary = yield from float_summary(frame, name)
         ranges, n = summary.ranges(), summary.count
         key, decode = float_key(pl.col(name)), decode_float
     else:
         x = pl.col(name)
-        got = yield [Scalar(frame, x.count().cast(pl.Int64), ("count", name)),
-                     Scalar(frame, x.min(), ("min", name)), Scalar(frame, x.max(), ("max", name))]
+        got: list[Any] = list(known) if known is not None else (yield [
+            Scalar(frame, x.count().cast(pl.Int64), ("count", name)),
+            Scalar(frame, x.min(), ("min", name)), Scalar(frame, x.max(), ("max", name))])
         n = int(got[0])
         key, decode = int_key(x), decode_int
         ranges = [] if n == 0 else [(int(got[1]) + _SIGN, int(got[2]) + _SIGN, n)]

@@ -9,7 +9,7 @@ summary, split, key-count and refinement histograms of :mod:`featuredsl.fit.sele
 the partition and aggregated by Spark (:func:`top_results`: an exact sum per value, then the
 local query's filter, order and cut), so only the kept rows reach the driver. The two requests
 that only choose a *route* (the distinct-value estimate and the string sample of
-:mod:`featuredsl.fit.top`) are answered on the driver so that the direct count, which gives the
+:mod:`featuredsl.fit.top`, the int sample of :mod:`featuredsl.fit.profile`) are answered on the driver so that the direct count, which gives the
 same answer as every route, is always taken. A request of any other kind is refused with an
 error naming it: never approximated.
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 _SUM = {"rows", "count", "nulls", "true", "false", "bin", "int_moments", "int_moments_split"}
 _MIN, _MAX, _ANY = {"min"}, {"max"}, {"flag"}
-_ON_DRIVER = {"top-distinct", "top-sample"}
+_ON_DRIVER = {"top-distinct", "top-sample", "int-sample"}
 _QUERIES = {"summary", "split", "keys", "refine", "top"}
 _N = "\x00n"
 
@@ -71,7 +71,8 @@ def check(requests: Sequence[Request]) -> None:
 def on_driver(requests: Sequence[Request]) -> list[object]:
     """The answers of the route-choosing requests (``None`` for the others): no distinct
     values estimated and no many-valued sample, so fit/top.py counts directly, in one
-    partition of the values (the same answer whatever the route, fit/top.py)."""
+    partition of the values, and fit/profile.py counts an int column's values (the same
+    answer whatever the route)."""
     out: list[object] = []
     for r in requests:
         k = kind(r.key)
@@ -79,6 +80,8 @@ def on_driver(requests: Sequence[Request]) -> list[object]:
             out.append(0)
         elif k == "top-sample":
             out.append(pl.DataFrame({"d": [0], "n": [1], "b": [0.0]}))
+        elif k == "int-sample":  # fit/profile.py: no sample proves many values, so count them
+            out.append(pl.DataFrame({"d": [0]}))
         else:
             out.append(None)
     return out
