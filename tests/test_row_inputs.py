@@ -319,3 +319,20 @@ def test_duration_outside_int64_microseconds_is_an_input_error() -> None:
     with pytest.raises(fd.InputError, match="int64 microsecond range"):
         spec.row_evaluator()({"d": _dt.timedelta.max})
     assert spec.row_evaluator()({"d": _dt.timedelta(days=1)})["e"] == _dt.timedelta(days=1)
+
+
+def test_aware_utc_timestamps_become_their_naive_wall_clock_at_the_edges() -> None:
+    """An aware datetime in a UTC zone (``datetime.UTC`` or ``ZoneInfo("UTC")``, what
+    Polars and pandas hand out) is its naive UTC wall clock, exactly, at the range's ends."""
+    import datetime as dt
+    import zoneinfo
+
+    from featuredsl.backends.row_input import in_timestamp
+
+    for tz in (dt.UTC, zoneinfo.ZoneInfo("UTC")):
+        for v in (dt.datetime(1, 1, 1, tzinfo=tz), dt.datetime(9999, 12, 31, 23, 59, 59, 999999,
+                                                               tzinfo=tz),
+                  dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=tz),
+                  dt.datetime(2024, 2, 29, 12, 0, 0, 1, tzinfo=tz)):
+            got = in_timestamp(v, "ts", False)
+            assert got == v.replace(tzinfo=None) and got is not None and got.tzinfo is None
