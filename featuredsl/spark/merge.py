@@ -7,11 +7,11 @@ summary, split, key-count and refinement histograms of :mod:`featuredsl.fit.sele
 ``group_by`` results whose counts and Int128 sums add per group. The top values counts
 (``vocab``, a profile's ``top``, a grouped ``top=``) are sent as rows of every value's count in
 the partition and aggregated by Spark (:func:`top_results`: an exact sum per value, then the
-local query's filter, order and cut), so only the kept rows reach the driver. The two requests
+local query's filter, order and cut), so only the kept rows reach the driver. The requests
 that only choose a *route* (the distinct-value estimate and the string sample of
-:mod:`featuredsl.fit.top`, the int sample of :mod:`featuredsl.fit.profile`) are answered on the driver so that the direct count, which gives the
-same answer as every route, is always taken. A request of any other kind is refused with an
-error naming it: never approximated.
+:mod:`featuredsl.fit.top`, the int sample of :mod:`featuredsl.fit.profile`) are answered on
+the driver so that the direct count, which gives the same answer as every route, is always
+taken. A request of any other kind is refused with an error naming it: never approximated.
 
 Grouped statistics (``mean(y, by=g)``) are partial per-group rows, non-null counts, extremes
 and exact :class:`~featuredsl.fit.exact.Moments`, and the table is finished on the driver with
